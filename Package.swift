@@ -1,0 +1,107 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "FleetBootstrap",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "FleetProtocol", targets: ["FleetProtocol"]),
+        .executable(name: "provisiond", targets: ["provisiond"]),
+        .executable(name: "fleetctl", targets: ["fleetctl"]),
+        .executable(name: "omega-agent", targets: ["omega-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // libmosquitto, seen only by the MQTT wrapper.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(name: "MQTT", dependencies: ["CMosquitto"], swiftSettings: strictSwift),
+        // Starts real mosquitto processes for tests and the demo.
+        .target(name: "BrokerHarness", swiftSettings: strictSwift),
+        .target(
+            name: "FleetProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "Provisioning",
+            dependencies: [
+                "MQTT", "FleetProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "provisiond",
+            dependencies: [
+                "Provisioning",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .target(
+            name: "FleetCtlCore",
+            dependencies: ["MQTT", "FleetProtocol"],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "fleetctl",
+            dependencies: [
+                "FleetCtlCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The device agent: portable C11, also built by agent/Makefile (mipsel, sanitizers, fuzz).
+        .executableTarget(
+            name: "omega-agent",
+            path: "agent/src",
+            cSettings: [
+                .define("_GNU_SOURCE"),
+                .unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"]),
+            ],
+            linkerSettings: [
+                .linkedLibrary("mosquitto"), .linkedLibrary("crypto"), .linkedLibrary("json-c"),
+            ]
+        ),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "BrokerHarness"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "FleetProtocolTests",
+            dependencies: ["FleetProtocol"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "BrokerConfigTests",
+            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore"],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,1 @@
+print("fleetctl: not built yet")

@@ -1,0 +1,24 @@
+/* Status states and reason codes: the fixed lists of Topics.md ("status"). */
+#ifndef FB_REASON_H
+#define FB_REASON_H
+
+enum fb_reason {
+    FB_REASON_NONE = 0,        /* success; the "reason" field is omitted */
+    FB_REASON_AUTH_FAILED,     /* station rejected: wrong key */
+    FB_REASON_NETWORK_NOT_FOUND,/* SSID not seen */
+    FB_REASON_NO_ADDRESS,      /* associated, but no IPv4 lease */
+    FB_REASON_TIMEOUT,         /* nothing conclusive before the verify timeout */
+    FB_REASON_BAD_ENVELOPE,    /* malformed, undecryptable, wrong suite or key id */
+    FB_REASON_REPLAY,          /* seq not newer than the highest applied */
+    FB_REASON_INVALID_PROFILE, /* opened, but the profile breaks a rule */
+    FB_REASON_WRONG_DEVICE,    /* envelope or topic names another device */
+    FB_REASON_TOO_LARGE,       /* payload over the size limit */
+    FB_REASON_APPLY_ERROR,     /* uci/wifi tool failed; rolled back */
+    FB_REASON_ROLLED_BACK,     /* a crash or power loss interrupted an apply; restored at boot */
+    FB_REASON__COUNT
+};
+
+/* Wire name of a reason ("auth_failed", ...); "" for FB_REASON_NONE. */
+const char *fb_reason_name(enum fb_reason r);
+
+#endif
