@@ -40,6 +40,10 @@ struct EnvelopeFixture: Codable {
         var error: String?
         /// The Swift library's precise check (EnvelopeError.check), informational.
         var check: String?
+        /// For "ok" cases: HPKE intermediate values (RFC 9180 names), to debug another implementation.
+        var shared_secret_hex: String?
+        var key_hex: String?
+        var base_nonce_hex: String?
     }
 
     var description: String
@@ -82,7 +86,20 @@ struct EnvelopeFixture: Codable {
                     servicePublicKey: pub)
                 #expect(c.expected == "ok", "\(c.name) opened but expected \(c.error ?? "?")")
                 #expect(String(decoding: opened.plaintext, as: UTF8.self) == c.plaintext, "\(c.name)")
-            } catch {
+                // Independently of swift-crypto's HPKE: the RFC key schedule plus ChaCha20-Poly1305.
+                let e = opened.envelope
+                let ks = try ReferenceHPKE.authKeySchedule(
+                    recipientPrivateKey: priv, enc: e.enc.bytes, senderPublicKey: Array(pub.rawRepresentation),
+                    info: EnvelopeCrypto.info(kind: e.kind, seq: e.seq, device: receiver))
+                #expect(Hex.encode(ks.sharedSecret) == c.shared_secret_hex, "\(c.name)")
+                #expect(Hex.encode(ks.key) == c.key_hex && Hex.encode(ks.baseNonce) == c.base_nonce_hex, "\(c.name)")
+                let box = try ChaChaPoly.SealedBox(
+                    nonce: ChaChaPoly.Nonce(data: ks.baseNonce), ciphertext: e.ct.bytes.dropLast(16), tag: e.ct.bytes.suffix(16))
+                let pt = try ChaChaPoly.open(
+                    box, using: SymmetricKey(data: ks.key),
+                    authenticating: EnvelopeCrypto.aad(kind: e.kind, seq: e.seq, device: receiver))
+                #expect(Array(pt) == opened.plaintext, "\(c.name)")
+            } catch let error as EnvelopeError {
                 #expect(c.expected == "error", "\(c.name): \(error)")
                 #expect(error.reason.rawValue == c.error, "\(c.name): \(error)")
                 #expect(error.check == c.check, "\(c.name): \(error)")
@@ -151,6 +168,13 @@ enum EnvelopeFixtureGenerator {
             deviceKey: String, serviceKey: String = "service", error: String? = nil, check: String? = nil
         ) throws {
             let e = s.envelope
+            var ks: ReferenceHPKE.KeySchedule?
+            if error == nil {
+                ks = try ReferenceHPKE.authKeySchedule(
+                    recipientPrivateKey: keys[deviceKey]!, enc: e.enc.bytes,
+                    senderPublicKey: Array(keys[serviceKey]!.publicKey.rawRepresentation),
+                    info: EnvelopeCrypto.info(kind: e.kind, seq: e.seq, device: s.device))
+            }
             cases.append(
                 EnvelopeFixture.Case(
                     name: name, description: description, device: s.device.rawValue, kind: e.kind.rawValue, seq: e.seq,
@@ -161,7 +185,9 @@ enum EnvelopeFixtureGenerator {
                     receiver_service_key: serviceKey,
                     receiver_private_hex: Hex.encode(keys[deviceKey]!.rawRepresentation),
                     service_public_hex: Hex.encode(keys[serviceKey]!.publicKey.rawRepresentation),
-                    expected: error == nil ? "ok" : "error", error: error, check: check))
+                    expected: error == nil ? "ok" : "error", error: error, check: check,
+                    shared_secret_hex: ks.map { Hex.encode($0.sharedSecret) }, key_hex: ks.map { Hex.encode($0.key) },
+                    base_nonce_hex: ks.map { Hex.encode($0.baseNonce) }))
         }
 
         let a12 = try seal(wifiA, .wifi, 12, idA, devA)
