@@ -53,6 +53,9 @@ public enum EnvelopeCrypto {
             throw ProtocolError(
                 .tooLarge, "envelope plaintext is \(plaintext.count) bytes, must be 1–\(Envelope.maxPlaintextBytes)")
         }
+        if X25519KeyCheck.isUnusable(devicePublicKey) {
+            throw ProtocolError(.crypto, "device public key of '\(device)' is a low-order X25519 point")
+        }
         do {
             var sender = try HPKE.Sender(
                 recipientKey: devicePublicKey, ciphersuite: ciphersuite,

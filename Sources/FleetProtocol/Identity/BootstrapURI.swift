@@ -89,6 +89,9 @@ public struct BootstrapURI: Sendable, Hashable, CustomStringConvertible {
                 guard let raw = Base64URL.decode(value), raw.count == 32,
                     let k = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
                 else { throw ProtocolError(.invalidURI, "bootstrap URI field K is not base64url of a 32-byte key") }
+                if X25519KeyCheck.isUnusable(k) {
+                    throw ProtocolError(.invalidURI, "bootstrap URI field K is a low-order X25519 point")
+                }
                 key = k
             case UInt8(ascii: "M"):
                 if let p = Identifier.problem(value, maxLength: 32) {

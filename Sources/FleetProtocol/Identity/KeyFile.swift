@@ -58,6 +58,7 @@ public enum KeyFile {
     public static func loadPublicKey(from path: String) throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
         let text = try readFile(path, requirePrivateMode: false)
         let raw = try parse(text, tag: publicTag, path: path)
+        if X25519KeyCheck.isUnusable(raw) { throw ProtocolError(.keyFile, "\(path): low-order X25519 point, not a usable key") }
         do {
             return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
         } catch {
