@@ -213,3 +213,22 @@ import Darwin
         #expect(Base64URL.decode("A+A/") == nil)
     }
 }
+
+@Suite struct KeyFileCreationTests {
+    @Test func loadOrCreateCreatesOnceThenLoads() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("agent.key").path
+        let first = try KeyFile.loadOrCreatePrivateKey(at: path)
+        let second = try KeyFile.loadOrCreatePrivateKey(at: path)
+        #expect(first.rawRepresentation == second.rawRepresentation)
+        let url = URL(fileURLWithPath: path)
+        #expect(try KeyFile.loadPrivateKey(from: url).rawRepresentation == first.rawRepresentation)
+    }
+
+    @Test func helloNoncesAreFreshHex() {
+        let a = Hello.makeNonce()
+        #expect(a.utf8.count == 16 && Hex.decode(a) != nil)
+        #expect(a != Hello.makeNonce())
+    }
+}

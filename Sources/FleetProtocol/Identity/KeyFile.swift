@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -175,5 +176,38 @@ public enum KeyFile {
             // Best effort: Swift gives no guarantee against copies, but the buffers we own are cleared.
             _ = memset(base, 0, buf.count)
         }
+    }
+}
+
+extension KeyFile {
+    /// `savePrivateKey(_:to:)` for a file URL.
+    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to url: URL) throws(ProtocolError) {
+        try savePrivateKey(key, to: url.path)
+    }
+
+    /// `loadPrivateKey(from:)` for a file URL.
+    public static func loadPrivateKey(from url: URL) throws(ProtocolError) -> Curve25519.KeyAgreement.PrivateKey {
+        try loadPrivateKey(from: url.path)
+    }
+
+    /// `savePublicKey(_:to:)` for a file URL.
+    public static func savePublicKey(_ key: Curve25519.KeyAgreement.PublicKey, to url: URL) throws(ProtocolError) {
+        try savePublicKey(key, to: url.path)
+    }
+
+    /// `loadPublicKey(from:)` for a file URL.
+    public static func loadPublicKey(from url: URL) throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
+        try loadPublicKey(from: url.path)
+    }
+
+    /// Loads the private key at `path`, or creates one (mode 0600) when the file does not exist,
+    /// as the agent does on first start.
+    public static func loadOrCreatePrivateKey(at path: String) throws(ProtocolError) -> Curve25519.KeyAgreement.PrivateKey {
+        if access(path, F_OK) != 0 && errno == ENOENT {
+            let key = Curve25519.KeyAgreement.PrivateKey()
+            try savePrivateKey(key, to: path)
+            return key
+        }
+        return try loadPrivateKey(from: path)
     }
 }

@@ -31,6 +31,13 @@ public struct Hello: FleetMessage, Hashable {
         self.nonce = nonce
     }
 
+    /// A fresh 16-hex-digit nonce for a hello.
+    public static func makeNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let n: UInt64 = rng.next()
+        return Hex.encode((0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) })
+    }
+
     /// The announced public key.
     public func publicKey() throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
         try x25519PublicKey(pubkey, field: "pubkey")
