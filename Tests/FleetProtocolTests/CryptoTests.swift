@@ -89,7 +89,8 @@ import Testing
 
     @Test func largestPlaintextFitsTheEnvelopeLimit() throws {
         let e = try EnvelopeCrypto.seal(
-            plaintext: [UInt8](repeating: 0x41, count: Envelope.maxPlaintextBytes), kind: .wifi, seq: maxJSONSafeInteger,
+            plaintext: [UInt8](repeating: 0x41, count: Envelope.maxPlaintextBytes), kind: .wifi,
+            seq: maxJSONSafeInteger,
             device: TestSupport.id(String(repeating: "d", count: 64)), devicePublicKey: device.publicKey,
             servicePrivateKey: service)
         let payload = try MessageCodec.encode(e)
@@ -111,7 +112,10 @@ import Testing
         let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32))
         let digest = Hex.encode(SHA256.hash(data: [UInt8](repeating: 0, count: 32)))
         let fp = Fingerprint.of(key)
-        #expect(fp == "\(digest.prefix(4))-\(digest.dropFirst(4).prefix(4))-\(digest.dropFirst(8).prefix(4))-\(digest.dropFirst(12).prefix(4))")
+        #expect(
+            fp
+                == "\(digest.prefix(4))-\(digest.dropFirst(4).prefix(4))-\(digest.dropFirst(8).prefix(4))-\(digest.dropFirst(12).prefix(4))"
+        )
         #expect(fp == "6668-7aad-f862-bd77")
         #expect(Fingerprint.isWellFormed(fp))
         for bad in ["6668-7aad-f862-bd7", "6668-7AAD-f862-bd77", "66687aadf862bd776c8f", "6668_7aad_f862_bd77"] {
@@ -125,8 +129,10 @@ import Testing
         let service = Curve25519.KeyAgreement.PrivateKey()
         let device = Curve25519.KeyAgreement.PrivateKey()
         let id = TestSupport.id("omega-a1b2")
-        let d = try BrokerCredentials.password(device: id, devicePrivateKey: device, servicePublicKey: service.publicKey)
-        let s = try BrokerCredentials.password(device: id, servicePrivateKey: service, devicePublicKey: device.publicKey)
+        let d = try BrokerCredentials.password(
+            device: id, devicePrivateKey: device, servicePublicKey: service.publicKey)
+        let s = try BrokerCredentials.password(
+            device: id, servicePrivateKey: service, devicePublicKey: device.publicKey)
         #expect(d == s)
         #expect(d.utf8.count == 43 && Base64URL.decode(d)?.count == 32)
         let other = try BrokerCredentials.password(
@@ -160,11 +166,13 @@ import Testing
         let bad = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
         let service = Curve25519.KeyAgreement.PrivateKey()
         #expect(throws: ProtocolError.self) {
-            try BrokerCredentials.password(device: TestSupport.id("d"), servicePrivateKey: service, devicePublicKey: bad)
+            try BrokerCredentials.password(
+                device: TestSupport.id("d"), servicePrivateKey: service, devicePublicKey: bad)
         }
         #expect(throws: ProtocolError.self) {
             try EnvelopeCrypto.seal(
-                plaintext: [1], kind: .wifi, seq: 1, device: TestSupport.id("d"), devicePublicKey: bad, servicePrivateKey: service)
+                plaintext: [1], kind: .wifi, seq: 1, device: TestSupport.id("d"), devicePublicKey: bad,
+                servicePrivateKey: service)
         }
         let hello = Hello(device: TestSupport.id("d"), publicKey: bad, agent: "1", caps: [], boot: 0, nonce: "00")
         #expect(hello.validationIssues().map(\.field) == ["pubkey"])
@@ -180,30 +188,42 @@ import Testing
     let service = Curve25519.KeyAgreement.PrivateKey()
 
     @Test func serviceOpensWhatAnOperatorSealed() throws {
-        let box = try OperatorSecretBox.seal(Array("hunter22hunter22".utf8), correlation: "c0ffee01", servicePublicKey: service.publicKey)
+        let box = try OperatorSecretBox.seal(
+            Array("hunter22hunter22".utf8), correlation: "c0ffee01", servicePublicKey: service.publicKey)
         #expect(box.enc.count == 32 && box.ct.count == 16 + 16)
-        #expect(try OperatorSecretBox.open(box, correlation: "c0ffee01", servicePrivateKey: service) == Array("hunter22hunter22".utf8))
+        #expect(
+            try OperatorSecretBox.open(box, correlation: "c0ffee01", servicePrivateKey: service)
+                == Array("hunter22hunter22".utf8))
         let json = try JSONValue(encoding: box)
         #expect(try json.decode(SealedSecret.self) == box)
     }
 
     @Test func boxIsBoundToItsCorrelationIDAndKey() throws {
         let box = try OperatorSecretBox.seal([1, 2, 3], correlation: "c1", servicePublicKey: service.publicKey)
-        #expect(throws: EnvelopeError.openFailed) { try OperatorSecretBox.open(box, correlation: "c2", servicePrivateKey: service) }
+        #expect(throws: EnvelopeError.openFailed) {
+            try OperatorSecretBox.open(box, correlation: "c2", servicePrivateKey: service)
+        }
         #expect(throws: EnvelopeError.openFailed) {
             try OperatorSecretBox.open(box, correlation: "c1", servicePrivateKey: Curve25519.KeyAgreement.PrivateKey())
         }
         var tampered = box
         tampered.ct.bytes[0] ^= 1
-        #expect(throws: EnvelopeError.openFailed) { try OperatorSecretBox.open(tampered, correlation: "c1", servicePrivateKey: service) }
+        #expect(throws: EnvelopeError.openFailed) {
+            try OperatorSecretBox.open(tampered, correlation: "c1", servicePrivateKey: service)
+        }
         var short = box
         short.enc.bytes.removeLast()
-        #expect(throws: EnvelopeError.self) { try OperatorSecretBox.open(short, correlation: "c1", servicePrivateKey: service) }
-        #expect(throws: EnvelopeError.self) { try OperatorSecretBox.open(box, correlation: "c/1", servicePrivateKey: service) }
+        #expect(throws: EnvelopeError.self) {
+            try OperatorSecretBox.open(short, correlation: "c1", servicePrivateKey: service)
+        }
+        #expect(throws: EnvelopeError.self) {
+            try OperatorSecretBox.open(box, correlation: "c/1", servicePrivateKey: service)
+        }
     }
 
     @Test func infoIsLabelLengthAndID() throws {
-        #expect(try OperatorSecretBox.info(correlation: "ab") == Array("fleetbootstrap-v1 operator".utf8) + [2, 0x61, 0x62])
+        #expect(
+            try OperatorSecretBox.info(correlation: "ab") == Array("fleetbootstrap-v1 operator".utf8) + [2, 0x61, 0x62])
     }
 
     @Test func matchesAnIndependentBaseModeOpen() throws {

@@ -77,7 +77,8 @@ struct EnvelopeFixture: Codable {
             let deviceKey = try #require(f.keys[c.receiver_device_key])
             let serviceKey = try #require(f.keys[c.receiver_service_key])
             #expect(deviceKey.private_hex == c.receiver_private_hex && serviceKey.public_hex == c.service_public_hex)
-            let priv = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: TestSupport.hex(c.receiver_private_hex))
+            let priv = try Curve25519.KeyAgreement.PrivateKey(
+                rawRepresentation: TestSupport.hex(c.receiver_private_hex))
             let pub = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: TestSupport.hex(c.service_public_hex))
             let receiver = try DeviceID(c.receiver_device)
             do {
@@ -94,7 +95,8 @@ struct EnvelopeFixture: Codable {
                 #expect(Hex.encode(ks.sharedSecret) == c.shared_secret_hex, "\(c.name)")
                 #expect(Hex.encode(ks.key) == c.key_hex && Hex.encode(ks.baseNonce) == c.base_nonce_hex, "\(c.name)")
                 let box = try ChaChaPoly.SealedBox(
-                    nonce: ChaChaPoly.Nonce(data: ks.baseNonce), ciphertext: e.ct.bytes.dropLast(16), tag: e.ct.bytes.suffix(16))
+                    nonce: ChaChaPoly.Nonce(data: ks.baseNonce), ciphertext: e.ct.bytes.dropLast(16),
+                    tag: e.ct.bytes.suffix(16))
                 let pt = try ChaChaPoly.open(
                     box, using: SymmetricKey(data: ks.key),
                     authenticating: EnvelopeCrypto.aad(kind: e.kind, seq: e.seq, device: receiver))
@@ -141,7 +143,8 @@ enum EnvelopeFixtureGenerator {
             fixtureKeys[name] = EnvelopeFixture.Key(
                 device_id: deviceIDs[name], private_hex: Hex.encode(k.rawRepresentation),
                 public_hex: Hex.encode(k.publicKey.rawRepresentation),
-                public_b64url: Base64URL.encode(k.publicKey.rawRepresentation), fingerprint: Fingerprint.of(k.publicKey))
+                public_b64url: Base64URL.encode(k.publicKey.rawRepresentation), fingerprint: Fingerprint.of(k.publicKey)
+            )
         }
 
         let wifiA = #"{"encryption":"psk2","hidden":false,"key":"correct horse battery","ssid":"Premises"}"#
@@ -153,8 +156,10 @@ enum EnvelopeFixtureGenerator {
             var device: DeviceID
             var plaintext: String
         }
-        func seal(_ pt: String, _ kind: PayloadKind, _ seq: UInt64, _ id: DeviceID, _ dev: Curve25519.KeyAgreement.PrivateKey,
-                  by svc: Curve25519.KeyAgreement.PrivateKey = service) throws -> Sealed {
+        func seal(
+            _ pt: String, _ kind: PayloadKind, _ seq: UInt64, _ id: DeviceID, _ dev: Curve25519.KeyAgreement.PrivateKey,
+            by svc: Curve25519.KeyAgreement.PrivateKey = service
+        ) throws -> Sealed {
             Sealed(
                 envelope: try EnvelopeCrypto.seal(
                     plaintext: Array(pt.utf8), kind: kind, seq: seq, device: id, devicePublicKey: dev.publicKey,
@@ -181,7 +186,8 @@ enum EnvelopeFixtureGenerator {
                     plaintext: s.plaintext,
                     info_hex: Hex.encode(EnvelopeCrypto.info(kind: e.kind, seq: e.seq, device: s.device)),
                     aad_hex: Hex.encode(EnvelopeCrypto.aad(kind: e.kind, seq: e.seq, device: s.device)),
-                    envelope: try payload ?? json(e), receiver_device: receiver.rawValue, receiver_device_key: deviceKey,
+                    envelope: try payload ?? json(e), receiver_device: receiver.rawValue,
+                    receiver_device_key: deviceKey,
                     receiver_service_key: serviceKey,
                     receiver_private_hex: Hex.encode(keys[deviceKey]!.rawRepresentation),
                     service_public_hex: Hex.encode(keys[serviceKey]!.publicKey.rawRepresentation),
@@ -191,11 +197,15 @@ enum EnvelopeFixtureGenerator {
         }
 
         let a12 = try seal(wifiA, .wifi, 12, idA, devA)
-        try add("wifi_ok", "Wi-Fi profile for device A, seq 12 (the worked example of Topics.md)", a12, receiver: idA, deviceKey: "device_a")
+        try add(
+            "wifi_ok", "Wi-Fi profile for device A, seq 12 (the worked example of Topics.md)", a12, receiver: idA,
+            deviceKey: "device_a")
         let aReset = try seal(reset, .reset, 13, idA, devA)
         try add("reset_ok", "reset command for device A, seq 13", aReset, receiver: idA, deviceKey: "device_a")
         let b1 = try seal(wifiB, .wifi, 1, idB, devB)
-        try add("wifi_device_b_ok", "OWE profile with a UTF-8 SSID for device B, seq 1", b1, receiver: idB, deviceKey: "device_b")
+        try add(
+            "wifi_device_b_ok", "OWE profile with a UTF-8 SSID for device B, seq 1", b1, receiver: idB,
+            deviceKey: "device_b")
         let bigSeq = try seal(wifiA, .wifi, maxJSONSafeInteger, idA, devA)
         try add("max_seq_ok", "largest seq, 2^53-1", bigSeq, receiver: idA, deviceKey: "device_a")
 
@@ -203,79 +213,111 @@ enum EnvelopeFixtureGenerator {
         let e = a12.envelope
         let reordered =
             #"{"ct":"\#(e.ct)","note":"unknown fields are ignored","enc":"\#(e.enc)","kid":"\#(e.kid)","aead":3,"kdf":1,"kem":32,"seq":12,"device":"omega-a1b2","kind":"wifi","v":1,"extra":{"nested":[1,2]}}"#
-        try add("unknown_fields_ok", "wifi_ok reordered with unknown fields", a12, payload: reordered, receiver: idA, deviceKey: "device_a")
+        try add(
+            "unknown_fields_ok", "wifi_ok reordered with unknown fields", a12, payload: reordered, receiver: idA,
+            deviceKey: "device_a")
 
         let b5 = try seal(wifiA, .wifi, 5, idB, devB)
-        try add("wrong_device", "sealed for device B, delivered to device A (device field names B)", b5,
-                receiver: idA, deviceKey: "device_a", error: "wrong_device", check: "wrong_device")
+        try add(
+            "wrong_device", "sealed for device B, delivered to device A (device field names B)", b5,
+            receiver: idA, deviceKey: "device_a", error: "wrong_device", check: "wrong_device")
         var moved = b5.envelope
         moved.device = idA
-        try add("moved_to_other_device", "sealed for device B, device field rewritten to A", b5, payload: json(moved),
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
-        try add("wrong_device_key", "for device A, opened with device B's private key under A's id", a12,
-                receiver: idA, deviceKey: "device_b", error: "bad_envelope", check: "open_failed")
+        try add(
+            "moved_to_other_device", "sealed for device B, device field rewritten to A", b5, payload: json(moved),
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
+        try add(
+            "wrong_device_key", "for device A, opened with device B's private key under A's id", a12,
+            receiver: idA, deviceKey: "device_b", error: "bad_envelope", check: "open_failed")
 
         var m = e
         m.seq = 13
-        try add("seq_changed", "seq field changed from 12 to 13", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "open_failed")
+        try add(
+            "seq_changed", "seq field changed from 12 to 13", a12, payload: json(m), receiver: idA,
+            deviceKey: "device_a",
+            error: "bad_envelope", check: "open_failed")
         m = e
         m.kind = .reset
-        try add("kind_changed", "kind field changed from wifi to reset", a12, payload: json(m), receiver: idA,
-                deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
+        try add(
+            "kind_changed", "kind field changed from wifi to reset", a12, payload: json(m), receiver: idA,
+            deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
         m = e
         m.ct.bytes[m.ct.bytes.count - 1] ^= 0x01
-        try add("tampered_tag", "last byte of the tag flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "open_failed")
+        try add(
+            "tampered_tag", "last byte of the tag flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "open_failed")
         m = e
         m.ct.bytes[0] ^= 0x80
-        try add("tampered_ct", "first ciphertext byte flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "open_failed")
+        try add(
+            "tampered_ct", "first ciphertext byte flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "open_failed")
         m = e
         m.enc.bytes[5] ^= 0x10
-        try add("tampered_enc", "a byte of enc flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "open_failed")
+        try add(
+            "tampered_enc", "a byte of enc flipped", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "open_failed")
         m = e
         m.ct.bytes.removeLast()
-        try add("truncated_ct", "ciphertext one byte short", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "open_failed")
+        try add(
+            "truncated_ct", "ciphertext one byte short", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "open_failed")
 
-        try add("wrong_service_key", "receiver pins another service key (kid differs)", a12, receiver: idA,
-                deviceKey: "device_a", serviceKey: "other_service", error: "bad_envelope", check: "kid_mismatch")
+        try add(
+            "wrong_service_key", "receiver pins another service key (kid differs)", a12, receiver: idA,
+            deviceKey: "device_a", serviceKey: "other_service", error: "bad_envelope", check: "kid_mismatch")
         var forged = try seal(wifiA, .wifi, 14, idA, devA, by: other)
         forged.envelope.kid = Fingerprint.of(service.publicKey)
-        try add("sealed_by_other_service_key", "sealed by another service key, kid relabelled to the pinned key", forged,
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
+        try add(
+            "sealed_by_other_service_key", "sealed by another service key, kid relabelled to the pinned key", forged,
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "open_failed")
 
         m = e
         m.enc.bytes.removeLast()
-        try add("truncated_enc", "enc is 31 bytes", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "malformed")
+        try add(
+            "truncated_enc", "enc is 31 bytes", a12, payload: json(m), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "malformed")
         let good = try json(e)
-        try add("bad_base64_ct", "ct uses '+' (standard base64, not base64url)", a12,
-                payload: good.replacingOccurrences(of: #""ct":""#, with: #""ct":"+"#), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "malformed")
-        try add("bad_base64_padding", "enc with '=' padding", a12,
-                payload: good.replacingOccurrences(of: "\"enc\":\"\(e.enc)\"", with: "\"enc\":\"\(e.enc)=\""), receiver: idA,
-                deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("unsupported_suite", "aead 1 (AES-128-GCM)", a12, payload: good.replacingOccurrences(of: #""aead":3"#, with: #""aead":1"#),
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "unsupported_suite")
-        try add("version_2", "v is 2", a12, payload: good.replacingOccurrences(of: #""v":1"#, with: #""v":2"#), receiver: idA,
-                deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("missing_kid", "no kid field", a12, payload: good.replacingOccurrences(of: "\"kid\":\"\(e.kid)\",", with: ""),
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("seq_zero", "seq 0", a12, payload: good.replacingOccurrences(of: #""seq":12"#, with: #""seq":0"#), receiver: idA,
-                deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("seq_string", "seq as a string", a12, payload: good.replacingOccurrences(of: #""seq":12"#, with: #""seq":"12""#),
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("unknown_kind", "kind 'firmware'", a12, payload: good.replacingOccurrences(of: #""kind":"wifi""#, with: #""kind":"firmware""#),
-                receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
-        try add("not_json", "truncated JSON", a12, payload: String(good.prefix(40)), receiver: idA, deviceKey: "device_a",
-                error: "bad_envelope", check: "malformed")
+        try add(
+            "bad_base64_ct", "ct uses '+' (standard base64, not base64url)", a12,
+            payload: good.replacingOccurrences(of: #""ct":""#, with: #""ct":"+"#), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "malformed")
+        try add(
+            "bad_base64_padding", "enc with '=' padding", a12,
+            payload: good.replacingOccurrences(of: "\"enc\":\"\(e.enc)\"", with: "\"enc\":\"\(e.enc)=\""),
+            receiver: idA,
+            deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "unsupported_suite", "aead 1 (AES-128-GCM)", a12,
+            payload: good.replacingOccurrences(of: #""aead":3"#, with: #""aead":1"#),
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "unsupported_suite")
+        try add(
+            "version_2", "v is 2", a12, payload: good.replacingOccurrences(of: #""v":1"#, with: #""v":2"#),
+            receiver: idA,
+            deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "missing_kid", "no kid field", a12,
+            payload: good.replacingOccurrences(of: "\"kid\":\"\(e.kid)\",", with: ""),
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "seq_zero", "seq 0", a12, payload: good.replacingOccurrences(of: #""seq":12"#, with: #""seq":0"#),
+            receiver: idA,
+            deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "seq_string", "seq as a string", a12,
+            payload: good.replacingOccurrences(of: #""seq":12"#, with: #""seq":"12""#),
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "unknown_kind", "kind 'firmware'", a12,
+            payload: good.replacingOccurrences(of: #""kind":"wifi""#, with: #""kind":"firmware""#),
+            receiver: idA, deviceKey: "device_a", error: "bad_envelope", check: "malformed")
+        try add(
+            "not_json", "truncated JSON", a12, payload: String(good.prefix(40)), receiver: idA, deviceKey: "device_a",
+            error: "bad_envelope", check: "malformed")
         let pad = String(repeating: "x", count: Envelope.maxBytes)
-        try add("too_large", "valid envelope padded past 16384 bytes with an unknown field", a12,
-                payload: good.replacingOccurrences(of: #""v":1"#, with: "\"v\":1,\"pad\":\"\(pad)\""), receiver: idA,
-                deviceKey: "device_a", error: "too_large", check: "too_large")
+        try add(
+            "too_large", "valid envelope padded past 16384 bytes with an unknown field", a12,
+            payload: good.replacingOccurrences(of: #""v":1"#, with: "\"v\":1,\"pad\":\"\(pad)\""), receiver: idA,
+            deviceKey: "device_a", error: "too_large", check: "too_large")
 
         let fixture = EnvelopeFixture(
             description:

@@ -5,9 +5,9 @@ import Testing
 @testable import FleetProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite struct BootstrapURITests {
@@ -17,7 +17,9 @@ import Darwin
         try BootstrapURI(deviceID: TestSupport.id("omega-a1b2"), publicKey: key, model: model, mac: mac)
     }
 
-    @Test(arguments: [(String?.none, String?.none), ("omega2p", nil), (nil, "40a36bc12345"), ("omega2p", "40a36bc12345")])
+    @Test(arguments: [
+        (String?.none, String?.none), ("omega2p", nil), (nil, "40a36bc12345"), ("omega2p", "40a36bc12345"),
+    ])
     func roundTripsWithAndWithoutOptionalFields(_ model: String?, _ mac: String?) throws {
         let u = try uri(model: model, mac: mac)
         let text = u.string
@@ -147,8 +149,11 @@ import Darwin
         // The target is a directory, so rename fails after the temporary file was written.
         let target = dir.appendingPathComponent("taken")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
-        try FileManager.default.createDirectory(at: target.appendingPathComponent("x"), withIntermediateDirectories: false)
-        #expect(throws: ProtocolError.self) { try KeyFile.savePrivateKey(Curve25519.KeyAgreement.PrivateKey(), to: target.path) }
+        try FileManager.default.createDirectory(
+            at: target.appendingPathComponent("x"), withIntermediateDirectories: false)
+        #expect(throws: ProtocolError.self) {
+            try KeyFile.savePrivateKey(Curve25519.KeyAgreement.PrivateKey(), to: target.path)
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["taken"])
     }
 
@@ -165,13 +170,18 @@ import Darwin
     @Test(arguments: [
         ("", "no 'x25519-private:' line"), ("# only a comment\n", "no 'x25519-private:' line"),
         ("x25519-private:AAAA\n", "not base64url of 32 bytes"), ("ed25519-private:abc\n", "expected"),
-        ("x25519-private:\(Base64URL.encode([UInt8](repeating: 1, count: 32)))\nx25519-private:\(Base64URL.encode([UInt8](repeating: 2, count: 32)))\n", "more than one"),
+        (
+            "x25519-private:\(Base64URL.encode([UInt8](repeating: 1, count: 32)))\nx25519-private:\(Base64URL.encode([UInt8](repeating: 2, count: 32)))\n",
+            "more than one"
+        ),
     ])
     func rejectsMalformedKeyFiles(_ content: String, _ mention: String) throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("bad.key").path
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(content.utf8), attributes: [.posixPermissions: 0o600]))
         let e = #expect(throws: ProtocolError.self) { try KeyFile.loadPrivateKey(from: path) }
         #expect(e?.code == .keyFile)
         #expect(e?.message.contains(mention) == true, "\(String(describing: e))")
@@ -183,7 +193,9 @@ import Darwin
         let path = dir.appendingPathComponent("crlf.key").path
         let key = Curve25519.KeyAgreement.PrivateKey()
         let text = "# made by hand\r\n\r\nx25519-private:\(Base64URL.encode(key.rawRepresentation))\r\n"
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
         #expect(try KeyFile.loadPrivateKey(from: path).rawRepresentation == key.rawRepresentation)
     }
 

@@ -66,7 +66,9 @@ import Testing
         var recipient = try HPKE.Recipient(
             privateKey: skR, ciphersuite: EnvelopeCrypto.ciphersuite, info: Data(h(v.info)),
             encapsulatedKey: Data(h(v.enc)), authenticatedBy: wrongS)
-        #expect(throws: (any Error).self) { try recipient.open(h(v.encryptions[0].ct), authenticating: h(v.encryptions[0].aad)) }
+        #expect(throws: (any Error).self) {
+            try recipient.open(h(v.encryptions[0].ct), authenticating: h(v.encryptions[0].aad))
+        }
     }
 
     @Test func independentKeyScheduleReproducesEveryIntermediateValue() throws {
@@ -85,7 +87,9 @@ import Testing
             let ct = try h(e.ct)
             let box = try ChaChaPoly.SealedBox(
                 nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ct.dropLast(16), tag: ct.suffix(16))
-            #expect(Array(try ChaChaPoly.open(box, using: SymmetricKey(data: ks.key), authenticating: h(e.aad))) == (try h(e.pt)))
+            #expect(
+                Array(try ChaChaPoly.open(box, using: SymmetricKey(data: ks.key), authenticating: h(e.aad)))
+                    == (try h(e.pt)))
         }
     }
 }
@@ -102,7 +106,9 @@ enum ReferenceHPKE {
         }
     }
 
-    static func i2osp(_ v: Int, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * (n - 1 - $0))) } }
+    static func i2osp(_ v: Int, _ n: Int) -> [UInt8] {
+        (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * (n - 1 - $0))) }
+    }
 
     static func labeledExtract(suite: [UInt8], salt: [UInt8], label: String, ikm: [UInt8]) -> [UInt8] {
         let input = Array("HPKE-v1".utf8) + suite + Array(label.utf8) + ikm
@@ -111,7 +117,9 @@ enum ReferenceHPKE {
 
     static func labeledExpand(suite: [UInt8], prk: [UInt8], label: String, info: [UInt8], length: Int) -> [UInt8] {
         let labeled = i2osp(length, 2) + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info
-        return HKDF<SHA256>.expand(pseudoRandomKey: prk, info: labeled, outputByteCount: length).withUnsafeBytes { Array($0) }
+        return HKDF<SHA256>.expand(pseudoRandomKey: prk, info: labeled, outputByteCount: length).withUnsafeBytes {
+            Array($0)
+        }
     }
 
     /// The recipient's AuthDecap and KeySchedule for mode_auth with the suite (0x0020, 0x0001, 0x0003).

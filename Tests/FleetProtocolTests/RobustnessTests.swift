@@ -21,7 +21,8 @@ import Testing
     @Test(arguments: AnyDecoder.allCases)
     func deeplyNestedJSONIsRejectedWithoutCrashing(_ d: AnyDecoder) {
         let depth = min(d.maxBytes / 2 - 20, 100_000)
-        let nested = #"{"v":1,"args":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}"
+        let nested =
+            #"{"v":1,"args":"# + String(repeating: "[", count: depth) + String(repeating: "]", count: depth) + "}"
         #expect(d.error(nested) != nil)
     }
 

@@ -25,7 +25,8 @@ import Testing
         #expect(topics.contains(c.envelope))
         for value in [
             c.info_hex, c.aad_hex, Hex.encode(e.enc.bytes), Hex.encode(e.ct.bytes), c.receiver_private_hex,
-            c.service_public_hex, try #require(c.shared_secret_hex), try #require(c.key_hex), try #require(c.base_nonce_hex),
+            c.service_public_hex, try #require(c.shared_secret_hex), try #require(c.key_hex),
+            try #require(c.base_nonce_hex),
             try #require(fixture.keys["service"]).private_hex, try #require(fixture.keys["device_a"]).public_hex,
         ] {
             #expect(compact.contains(value), "Topics.md lacks \(value.prefix(16))…")

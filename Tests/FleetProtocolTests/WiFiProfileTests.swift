@@ -47,22 +47,37 @@ import Testing
         let ok = WiFiProfile(ssid: "Corp", encryption: .wpa2, eapType: .peap, identity: "dev@corp", password: "pw")
         #expect(issues(ok).isEmpty)
         let tls = WiFiProfile(
-            ssid: "Corp", encryption: .wpa3, eapType: .tls, identity: "dev", caCert: "-----BEGIN CERTIFICATE-----\nMII=\n")
+            ssid: "Corp", encryption: .wpa3, eapType: .tls, identity: "dev",
+            caCert: "-----BEGIN CERTIFICATE-----\nMII=\n")
         #expect(issues(tls).isEmpty)
         #expect(issues(WiFiProfile(ssid: "Corp", encryption: .wpa2)) == ["eap_type", "identity"])
         #expect(issues(WiFiProfile(ssid: "Corp", encryption: .wpa2, eapType: .ttls, identity: "d")) == ["password"])
-        #expect(issues(WiFiProfile(ssid: "Corp", encryption: .wpa2, eapType: .tls, identity: "d", password: "x")) == ["password"])
         #expect(
-            issues(WiFiProfile(ssid: "Corp", encryption: .wpa2, key: "password1", eapType: .peap, identity: "d", password: "p"))
+            issues(WiFiProfile(ssid: "Corp", encryption: .wpa2, eapType: .tls, identity: "d", password: "x")) == [
+                "password"
+            ])
+        #expect(
+            issues(
+                WiFiProfile(
+                    ssid: "Corp", encryption: .wpa2, key: "password1", eapType: .peap, identity: "d", password: "p"))
                 == ["key"])
         let long = String(repeating: "i", count: 129)
-        #expect(issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .peap, identity: long, password: long)) == ["identity", "password"])
         #expect(
-            issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .tls, identity: "d", caCert: "not pem")) == ["ca_cert"])
+            issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .peap, identity: long, password: long)) == [
+                "identity", "password",
+            ])
+        #expect(
+            issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .tls, identity: "d", caCert: "not pem")) == [
+                "ca_cert"
+            ])
         let bigPEM = "-----BEGIN CERTIFICATE-----\n" + String(repeating: "A", count: 4100)
-        #expect(issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .tls, identity: "d", caCert: bigPEM)) == ["ca_cert"])
         #expect(
-            issues(WiFiProfile(ssid: "C", encryption: .psk2, key: "password1", eapType: .peap, identity: "d", caCert: "x"))
+            issues(WiFiProfile(ssid: "C", encryption: .wpa2, eapType: .tls, identity: "d", caCert: bigPEM)) == [
+                "ca_cert"
+            ])
+        #expect(
+            issues(
+                WiFiProfile(ssid: "C", encryption: .psk2, key: "password1", eapType: .peap, identity: "d", caCert: "x"))
                 == ["eap_type", "identity", "ca_cert"])
     }
 
@@ -89,7 +104,8 @@ import Testing
     }
 
     @Test func decodesWireNamesAndRejectsUnknownEncryption() throws {
-        let json = #"{"ssid":"Corp","encryption":"wpa2","eap_type":"ttls","identity":"me","password":"pw","ca_cert":"-----BEGIN X"}"#
+        let json =
+            #"{"ssid":"Corp","encryption":"wpa2","eap_type":"ttls","identity":"me","password":"pw","ca_cert":"-----BEGIN X"}"#
         let p = try MessageCodec.decode(WiFiProfile.self, from: Array(json.utf8))
         #expect(p.eapType == .ttls && p.caCert == "-----BEGIN X")
         let encoded = try MessageCodec.encodeString(p)

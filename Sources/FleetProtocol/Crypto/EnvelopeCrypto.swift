@@ -23,7 +23,9 @@ public enum EnvelopeCrypto {
         let id = Array(device.rawValue.utf8)
         var ctx: [UInt8] = [UInt8(protocolVersion), kind.contextByte]
         ctx.reserveCapacity(11 + id.count)
-        for shift in stride(from: 56, through: 0, by: -8) { ctx.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            ctx.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift)))
+        }
         ctx.append(UInt8(id.count))
         ctx.append(contentsOf: id)
         return ctx

@@ -2,11 +2,11 @@ import Crypto
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads and writes X25519 key files (Topics.md, "Key files").
@@ -21,7 +21,8 @@ public enum KeyFile {
     static let publicTag = "x25519-public"
 
     /// Writes `key` to `path` (mode 0600, atomic).
-    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to path: String) throws(ProtocolError) {
+    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to path: String) throws(ProtocolError)
+    {
         var raw = Array(key.rawRepresentation)
         defer { wipe(&raw) }
         var text = Array(
@@ -50,7 +51,8 @@ public enum KeyFile {
 
     /// Writes a public key file (mode 0600, atomic).
     public static func savePublicKey(_ key: Curve25519.KeyAgreement.PublicKey, to path: String) throws(ProtocolError) {
-        let text = "# FleetBootstrap X25519 public key, fingerprint \(Fingerprint.of(key))\n"
+        let text =
+            "# FleetBootstrap X25519 public key, fingerprint \(Fingerprint.of(key))\n"
             + "\(publicTag):\(Base64URL.encode(key.rawRepresentation))\n"
         try atomicWrite(Array(text.utf8), to: path)
     }
@@ -59,7 +61,9 @@ public enum KeyFile {
     public static func loadPublicKey(from path: String) throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
         let text = try readFile(path, requirePrivateMode: false)
         let raw = try parse(text, tag: publicTag, path: path)
-        if X25519KeyCheck.isUnusable(raw) { throw ProtocolError(.keyFile, "\(path): low-order X25519 point, not a usable key") }
+        if X25519KeyCheck.isUnusable(raw) {
+            throw ProtocolError(.keyFile, "\(path): low-order X25519 point, not a usable key")
+        }
         do {
             return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
         } catch {
@@ -102,7 +106,8 @@ public enum KeyFile {
         if requirePrivateMode && st.st_mode & 0o077 != 0 {
             throw ProtocolError(
                 .keyFile,
-                "\(path): mode \(String(st.st_mode & 0o777, radix: 8)) lets group or others read a private key; run chmod 600")
+                "\(path): mode \(String(st.st_mode & 0o777, radix: 8)) lets group or others read a private key; run chmod 600"
+            )
         }
         if st.st_size > maxFileBytes {
             throw ProtocolError(.keyFile, "\(path): \(st.st_size) bytes, at most \(maxFileBytes) allowed")
@@ -202,7 +207,9 @@ extension KeyFile {
 
     /// Loads the private key at `path`, or creates one (mode 0600) when the file does not exist,
     /// as the agent does on first start.
-    public static func loadOrCreatePrivateKey(at path: String) throws(ProtocolError) -> Curve25519.KeyAgreement.PrivateKey {
+    public static func loadOrCreatePrivateKey(at path: String) throws(ProtocolError)
+        -> Curve25519.KeyAgreement.PrivateKey
+    {
         if access(path, F_OK) != 0 && errno == ENOENT {
             let key = Curve25519.KeyAgreement.PrivateKey()
             try savePrivateKey(key, to: path)

@@ -50,9 +50,11 @@ public struct Hello: FleetMessage, Hashable {
         l.printableASCII("agent", agent, 1...32)
         if caps.count > 16 { l.add("caps", "has \(caps.count) entries, at most 16 allowed") }
         for (i, cap) in caps.enumerated() {
-            let ok = (1...32).contains(cap.utf8.count)
+            let ok =
+                (1...32).contains(cap.utf8.count)
                 && cap.utf8.allSatisfy { b in
-                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
                         || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
                 }
             if !ok { l.add("caps.\(i)", "must be 1–32 of [a-z0-9_-]") }
