@@ -124,7 +124,8 @@ public enum EnvelopeCrypto {
 
     /// Opens a raw config payload as the device `device`, with every receiver check of Topics.md
     /// except profile validation: size, JSON and fields, suite, device (and the topic's `{id}`), kid,
-    /// replay, HPKE.
+    /// replay, HPKE. An empty payload (a cleared retained config) is not an envelope: callers skip it
+    /// before calling (Topics.md, receiver check 0); here it is `.malformed`.
     /// - Parameters:
     ///   - topicDevice: the `{id}` of the topic the payload arrived on, when known.
     ///   - highestAppliedSeq: the persisted highest applied seq; nil skips the replay check.
