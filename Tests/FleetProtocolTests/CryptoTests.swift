@@ -237,3 +237,32 @@ import Testing
         #expect(Array(try r.open(box.ct.bytes)) == Array("k".utf8))
     }
 }
+
+@Suite struct EnvelopeThroughputReport {
+    /// Prints seal and open rates (no timing assertion; numbers for the report).
+    @Test func printsSealAndOpenRates() throws {
+        let service = Curve25519.KeyAgreement.PrivateKey()
+        let device = Curve25519.KeyAgreement.PrivateKey()
+        let id = try DeviceID("omega-a1b2")
+        let profile = WiFiProfile(ssid: "Premises", encryption: .psk2, key: "correct horse battery")
+        let n = 300
+        let clock = ContinuousClock()
+        var envelopes: [Envelope] = []
+        let sealTime = try clock.measure {
+            for i in 1...n {
+                envelopes.append(
+                    try EnvelopeCrypto.seal(
+                        profile: profile, seq: UInt64(i), device: id, devicePublicKey: device.publicKey,
+                        servicePrivateKey: service))
+            }
+        }
+        let openTime = try clock.measure {
+            for e in envelopes {
+                _ = try EnvelopeCrypto.open(
+                    e, device: id, devicePrivateKey: device, servicePublicKey: service.publicKey)
+            }
+        }
+        #expect(envelopes.count == n)
+        print("seal: \(sealTime / n) per envelope, open: \(openTime / n) per envelope (debug build, n=\(n))")
+    }
+}
