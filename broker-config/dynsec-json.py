@@ -49,7 +49,11 @@ def roles(prefix, operator):
         {"rolename": "admin", "textname": "broker administrator: accounts, $SYS, read-only view of the tree",
          "acls": read_write("$CONTROL/dynamic-security/#") + read_only("$SYS/#") + read_only(prefix + "/#")},
         {"rolename": "provisiond", "textname": "provisioning service: the whole prefix and account management",
-         "acls": read_write(prefix + "/#") + read_write("$CONTROL/dynamic-security/#")},
+         # mosquitto 2.0 checks a shared subscription with its "$share/<group>/" part, so the
+         # scale path (several provisiond sharing hellos) needs its own pattern.
+         "acls": read_write(prefix + "/#") + read_write("$CONTROL/dynamic-security/#")
+         + [acl("subscribePattern", "$share/provisiond/" + prefix + "/#"),
+            acl("unsubscribePattern", "$share/provisiond/" + prefix + "/#")]},
         {"rolename": "operator", "textname": "operators: requests to provisiond, read status and events",
          "acls": [acl("publishClientSend", p + "/ops/request")] + watch},
         # dynsec in mosquitto 2.0 has no %u substitution in ACL topics: one role per operator.
