@@ -50,6 +50,11 @@ for p in "$device_port" "$local_port"; do
     case "$p" in ''|*[!0-9]*) die "invalid port '$p'" ;; esac
     [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "invalid port '$p'"
 done
+for name in "$operator" "$monitor"; do
+    echo "$name" | grep -Eq '^[A-Za-z0-9._-]{1,64}$' || die "invalid account name '$name' (1-64 of [A-Za-z0-9._-])"
+    case "$name" in admin|provisiond|hello) die "account name '$name' is reserved" ;; esac
+done
+[ "$operator" != "$monitor" ] || die "--operator and --monitor must differ"
 echo "$hosts" | grep -Eq '^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$' || die "invalid --hosts '$hosts' (comma-separated names or addresses)"
 if [ -z "$plugin" ]; then
     for candidate in \
@@ -72,6 +77,11 @@ fi
 [ ! -e "$dir/broker/dynamic-security.json" ] || die "$dir is already a site directory; refusing to overwrite it"
 command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
 command -v python3 >/dev/null || die "python3 is missing (apt-get install python3)"
+
+# A failure half way leaves nothing behind (unless DIR existed before).
+created=0
+[ -e "$dir" ] || created=1
+trap 'status=$?; if [ $status -ne 0 ] && [ $created = 1 ]; then rm -rf "$dir"; fi' EXIT
 
 umask 077
 mkdir -p "$dir/secrets" "$dir/certs" "$dir/broker/data"

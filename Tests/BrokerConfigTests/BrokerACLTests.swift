@@ -350,6 +350,22 @@ struct BrokerACLTests {
         bad.close()
     }
 
+    @Test func registrationsAndRetainedConfigSurviveARestart() async throws {
+        let site = try await SiteBroker.start()
+        defer { site.stop() }
+        try await site.register("dev-a", password: "password-of-device-a")
+        let prov = try await site.provisiond()
+        try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed-envelope".utf8), retain: true)
+        prov.close()
+        try await site.restart()
+        let a = try await site.device("dev-a", password: "password-of-device-a")
+        defer { a.close() }
+        _ = try await a.subscribe("\(site.p)/devices/dev-a/config")
+        let config = try await firstMessage(a, "retained config after restart") { _ in true }
+        #expect(config.payload == Array("sealed-envelope".utf8))
+        #expect(config.retain)
+    }
+
     @Test func siteSetupKeepsSecretsPrivate() async throws {
         let site = try await SiteBroker.start()
         defer { site.stop() }

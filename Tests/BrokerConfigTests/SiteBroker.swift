@@ -60,6 +60,7 @@ final class SiteBroker: @unchecked Sendable {
     }
 
     private func launch() async throws {
+        // A fresh log per launch, so the wait below sees this start and not the previous one.
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         let p = Process()
@@ -76,6 +77,17 @@ final class SiteBroker: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(25))
         }
         throw SiteError(message: "mosquitto did not start:\n\(logText())")
+    }
+
+    /// Stops mosquitto cleanly (SIGTERM, which saves the persistence database) and starts it again
+    /// on the same ports and files.
+    func restart() async throws {
+        if let p = process, p.isRunning {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        process = nil
+        try await launch()
     }
 
     /// The broker's log so far.
