@@ -1,4 +1,5 @@
 import Crypto
+import FleetProtocol
 import Foundation
 import MQTT
 import Provisioning
@@ -39,7 +40,7 @@ func firstMessage(_ client: MQTTClient, _ what: String, where match: @escaping @
     async throws -> MQTTMessage
 {
     try await within(10, what) {
-        for try await message in client.messages where match(message) { return message }
+        for await message in client.messages where match(message) { return message }
         throw TimeoutError(what: what + " (stream ended)")
     }
 }
@@ -68,7 +69,7 @@ extension SiteBroker {
             MQTTConfiguration(
                 host: caFile == nil ? "127.0.0.1" : "localhost", port: caFile == nil ? localPort : devicePort,
                 clientID: clientID, username: username, password: password, protocolVersion: version,
-                tls: caFile.map { MQTTTLSOptions(caFile: $0) }, reconnect: .never))
+                tls: caFile.map { MQTTTLSOptions(caFile: $0) }, reconnect: .disabled))
     }
 
     /// Connected as provisiond (service account from DIR/secrets).
@@ -85,7 +86,7 @@ extension SiteBroker {
         _ = try await admin.subscribe(DynSecCommands.responseTopic)
         try await admin.publish(DynSecCommands.controlTopic, payload: payload)
         let result: Result<Void, DynSecError> = try await within(10, "dynsec response") {
-            for try await message in admin.messages where message.topic == DynSecCommands.responseTopic {
+            for await message in admin.messages where message.topic == DynSecCommands.responseTopic {
                 let responses = try DynSecCommands.parseResponses(message.payload)
                 if let result = DynSecCommands.result(of: operation, in: responses) { return result }
             }
@@ -131,7 +132,7 @@ extension SiteBroker {
         try await publisher.publish(sentinel, payload: sentinelPayload, qos: .atLeastOnce)
         let seen = try await within(10, "sentinel on \(sentinel)") {
             var collected: [MQTTMessage] = []
-            for try await message in watcher.messages {
+            for await message in watcher.messages {
                 collected.append(message)
                 if message.payload == sentinelPayload { return collected }
             }
@@ -146,249 +147,252 @@ extension SiteBroker {
 @Suite("Broker accounts and ACLs (real mosquitto, shipped config)", .serialized)
 struct BrokerACLTests {
     @Test func anonymousClientsAndWrongPasswordsAreRefused() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        for version in [MQTTProtocolVersion.v311, .v5] {
-            let anonymous = site.client(nil, password: nil, clientID: "anon", version: version)
-            await #expect(throws: MQTTError.self) { try await anonymous.connect() }
-            anonymous.close()
-            let wrong = site.client("provisiond", password: "not-the-password", clientID: "x", version: version)
-            await #expect(throws: MQTTError.self) { try await wrong.connect() }
-            wrong.close()
-            let unknown = site.client("nobody", password: "whatever-password", clientID: "nobody", version: version)
-            await #expect(throws: MQTTError.self) { try await unknown.connect() }
-            unknown.close()
+        try await SiteBroker.with { site in
+            for version in [MQTTProtocolVersion.v311, .v5] {
+                let anonymous = site.client(nil, password: nil, clientID: "anon", version: version)
+                await #expect(throws: MQTTError.self) { try await anonymous.connect() }
+                anonymous.close()
+                let wrong = site.client("provisiond", password: "not-the-password", clientID: "x", version: version)
+                await #expect(throws: MQTTError.self) { try await wrong.connect() }
+                wrong.close()
+                let unknown = site.client("nobody", password: "whatever-password", clientID: "nobody", version: version)
+                await #expect(throws: MQTTError.self) { try await unknown.connect() }
+                unknown.close()
+            }
+            // and the right password works, so the refusals above are about the credentials
+            let ok = try await site.provisiond()
+            ok.close()
         }
-        // and the right password works, so the refusals above are about the credentials
-        let ok = try await site.provisiond()
-        ok.close()
     }
 
     @Test func derivedPasswordWorksForARegisteredDevice() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        let deviceKey = Curve25519.KeyAgreement.PrivateKey()
-        let serviceKey = Curve25519.KeyAgreement.PrivateKey()
-        let id = "omega-a1b2"
-        // provisiond's side registers, the device's side connects: both derive the same secret.
-        let servicePassword = try derivedPassword(deviceID: id, privateKey: serviceKey, peer: deviceKey.publicKey)
-        let devicePassword = try derivedPassword(deviceID: id, privateKey: deviceKey, peer: serviceKey.publicKey)
-        #expect(servicePassword == devicePassword)
-        let before = site.client(id, password: devicePassword, clientID: id)
-        await #expect(throws: MQTTError.self) { try await before.connect() }
-        before.close()
-        try await site.register(id, password: servicePassword)
-        let device = try await site.device(id, password: devicePassword)
-        defer { device.close() }
-        try await device.publish("\(site.p)/devices/\(id)/status", payload: Array(#"{"v":1}"#.utf8), retain: true)
-        // the JSON the plugin keeps holds a hash, not the password
-        let stored = try String(
-            contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
-        #expect(stored.contains("\"\(id)\""))
-        #expect(!stored.contains(devicePassword))
+        try await SiteBroker.with { site in
+            let deviceKey = Curve25519.KeyAgreement.PrivateKey()
+            let serviceKey = Curve25519.KeyAgreement.PrivateKey()
+            let id = "omega-a1b2"
+            // provisiond's side registers, the device's side connects: both derive the same secret.
+            // provisiond registers with FleetProtocol's service-side derivation; the device connects with
+            // an independent derivation written from Topics.md.
+            let servicePassword = try BrokerCredentials.password(
+                device: try DeviceID(id), servicePrivateKey: serviceKey, devicePublicKey: deviceKey.publicKey)
+            let devicePassword = try derivedPassword(deviceID: id, privateKey: deviceKey, peer: serviceKey.publicKey)
+            #expect(servicePassword == devicePassword)
+            let before = site.client(id, password: devicePassword, clientID: id)
+            await #expect(throws: MQTTError.self) { try await before.connect() }
+            before.close()
+            try await site.register(id, password: servicePassword)
+            let device = try await site.device(id, password: devicePassword)
+            defer { device.close() }
+            try await device.publish("\(site.p)/devices/\(id)/status", payload: Array(#"{"v":1}"#.utf8), retain: true)
+            // the JSON the plugin keeps holds a hash, not the password
+            let stored = try String(
+                contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
+            #expect(stored.contains("\"\(id)\""))
+            #expect(!stored.contains(devicePassword))
+        }
     }
 
     @Test func deviceReceivesOnlyItsOwnConfig() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        try await site.register("dev-b", password: "password-of-device-b")
-        for version in [MQTTProtocolVersion.v311, .v5] {
-            let a = try await site.device("dev-a", password: "password-of-device-a", version: version)
-            defer { a.close() }
-            await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/devices/dev-b/config") }
-            await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/devices/+/config") }
-            await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/#") }
-            _ = try await a.subscribe("\(site.p)/devices/dev-a/config")
-            // B's config first, then A's: A must see its own and never B's.
-            let prov = try await site.provisiond("prov-\(version)")
-            defer { prov.close() }
-            try await prov.publish("\(site.p)/devices/dev-b/config", payload: Array("for-b".utf8))
-            try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("for-a".utf8))
-            let first = try await firstMessage(a, "own config") { _ in true }
-            #expect(first.topic == "\(site.p)/devices/dev-a/config")
-            #expect(first.payload == Array("for-a".utf8))
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            try await site.register("dev-b", password: "password-of-device-b")
+            for version in [MQTTProtocolVersion.v311, .v5] {
+                let a = try await site.device("dev-a", password: "password-of-device-a", version: version)
+                defer { a.close() }
+                await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/devices/dev-b/config") }
+                await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/devices/+/config") }
+                await #expect(throws: MQTTError.self) { _ = try await a.subscribe("\(site.p)/#") }
+                _ = try await a.subscribe("\(site.p)/devices/dev-a/config")
+                // B's config first, then A's: A must see its own and never B's.
+                let prov = try await site.provisiond("prov-\(version)")
+                defer { prov.close() }
+                try await prov.publish("\(site.p)/devices/dev-b/config", payload: Array("for-b".utf8))
+                try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("for-a".utf8))
+                let first = try await firstMessage(a, "own config") { _ in true }
+                #expect(first.topic == "\(site.p)/devices/dev-a/config")
+                #expect(first.payload == Array("for-a".utf8))
+            }
         }
     }
 
     @Test func deviceCannotPublishForAnotherDeviceOrAsOperator() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        try await site.register("dev-b", password: "password-of-device-b")
-        let a = try await site.device("dev-a", password: "password-of-device-a")
-        defer { a.close() }
-        let own = "\(site.p)/devices/dev-a/status"
-        try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/status", sentinel: own)
-        try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/hello", sentinel: own)
-        try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-a/config", sentinel: own)
-        try await site.expectPublishDenied(a, to: "\(site.p)/ops/request", sentinel: own)
-        try await site.expectPublishDenied(a, to: "\(site.p)/events", sentinel: own)
-        // the same with MQTT 3.1.1, where the broker drops the message silently
-        a.close()
-        let a311 = try await site.device("dev-a", password: "password-of-device-a", version: .v311)
-        defer { a311.close() }
-        try await site.expectPublishDenied(a311, to: "\(site.p)/devices/dev-b/status", sentinel: own, v5: false)
-        try await site.expectPublishDenied(a311, to: "\(site.p)/ops/request", sentinel: own, v5: false)
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            try await site.register("dev-b", password: "password-of-device-b")
+            let a = try await site.device("dev-a", password: "password-of-device-a")
+            defer { a.close() }
+            let own = "\(site.p)/devices/dev-a/status"
+            try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/status", sentinel: own)
+            try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/hello", sentinel: own)
+            try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-a/config", sentinel: own)
+            try await site.expectPublishDenied(a, to: "\(site.p)/ops/request", sentinel: own)
+            try await site.expectPublishDenied(a, to: "\(site.p)/events", sentinel: own)
+            // the same with MQTT 3.1.1, where the broker drops the message silently
+            a.close()
+            let a311 = try await site.device("dev-a", password: "password-of-device-a", version: .v311)
+            defer { a311.close() }
+            try await site.expectPublishDenied(a311, to: "\(site.p)/devices/dev-b/status", sentinel: own, v5: false)
+            try await site.expectPublishDenied(a311, to: "\(site.p)/ops/request", sentinel: own, v5: false)
+        }
     }
 
     @Test func deviceCredentialsWithAnotherClientIDAreRefused() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        try await site.register("dev-b", password: "password-of-device-b")
-        let stolen = site.client("dev-a", password: "password-of-device-a", clientID: "dev-b")
-        await #expect(throws: MQTTError.self) { try await stolen.connect() }
-        stolen.close()
-        let other = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a-2")
-        await #expect(throws: MQTTError.self) { try await other.connect() }
-        other.close()
-        let right = try await site.device("dev-a", password: "password-of-device-a")
-        right.close()
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            try await site.register("dev-b", password: "password-of-device-b")
+            let stolen = site.client("dev-a", password: "password-of-device-a", clientID: "dev-b")
+            await #expect(throws: MQTTError.self) { try await stolen.connect() }
+            stolen.close()
+            let other = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a-2")
+            await #expect(throws: MQTTError.self) { try await other.connect() }
+            other.close()
+            let right = try await site.device("dev-a", password: "password-of-device-a")
+            right.close()
+        }
     }
 
     @Test func revokedDeviceIsDisconnectedAndRefused() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        let a = try await site.device("dev-a", password: "password-of-device-a")
-        defer { a.close() }
-        let states = a.stateUpdates()
-        try await site.remove("dev-a")
-        let after = try await within(10, "revoked device to be disconnected") {
-            for await state in states where state != .connected && state != .connecting { return state }
-            return MQTTConnectionState.closed
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            let a = try await site.device("dev-a", password: "password-of-device-a")
+            defer { a.close() }
+            let states = a.stateUpdates()
+            try await site.remove("dev-a")
+            let after = try await within(10, "revoked device to be disconnected") {
+                for await state in states where state != .connected && state != .connecting { return state }
+                return MQTTConnectionState.closed
+            }
+            #expect(after != .connected)
+            let again = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a")
+            await #expect(throws: MQTTError.self) { try await again.connect() }
+            again.close()
+            // revoking twice is not an error
+            try await site.remove("dev-a")
         }
-        #expect(after != .connected)
-        let again = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a")
-        await #expect(throws: MQTTError.self) { try await again.connect() }
-        again.close()
-        // revoking twice is not an error
-        try await site.remove("dev-a")
     }
 
     @Test func monitorReadsStatusAndCannotPublish() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        let prov = try await site.provisiond()
-        defer { prov.close() }
-        try await prov.publish("\(site.p)/devices/dev-a/status", payload: Array(#"{"v":1,"state":"online"}"#.utf8), retain: true)
-        try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed".utf8), retain: true)
-        let monitor = site.client("monitor", password: try site.password(of: "monitor"), clientID: "monitor")
-        try await monitor.connect()
-        defer { monitor.close() }
-        _ = try await monitor.subscribe("\(site.p)/devices/+/status")
-        let status = try await firstMessage(monitor, "retained status") { _ in true }
-        #expect(status.topic == "\(site.p)/devices/dev-a/status")
-        await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/devices/+/config") }
-        await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/#") }
-        for topic in ["\(site.p)/devices/dev-a/status", "\(site.p)/events", "\(site.p)/ops/request"] {
-            await #expect(throws: MQTTError.self) {
-                try await monitor.publish(topic, payload: Array("x".utf8), qos: .atLeastOnce)
+        try await SiteBroker.with { site in
+            let prov = try await site.provisiond()
+            defer { prov.close() }
+            try await prov.publish("\(site.p)/devices/dev-a/status", payload: Array(#"{"v":1,"state":"online"}"#.utf8), retain: true)
+            try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed".utf8), retain: true)
+            let monitor = site.client("monitor", password: try site.password(of: "monitor"), clientID: "monitor")
+            try await monitor.connect()
+            defer { monitor.close() }
+            _ = try await monitor.subscribe("\(site.p)/devices/+/status")
+            let status = try await firstMessage(monitor, "retained status") { _ in true }
+            #expect(status.topic == "\(site.p)/devices/dev-a/status")
+            await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/devices/+/config") }
+            await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/#") }
+            for topic in ["\(site.p)/devices/dev-a/status", "\(site.p)/events", "\(site.p)/ops/request"] {
+                await #expect(throws: MQTTError.self) {
+                    try await monitor.publish(topic, payload: Array("x".utf8), qos: .atLeastOnce)
+                }
             }
         }
     }
 
     @Test func operatorsRequestButCannotPublishConfig() async throws {
-        let site = try await SiteBroker.start(operatorName: "alice")
-        defer { site.stop() }
-        let alice = site.client("alice", password: try site.password(of: "alice"), clientID: "alice-cli")
-        try await alice.connect()
-        defer { alice.close() }
-        let request = "\(site.p)/ops/request"
-        try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/config", sentinel: request)
-        try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/status", sentinel: request)
-        try await site.expectPublishDenied(alice, to: "\(site.p)/service/status", sentinel: request)
-        try await site.expectPublishDenied(alice, to: "\(site.p)/ops/reply/alice/c1", sentinel: request)
-        // own replies readable, someone else's not
-        _ = try await alice.subscribe("\(site.p)/ops/reply/alice/#")
-        await #expect(throws: MQTTError.self) { _ = try await alice.subscribe("\(site.p)/ops/reply/bob/#") }
-        await #expect(throws: MQTTError.self) { _ = try await alice.subscribe("\(site.p)/devices/+/config") }
-        let prov = try await site.provisiond()
-        defer { prov.close() }
-        try await prov.publish("\(site.p)/ops/reply/alice/c1", payload: Array(#"{"v":1,"id":"c1","ok":true}"#.utf8))
-        let reply = try await firstMessage(alice, "reply") { $0.topic.hasPrefix("\(site.p)/ops/reply/") }
-        #expect(reply.topic == "\(site.p)/ops/reply/alice/c1")
+        try await SiteBroker.with(operatorName: "alice") { site in
+            let alice = site.client("alice", password: try site.password(of: "alice"), clientID: "alice-cli")
+            try await alice.connect()
+            defer { alice.close() }
+            let request = "\(site.p)/ops/request"
+            try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/config", sentinel: request)
+            try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/status", sentinel: request)
+            try await site.expectPublishDenied(alice, to: "\(site.p)/service/status", sentinel: request)
+            try await site.expectPublishDenied(alice, to: "\(site.p)/ops/reply/alice/c1", sentinel: request)
+            // own replies readable, someone else's not
+            _ = try await alice.subscribe("\(site.p)/ops/reply/alice/#")
+            await #expect(throws: MQTTError.self) { _ = try await alice.subscribe("\(site.p)/ops/reply/bob/#") }
+            await #expect(throws: MQTTError.self) { _ = try await alice.subscribe("\(site.p)/devices/+/config") }
+            let prov = try await site.provisiond()
+            defer { prov.close() }
+            try await prov.publish("\(site.p)/ops/reply/alice/c1", payload: Array(#"{"v":1,"id":"c1","ok":true}"#.utf8))
+            let reply = try await firstMessage(alice, "reply") { $0.topic.hasPrefix("\(site.p)/ops/reply/") }
+            #expect(reply.topic == "\(site.p)/ops/reply/alice/c1")
+        }
     }
 
     @Test func helloAccountOnlyAnnounces() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        let hello = site.client("hello", password: try site.password(of: "hello"), clientID: "hello-omega-a1b2")
-        try await hello.connect()
-        defer { hello.close() }
-        try await hello.publish("\(site.p)/devices/omega-a1b2/hello", payload: Array("{}".utf8))
-        let sentinel = "\(site.p)/devices/omega-a1b2/hello"
-        try await site.expectPublishDenied(hello, to: "\(site.p)/devices/omega-a1b2/status", sentinel: sentinel)
-        try await site.expectPublishDenied(hello, to: "\(site.p)/ops/request", sentinel: sentinel)
-        await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("\(site.p)/devices/omega-a1b2/config") }
-        await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("#") }
+        try await SiteBroker.with { site in
+            let hello = site.client("hello", password: try site.password(of: "hello"), clientID: "hello-omega-a1b2")
+            try await hello.connect()
+            defer { hello.close() }
+            try await hello.publish("\(site.p)/devices/omega-a1b2/hello", payload: Array("{}".utf8))
+            let sentinel = "\(site.p)/devices/omega-a1b2/hello"
+            try await site.expectPublishDenied(hello, to: "\(site.p)/devices/omega-a1b2/status", sentinel: sentinel)
+            try await site.expectPublishDenied(hello, to: "\(site.p)/ops/request", sentinel: sentinel)
+            await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("\(site.p)/devices/omega-a1b2/config") }
+            await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("#") }
+        }
     }
 
     @Test func tlsListenerAcceptsTheSiteCAAndRefusesAnotherCA() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        let good = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a", tls: site.caFile)
-        try await good.connect()
-        try await good.publish("\(site.p)/devices/dev-a/hello", payload: Array("{}".utf8))
-        good.close()
-        let otherDir = site.directory.deletingLastPathComponent().appendingPathComponent("other")
-        try FileManager.default.createDirectory(at: otherDir, withIntermediateDirectories: true)
-        let made = try run(
-            "/usr/bin/openssl",
-            [
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                otherDir.appendingPathComponent("ca.key").path, "-out", otherDir.appendingPathComponent("ca.crt").path,
-                "-subj", "/CN=Another CA", "-days", "1",
-            ])
-        #expect(made.status == 0)
-        let bad = site.client(
-            "dev-a", password: "password-of-device-a", clientID: "dev-a",
-            tls: otherDir.appendingPathComponent("ca.crt").path)
-        await #expect(throws: MQTTError.self) { try await bad.connect() }
-        bad.close()
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            let good = site.client("dev-a", password: "password-of-device-a", clientID: "dev-a", tls: site.caFile)
+            try await good.connect()
+            try await good.publish("\(site.p)/devices/dev-a/hello", payload: Array("{}".utf8))
+            good.close()
+            let otherDir = site.directory.deletingLastPathComponent().appendingPathComponent("other")
+            try FileManager.default.createDirectory(at: otherDir, withIntermediateDirectories: true)
+            let made = try await run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                    otherDir.appendingPathComponent("ca.key").path, "-out", otherDir.appendingPathComponent("ca.crt").path,
+                    "-subj", "/CN=Another CA", "-days", "1",
+                ])
+            #expect(made.status == 0)
+            let bad = site.client(
+                "dev-a", password: "password-of-device-a", clientID: "dev-a",
+                tls: otherDir.appendingPathComponent("ca.crt").path)
+            await #expect(throws: MQTTError.self) { try await bad.connect() }
+            bad.close()
+        }
     }
 
     @Test func registrationsAndRetainedConfigSurviveARestart() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        try await site.register("dev-a", password: "password-of-device-a")
-        let prov = try await site.provisiond()
-        try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed-envelope".utf8), retain: true)
-        prov.close()
-        try await site.restart()
-        let a = try await site.device("dev-a", password: "password-of-device-a")
-        defer { a.close() }
-        _ = try await a.subscribe("\(site.p)/devices/dev-a/config")
-        let config = try await firstMessage(a, "retained config after restart") { _ in true }
-        #expect(config.payload == Array("sealed-envelope".utf8))
-        #expect(config.retain)
+        try await SiteBroker.with { site in
+            try await site.register("dev-a", password: "password-of-device-a")
+            let prov = try await site.provisiond()
+            try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed-envelope".utf8), retain: true)
+            prov.close()
+            try await site.restart()
+            let a = try await site.device("dev-a", password: "password-of-device-a")
+            defer { a.close() }
+            _ = try await a.subscribe("\(site.p)/devices/dev-a/config")
+            let config = try await firstMessage(a, "retained config after restart") { _ in true }
+            #expect(config.payload == Array("sealed-envelope".utf8))
+            #expect(config.retain)
+        }
     }
 
     @Test func siteSetupKeepsSecretsPrivate() async throws {
-        let site = try await SiteBroker.start()
-        defer { site.stop() }
-        let fm = FileManager.default
-        for name in ["admin", "provisiond", "operator", "monitor", "hello"] {
-            let path = site.directory.appendingPathComponent("secrets/\(name).password").path
-            let mode = try #require(fm.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
-            #expect(mode == 0o600, "\(name).password")
-            #expect(try site.password(of: name).count >= 40)
-        }
-        for path in ["secrets", "broker"] {
-            let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
-            #expect(mode == 0o700, "\(path)")
-        }
-        for path in ["secrets/ca.key", "certs/server.key", "broker/dynamic-security.json"] {
-            let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
-            #expect(mode == 0o600, "\(path)")
-        }
-        let config = try String(contentsOf: site.directory.appendingPathComponent("mosquitto.conf"), encoding: .utf8)
-        #expect(!config.contains("@"), "every placeholder is substituted")
-        let dynsec = try String(contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
-        for name in ["admin", "provisiond", "operator", "monitor", "hello"] {
-            #expect(!dynsec.contains(try site.password(of: name)))
+        try await SiteBroker.with { site in
+            let fm = FileManager.default
+            for name in ["admin", "provisiond", "operator", "monitor", "hello"] {
+                let path = site.directory.appendingPathComponent("secrets/\(name).password").path
+                let mode = try #require(fm.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+                #expect(mode == 0o600, "\(name).password")
+                #expect(try site.password(of: name).count >= 40)
+            }
+            for path in ["secrets", "broker"] {
+                let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
+                #expect(mode == 0o700, "\(path)")
+            }
+            for path in ["secrets/ca.key", "certs/server.key", "broker/dynamic-security.json"] {
+                let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
+                #expect(mode == 0o600, "\(path)")
+            }
+            let config = try String(contentsOf: site.directory.appendingPathComponent("mosquitto.conf"), encoding: .utf8)
+            #expect(!config.contains("@"), "every placeholder is substituted")
+            let dynsec = try String(contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
+            for name in ["admin", "provisiond", "operator", "monitor", "hello"] {
+                #expect(!dynsec.contains(try site.password(of: name)))
+            }
         }
     }
 }

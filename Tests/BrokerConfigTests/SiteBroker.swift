@@ -13,8 +13,7 @@ final class SiteBroker: @unchecked Sendable {
     let localPort: Int
     let devicePort: Int
     let prefix: String
-    private var process: Process?
-    private let logURL: URL
+    private var process: ManagedProcess?
 
     static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -31,7 +30,7 @@ final class SiteBroker: @unchecked Sendable {
         let localPort = try FreePort.tcp()
         let devicePort = try FreePort.tcp()
         let dir = base.appendingPathComponent("site")
-        let setup = try run(
+        let setup = try await run(
             repositoryRoot.appendingPathComponent("scripts/site-setup.sh").path,
             [
                 dir.path, "--prefix", prefix, "--hosts", "localhost", "--operator", operatorName,
@@ -45,10 +44,25 @@ final class SiteBroker: @unchecked Sendable {
         do {
             try await site.launch()
         } catch {
-            site.stop()
+            await site.stop()
             throw error
         }
         return site
+    }
+
+    /// Runs `body` with a fresh site and stops the broker afterwards, also when `body` throws.
+    static func with<T>(
+        prefix: String = "bootstrap", operatorName: String = "operator", _ body: (SiteBroker) async throws -> T
+    ) async throws -> T {
+        let site = try await start(prefix: prefix, operatorName: operatorName)
+        do {
+            let result = try await body(site)
+            await site.stop()
+            return result
+        } catch {
+            await site.stop()
+            throw error
+        }
     }
 
     private init(directory: URL, localPort: Int, devicePort: Int, prefix: String) {
@@ -56,43 +70,32 @@ final class SiteBroker: @unchecked Sendable {
         self.localPort = localPort
         self.devicePort = devicePort
         self.prefix = prefix
-        self.logURL = directory.deletingLastPathComponent().appendingPathComponent("mosquitto.log")
     }
 
     private func launch() async throws {
-        // A fresh log per launch, so the wait below sees this start and not the previous one.
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
-        p.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
-        p.standardOutput = log
-        p.standardError = log
-        try p.run()
+        // ManagedProcess spawns with a clean signal mask, so SIGTERM reaches mosquitto (a child of
+        // Foundation's Process would inherit the test runner's blocked signals).
+        let p = try ManagedProcess.start(
+            "/usr/sbin/mosquitto", arguments: ["-c", directory.appendingPathComponent("mosquitto.conf").path])
         process = p
-        // Startup is bounded; the loop ends as soon as the broker says it runs.
-        for _ in 0..<200 {
-            if logText().contains("mosquitto version") && logText().contains(" running") { return }
-            if !p.isRunning { break }
-            try await Task.sleep(for: .milliseconds(25))
+        do {
+            try await p.waitForOutput(containing: " running", timeout: .seconds(10))
+        } catch {
+            throw SiteError(message: "mosquitto did not start:\n\(p.output())")
         }
-        throw SiteError(message: "mosquitto did not start:\n\(logText())")
     }
 
     /// Stops mosquitto cleanly (SIGTERM, which saves the persistence database) and starts it again
     /// on the same ports and files.
     func restart() async throws {
-        if let p = process, p.isRunning {
-            p.terminate()
-            p.waitUntilExit()
-        }
+        if let p = process { await p.terminate() }
         process = nil
         try await launch()
     }
 
     /// The broker's log so far.
     func logText() -> String {
-        (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        process?.output() ?? ""
     }
 
     /// A password from DIR/secrets.
@@ -104,20 +107,10 @@ final class SiteBroker: @unchecked Sendable {
     var caFile: String { directory.appendingPathComponent("certs/ca.crt").path }
 
     /// Stops mosquitto by PID and removes the site directory.
-    func stop() {
-        if let p = process, p.isRunning {
-            p.terminate()
-            p.waitUntilExit()
-        }
+    func stop() async {
+        if let p = process { await p.terminate() }
         process = nil
         try? FileManager.default.removeItem(at: directory.deletingLastPathComponent())
-    }
-
-    deinit {
-        if let p = process, p.isRunning {
-            p.terminate()
-            p.waitUntilExit()
-        }
     }
 }
 
@@ -127,15 +120,8 @@ struct SiteError: Error, CustomStringConvertible {
 }
 
 /// Runs a command with an argument vector (no shell) and returns its exit status and output.
-func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let p = try ManagedProcess.start(executable, arguments: arguments)
+    let status = try await p.waitForExit(timeout: .seconds(120))
+    return (status, p.output())
 }

@@ -14,22 +14,23 @@ struct SiteSetupTests {
         ["--hosts", "bad host"], ["--operator", "hello"], ["--operator", "a/b"], ["--dynsec-plugin", "/nonexistent.so"],
         ["--unknown", "x"],
     ])
-    func badInputIsRefusedAndCreatesNothing(arguments: [String]) throws {
+    func badInputIsRefusedAndCreatesNothing(arguments: [String]) async throws {
         let dir = scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try run(script, [dir.path] + arguments)
+        let result = try await run(script, [dir.path] + arguments)
         #expect(result.status != 0)
         #expect(!result.output.isEmpty, "says what is wrong")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("broker/dynamic-security.json").path))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("secrets").path))
     }
 
-    @Test func refusesToOverwriteAnExistingSite() throws {
+    @Test func refusesToOverwriteAnExistingSite() async throws {
         let dir = scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try run(script, [dir.path]).status == 0)
+        let first = try await run(script, [dir.path])
+        #expect(first.status == 0)
         let before = try String(contentsOf: dir.appendingPathComponent("secrets/provisiond.password"), encoding: .utf8)
-        let again = try run(script, [dir.path])
+        let again = try await run(script, [dir.path])
         #expect(again.status != 0)
         #expect(again.output.contains("refusing to overwrite"))
         let after = try String(contentsOf: dir.appendingPathComponent("secrets/provisiond.password"), encoding: .utf8)
