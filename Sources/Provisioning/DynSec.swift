@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 // Commands for Mosquitto's dynamic security plugin (mosquitto 2.0), built and parsed without I/O.
@@ -157,6 +158,18 @@ public enum DynSecCommands {
                 command: "deleteRole", correlationData: operation.correlationPrefix + "role",
                 rolename: deviceRoleName(id)),
         ])
+    }
+
+    /// `registerDevice(id:password:prefix:)` for an already validated `DeviceID`.
+    public static func registerDevice(_ device: DeviceID, password: String, prefix: String = "bootstrap")
+        throws(DynSecError) -> [UInt8]
+    {
+        try registerDevice(id: device.rawValue, password: password, prefix: prefix)
+    }
+
+    /// `removeDevice(id:)` for an already validated `DeviceID`.
+    public static func removeDevice(_ device: DeviceID) throws(DynSecError) -> [UInt8] {
+        try removeDevice(id: device.rawValue)
     }
 
     /// Parses a payload received on `responseTopic`.
