@@ -16,9 +16,10 @@ sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 command -v "$cc" >/dev/null || { echo "build-mipsel: $cc missing (apt-get install gcc-mipsel-linux-gnu)" >&2; exit 1; }
 
 make_sysroot() {
-  # Runtime + development packages for the three libraries, their runtime deps, and libc for ld.so.
+  # Runtime + development packages for the three libraries, their runtime deps (`apt-cache depends`:
+  # libssl3 needs libatomic1; libmosquitto1 needs libssl3 and libc6), and libc6 for the mipsel ld.so.
   local pkgs=(libmosquitto1 libmosquitto-dev libssl3 libssl-dev libjson-c5 libjson-c-dev
-              libcjson1 libc6 libgcc-s1)
+              libatomic1 libc6 libgcc-s1)
   local stamp="$sysroot/.complete"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pkgs[*]}" ]; then return 0; fi
   if ! dpkg --print-foreign-architectures | grep -qx mipsel; then
@@ -33,7 +34,7 @@ make_sysroot() {
   mkdir -p "$debs" "$sysroot"
   local p
   for p in "${pkgs[@]}"; do
-    (cd "$debs" && apt-get download -q "$p:mipsel" 2>"$debs/download.log") || { cat "$debs/download.log" >&2; exit 1; }
+    (cd "$debs" && apt-get download -q "$p:mipsel" >"$debs/download.log" 2>&1) || { cat "$debs/download.log" >&2; exit 1; }
   done
   local d
   for d in "$debs"/*.deb; do dpkg -x "$d" "$sysroot"; done
@@ -46,7 +47,7 @@ make_sysroot
 [ "$what" = sysroot ] && exit 0
 
 libdir="$sysroot/usr/lib/mipsel-linux-gnu"
-flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections
+flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections -Iagent/src
        -I"$sysroot/usr/include" -I"$sysroot/usr/include/mipsel-linux-gnu")
 ldflags=(-Wl,--gc-sections -L"$libdir" -Wl,-rpath-link,"$libdir" -Wl,-rpath-link,"$sysroot/lib/mipsel-linux-gnu"
          -lmosquitto -lcrypto -ljson-c)
