@@ -130,7 +130,7 @@ int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_
 {
     char text[160], b64[44];
     fb_b64url_encode(key, FB_X25519_LEN, b64);
-    int n = snprintf(text, sizeof text, "# FleetBootstrap device key\n%s:%s\n", label, b64);
+    int n = snprintf(text, sizeof text, "# FleetBootstrap %s key\n%s:%s\n", label, label, b64);
     int rc = (n > 0 && (size_t)n < sizeof text) ? fb_write_file_atomic(path, text, (size_t)n, 0600) : -1;
     OPENSSL_cleanse(text, sizeof text);
     OPENSSL_cleanse(b64, sizeof b64);

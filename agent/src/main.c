@@ -202,6 +202,7 @@ static int run(struct runtime *rt, int rolled_back)
             }
             if (g_stop) {
                 /* A clean DISCONNECT suppresses the will, so say offline ourselves first. */
+                offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
                 if (fb_mqtt_publish(m, a->topic_status, offline, offline_len, 1, ACK_TIMEOUT_MS) != 0)
                     fb_warn("offline status not acknowledged");
                 fb_mqtt_disconnect(m);

@@ -23,8 +23,11 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
 int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
 {
     (void)cfg;
-    (void)reason;
     fb_fake.reset_calls++;
+    if (fb_fake.reset_result != 0) {
+        *reason = FB_REASON_APPLY_ERROR;
+        return -1;
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@ struct fb_fake_apply {
     int wifi_result;            /* 0 = success, -1 = failure with wifi_reason */
     enum fb_reason wifi_reason;
     int recover_result;
+    int reset_result;           /* 0 = success, -1 = failure with APPLY_ERROR */
     struct fb_wifi_profile last; /* copy of the last profile handed over */
 };
 
