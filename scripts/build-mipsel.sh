@@ -55,10 +55,10 @@ ldflags=(-Wl,--gc-sections -L"$libdir" -Wl,-rpath-link,"$libdir" -Wl,-rpath-link
 # module, or the unit-test fake until the module lands.
 core=()
 for f in agent/src/*.c; do
-  case "$(basename "$f")" in main.c|apply*.c|uci*.c) continue ;; esac
+  case "$(basename "$f")" in main.c|apply*.c|uci*.c|proc*.c) continue ;; esac
   core+=("$f")
 done
-apply_real=(); for f in agent/src/apply*.c agent/src/uci*.c; do [ -f "$f" ] && apply_real+=("$f"); done
+apply_real=(); for f in agent/src/apply*.c agent/src/uci*.c agent/src/proc*.c; do [ -f "$f" ] && apply_real+=("$f"); done
 if [ -n "${APPLY_SRCS:-}" ]; then read -r -a apply <<<"$APPLY_SRCS"; apply=("${apply[@]/#/agent/}");
 elif ((${#apply_real[@]})); then apply=("${apply_real[@]}"); else apply=(agent/tests/fake_apply.c); fi
 
@@ -71,9 +71,11 @@ case "$what" in
     ;;
   tests)
     mkdir -p agent/build/mipsel-tests
+    # Core unit tests use the fake apply; test_apply.c has its own rules in agent/tests/apply.mk.
     for t in agent/tests/test_*.c; do
       name=$(basename "$t" .c)
-      case "$name" in test_apply*|test_uci*) impl=("${apply_real[@]}") ;; *) impl=(agent/tests/fake_apply.c) ;; esac
+      case "$name" in test_apply*|test_uci*|test_support) continue ;; esac
+      impl=(agent/tests/fake_apply.c)
       "$cc" "${flags[@]}" -Iagent/src -Iagent/tests -o "agent/build/mipsel-tests/$name" "$t" agent/tests/testlib.c \
         "${core[@]}" "${impl[@]}" "${ldflags[@]}"
     done
