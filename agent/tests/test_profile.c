@@ -61,6 +61,7 @@ int main(void)
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"peap\",\"identity\":\"b\"}", "password"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"tls\",\"identity\":\"b\",\"password\":\"p\"}", "password"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\",\"ca_cert\":\"pem\"}", "ca_cert"));
+    CHECK(bad("{\"ssid\":\"c\",\"encryption\":\"wpa3\",\"eap_type\":\"tls\",\"identity\":\"d\",\"ca_cert\":\"MIIB\"}", "ca_cert"));
     CHECK(bad("[1]", "profile"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\"", "profile"));
     CHECK(bad("{\"ssid\":\"\xff\",\"encryption\":\"none\"}", "profile")); /* invalid UTF-8 */
