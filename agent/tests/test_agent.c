@@ -9,6 +9,7 @@
 #include "envelope.h"
 #include "fake_apply.h"
 #include "keys.h"
+#include "log.h"
 #include "testlib.h"
 
 static char reports[16][FB_STATUS_MAX];
@@ -53,6 +54,7 @@ static void expect(const char *topic, enum fb_reason want, int want_reports, con
 
 int main(void)
 {
+    fb_log_init("test", 0, FB_LOG_WARN);
     const char *dir = fb_t_tmpdir();
     char err[300], keyfile[300], pubfile[300];
     CHECK(fb_x25519_keypair(svc_sk, svc_pk) == 0 && fb_x25519_keypair(other_sk, other_pk) == 0);

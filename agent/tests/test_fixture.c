@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "fake_apply.h"
 #include "keys.h"
+#include "log.h"
 #include "testlib.h"
 
 static char g_last[FB_STATUS_MAX];
@@ -51,6 +52,7 @@ static enum fb_reason reason_of(const char *name)
 
 int main(void)
 {
+    fb_log_init("test", 0, FB_LOG_WARN);
     static char text[1 << 20];
     char path[512];
     const char *dir = getenv("FB_FIXTURES");
