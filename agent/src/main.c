@@ -121,7 +121,10 @@ static void sleep_ms(int ms)
 static void hello_via_hello_account(struct runtime *rt)
 {
     const struct fb_config *c = rt->agent.cfg;
-    struct fb_mqtt *m = fb_mqtt_new(c->device_id, on_message, rt);
+    /* Not our device id: connecting with it would take over (and disconnect) an enrolled session. */
+    char client_id[sizeof "hello-" + 64];
+    snprintf(client_id, sizeof client_id, "hello-%s", c->device_id);
+    struct fb_mqtt *m = fb_mqtt_new(client_id, on_message, rt);
     if (m == NULL)
         return;
     struct fb_mqtt_options o = {c->broker_host, c->broker_port, c->keepalive, c->tls_ca,
