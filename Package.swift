@@ -41,7 +41,8 @@ let package = Package(
         .target(
             name: "Provisioning",
             dependencies: [
-                "MQTT", "FleetProtocol",
+                "MQTT", "FleetProtocol", "FleetCtlCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
