@@ -1,0 +1,193 @@
+import FleetProtocol
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+
+/// The I/O shell of provisiond: one MQTT connection, messages decoded into engine calls, engine
+/// actions published.
+///
+/// Several instances may run against one broker and one registry when `sharedGroup` is set: the
+/// subscriptions then become `$share/<group>/…` so each hello, status and request reaches exactly one
+/// instance. Without it, every instance would handle every message (harmless for correctness because
+/// seqs come from registry transactions, but wasteful and noisy). The service status topic is one per
+/// prefix, so with several instances it shows the last one that changed state.
+public struct ProvisioningService: Service {
+    public struct Configuration: Sendable {
+        public var mqtt: MQTTConfiguration
+        public var prefix: String
+        public var sharedGroup: String?
+        public var version: String
+
+        public init(mqtt: MQTTConfiguration, prefix: String, sharedGroup: String? = nil, version: String = "0.1.0") {
+            self.mqtt = mqtt
+            self.prefix = prefix
+            self.sharedGroup = sharedGroup
+            self.version = version
+        }
+    }
+
+    private let configuration: Configuration
+    private let engine: ProvisioningEngine
+    private let identity: ServiceIdentity
+    private let topics: TopicTree
+    private let logger: Logger
+
+    public init(configuration: Configuration, engine: ProvisioningEngine, identity: ServiceIdentity, logger: Logger)
+        throws
+    {
+        self.configuration = configuration
+        self.engine = engine
+        self.identity = identity
+        self.topics = try TopicTree(prefix: configuration.prefix)
+        self.logger = logger
+    }
+
+    /// The MQTT configuration with the service's will (status offline, retained) filled in.
+    public static func mqttConfiguration(
+        _ base: MQTTConfiguration, prefix: String, identity: ServiceIdentity, version: String
+    ) throws -> MQTTConfiguration {
+        var configuration = base
+        let topics = try TopicTree(prefix: prefix)
+        configuration.will = MQTTWill(
+            topic: topics.serviceStatus, payload: identity.statusPayload(online: false, version: version),
+            qos: .atLeastOnce, retain: true)
+        return configuration
+    }
+
+    public func run() async throws {
+        let client = MQTTClient(configuration.mqtt)
+        defer { client.close() }
+        let states = client.stateUpdates()
+        try await client.connect()
+        try await announce(client)
+        logger.info("provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
+
+        let messages = client.messages
+        try await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // After the client reconnected by itself: subscribe again, say online again, and
+                    // republish unacknowledged configs (the broker may have restarted without them).
+                    var wasConnected = true
+                    for await state in states {
+                        if case .connected = state, !wasConnected {
+                            do {
+                                try await announce(client)
+                                logger.notice("reconnected to the broker; subscriptions and retained configs restored")
+                            } catch {
+                                logger.error("setup after reconnect failed", metadata: ["error": "\(error)"])
+                            }
+                        }
+                        if case .connected = state { wasConnected = true } else { wasConnected = false }
+                        if case .closed = state { break }
+                    }
+                }
+                group.addTask {
+                    for await message in messages.cancelOnGracefulShutdown() {
+                        await handle(message, client: client)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.info("shutting down")
+        }
+        do {
+            try await client.publish(
+                topics.serviceStatus, payload: identity.statusPayload(online: false, version: configuration.version),
+                qos: .atLeastOnce, retain: true)
+        } catch {
+            logger.warning("could not publish offline status; the will covers it", metadata: ["error": "\(error)"])
+        }
+        await client.disconnect()
+        logger.info("provisiond stopped")
+    }
+
+    private func filter(_ filter: String) -> String {
+        guard let group = configuration.sharedGroup else { return filter }
+        return "$share/\(group)/\(filter)"
+    }
+
+    /// Subscribes, publishes the retained public key and online status, and reconciles.
+    private func announce(_ client: MQTTClient) async throws {
+        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequest] {
+            _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
+        }
+        try await client.publish(topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
+        try await client.publish(
+            topics.serviceStatus, payload: identity.statusPayload(online: true, version: configuration.version),
+            qos: .atLeastOnce, retain: true)
+        let actions = try engine.reconcile()
+        if !actions.isEmpty {
+            logger.info("reconciling unacknowledged configs", metadata: ["count": "\(actions.count)"])
+        }
+        await perform(actions, client: client)
+    }
+
+    private func handle(_ message: MQTTMessage, client: MQTTClient) async {
+        guard let route = topics.route(message.topic) else { return }
+        do {
+            switch route {
+            case .hello(let id):
+                guard let hello = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(try engine.hello(device: hello.device, publicKey: hello.publicKey), client: client)
+            case .status(let id):
+                guard let status = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(
+                    try engine.status(
+                        device: status.device, state: status.state, seq: status.seq, reason: status.reason,
+                        detail: status.detail),
+                    client: client)
+            case .opsRequest:
+                let actions = engine.operatorRequest(message.payload)
+                if actions.isEmpty {
+                    logger.warning("dropped an operator request without a valid id and reply topic")
+                }
+                await perform(actions, client: client)
+            default:
+                return
+            }
+        } catch {
+            logger.error("failed to handle message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    private func perform(_ actions: [EngineAction], client: MQTTClient) async {
+        for action in actions {
+            do {
+                switch action {
+                case .publishConfig(let device, let payload):
+                    try await client.publish(topics.config(try DeviceID(device)), payload: payload, qos: .atLeastOnce, retain: true)
+                    logger.info("config published", metadata: ["device": "\(device)"])
+                case .clearConfig(let device):
+                    try await client.publish(topics.config(try DeviceID(device)), payload: [], qos: .atLeastOnce, retain: true)
+                case .publishEvent(let record):
+                    logger.info(
+                        "\(record.type)",
+                        metadata: [
+                            "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
+                            "detail": "\(record.detail ?? "")",
+                        ])
+                    try await client.publish(topics.events, payload: WireDecoding.audit(record), qos: .atLeastOnce, retain: false)
+                case .reply(let topic, let payload):
+                    try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
+                }
+            } catch {
+                logger.error("publish failed", metadata: ["action": "\(action.kind)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension EngineAction {
+    var kind: String {
+        switch self {
+        case .publishConfig: "config"
+        case .clearConfig: "clear"
+        case .publishEvent: "event"
+        case .reply: "reply"
+        }
+    }
+}
