@@ -59,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "FleetCtlCore",
-            dependencies: ["MQTT", "FleetProtocol"],
+            dependencies: ["MQTT", "FleetProtocol", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -101,7 +101,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore"],
+            dependencies: [
+                "MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSwift
         ),
     ]
