@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 /// The operator operations on `P/v1/ops/request`, their arguments and results (Topics.md,
@@ -36,7 +37,7 @@ public enum OperatorErrorCode: String, Codable, Sendable, Hashable {
 }
 
 /// The error object of a failed reply.
-public struct OperatorErrorBody: Codable, Sendable, Hashable, Error, CustomStringConvertible {
+public struct OpsError: Codable, Sendable, Hashable, Error, CustomStringConvertible {
     public var code: String
     public var message: String
     public init(code: OperatorErrorCode, message: String) {
@@ -90,7 +91,7 @@ public struct OperatorReplyMessage<Result: Codable & Sendable>: Codable, Sendabl
     public var id: String
     public var ok: Bool
     public var result: Result?
-    public var error: OperatorErrorBody?
+    public var error: OpsError?
 
     public init(id: String, result: Result) {
         self.v = 1
@@ -100,7 +101,7 @@ public struct OperatorReplyMessage<Result: Codable & Sendable>: Codable, Sendabl
         self.error = nil
     }
 
-    public init(id: String, error: OperatorErrorBody) {
+    public init(id: String, error: OpsError) {
         self.v = 1
         self.id = id
         self.ok = false
@@ -190,9 +191,9 @@ public struct ApproveArgs: Codable, Sendable, Hashable {
 public struct ProfileAddArgs: Codable, Sendable, Hashable {
     public var name: String
     /// The Wi-Fi profile JSON (Topics.md "Wi-Fi profile"), sealed to the service public key with
-    /// OperatorSecretBox; base64url text as the box encodes it.
-    public var sealed: String
-    public init(name: String, sealed: String) {
+    /// OperatorSecretBox under the request's correlation id.
+    public var sealed: SealedSecret
+    public init(name: String, sealed: SealedSecret) {
         self.name = name
         self.sealed = sealed
     }

@@ -82,12 +82,19 @@ public final class OperatorSession: Sendable {
         return session
     }
 
+    /// A fresh correlation id (16 hex digits). Secrets sealed for a request are bound to it.
+    public static func newCorrelation() -> String {
+        let n = UInt64.random(in: 0...UInt64.max)
+        let hex = String(n, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     /// Sends one request and waits for its final reply.
-    /// - Throws: ``OperatorErrorBody`` when provisiond refused it, ``FleetCtlError`` on timeout or I/O.
+    /// - Throws: ``OpsError`` when provisiond refused it, ``FleetCtlError`` on timeout or I/O.
     public func request<Args: Codable & Sendable, Result: Codable & Sendable>(
-        _ op: OperatorOp, _ args: Args, as type: Result.Type, timeout: Duration = .seconds(15)
+        _ op: OperatorOp, _ args: Args, as type: Result.Type, timeout: Duration = .seconds(15),
+        correlation: String = OperatorSession.newCorrelation()
     ) async throws -> Result {
-        let correlation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let replyTo = topics.prefix + "/v1/ops/reply/\(operatorName)/\(correlation)"
         let payload = try JSONEncoder().encode(OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
         let waiter = await router.expect(topic: replyTo)

@@ -171,10 +171,10 @@ public final class ProvisioningEngine: Sendable {
             case .status: return try context.run(payload, NoArguments.self) { _ in try status(context) }
             case .revoke: return try context.run(payload, DeviceArgs.self) { try revoke($0, context) }
             }
-        } catch let error as OperatorErrorBody {
+        } catch let error as OpsError {
             return [context.failure(error)]
         } catch let error as RegistryError {
-            return [context.failure(OperatorErrorBody(code: error.code.rawValue, message: error.message))]
+            return [context.failure(OpsError(code: error.code.rawValue, message: error.message))]
         } catch {
             return [context.failure(.internalError, "\(error)")]
         }
@@ -193,12 +193,12 @@ public final class ProvisioningEngine: Sendable {
 
     private func requireValidID(_ id: String) throws {
         guard wire.isValidIdentifier(id) else {
-            throw OperatorErrorBody(code: .invalidDeviceID, message: "invalid device id '\(id.prefix(80))'")
+            throw OpsError(code: .invalidDeviceID, message: "invalid device id '\(id.prefix(80))'")
         }
     }
 
     private func enroll(_ args: EnrollArgs, _ context: RequestContext) throws -> ([EngineAction], EnrollResult) {
-        guard !args.devices.isEmpty else { throw OperatorErrorBody(code: .badRequest, message: "no devices to enroll") }
+        guard !args.devices.isEmpty else { throw OpsError(code: .badRequest, message: "no devices to enroll") }
         // Parse and check everything first: a manifest with one bad line changes nothing.
         var identities: [(EnrollmentIdentity, String?)] = []
         for (index, entry) in args.devices.enumerated() {
@@ -206,13 +206,13 @@ public final class ProvisioningEngine: Sendable {
             do {
                 identity = try wire.parseBootstrapURI(entry.uri)
             } catch {
-                throw OperatorErrorBody(code: .invalidURI, message: "entry \(index + 1): \(error)")
+                throw OpsError(code: .invalidURI, message: "entry \(index + 1): \(error)")
             }
             if let group = entry.group { try requireValidGroup(group) }
             if let existing = try registry.device(identity.device), existing.state != .revoked,
                 existing.publicKey != identity.publicKey
             {
-                throw OperatorErrorBody(
+                throw OpsError(
                     code: .keyConflict,
                     message: "entry \(index + 1): device '\(identity.device)' is enrolled with another key; revoke it first")
             }
@@ -235,7 +235,7 @@ public final class ProvisioningEngine: Sendable {
 
     private func requireValidGroup(_ group: String) throws {
         guard wire.isValidIdentifier(group) else {
-            throw OperatorErrorBody(code: .badRequest, message: "invalid group name '\(group.prefix(80))'")
+            throw OpsError(code: .badRequest, message: "invalid group name '\(group.prefix(80))'")
         }
     }
 
@@ -252,10 +252,10 @@ public final class ProvisioningEngine: Sendable {
         try requireValidID(args.device)
         if let group = args.group { try requireValidGroup(group) }
         guard let pending = try registry.pendingDevices().first(where: { $0.id == args.device }) else {
-            throw OperatorErrorBody(code: .notPending, message: "no pending device '\(args.device)'")
+            throw OpsError(code: .notPending, message: "no pending device '\(args.device)'")
         }
         if let expected = args.fingerprint, expected.lowercased() != pending.fingerprint {
-            throw OperatorErrorBody(
+            throw OpsError(
                 code: .fingerprintMismatch,
                 message: "device '\(args.device)' announced fingerprint \(pending.fingerprint), not \(expected)")
         }
@@ -270,13 +270,13 @@ public final class ProvisioningEngine: Sendable {
         [EngineAction], ProfileAddResult
     ) {
         guard wire.isValidIdentifier(args.name) else {
-            throw OperatorErrorBody(code: .badRequest, message: "invalid profile name '\(args.name.prefix(80))'")
+            throw OpsError(code: .badRequest, message: "invalid profile name '\(args.name.prefix(80))'")
         }
         let plaintext: [UInt8]
         do {
-            plaintext = try wire.openOperatorSecret(args.sealed)
+            plaintext = try wire.openOperatorSecret(args.sealed, correlation: context.id)
         } catch {
-            throw OperatorErrorBody(
+            throw OpsError(
                 code: .sealedSecret,
                 message: "cannot open the sealed profile: was it sealed to this service's public key?")
         }
@@ -284,7 +284,7 @@ public final class ProvisioningEngine: Sendable {
         switch wire.decodeProfile(plaintext, name: args.name) {
         case .success(let decoded): profile = decoded
         case .failure(let issues):
-            throw OperatorErrorBody(code: .invalidProfile, message: "invalid profile: \(issues)")
+            throw OpsError(code: .invalidProfile, message: "invalid profile: \(issues)")
         }
         let saved = try registry.saveProfile(profile, now: now())
         let event = try audit(
@@ -317,14 +317,14 @@ public final class ProvisioningEngine: Sendable {
             try requireValidGroup(group)
             return try registry.devices(inGroup: group)
         default:
-            throw OperatorErrorBody(code: .badRequest, message: "give either a non-empty device list or a group")
+            throw OpsError(code: .badRequest, message: "give either a non-empty device list or a group")
         }
     }
 
     private func assign(_ args: AssignArgs, _ context: RequestContext) throws -> ([EngineAction], AssignResult) {
         let devices = try targets(devices: args.devices, group: args.group)
         guard try registry.profile(args.profile) != nil else {
-            throw OperatorErrorBody(code: .unknownProfile, message: "no profile '\(args.profile)'")
+            throw OpsError(code: .unknownProfile, message: "no profile '\(args.profile)'")
         }
         if let group = args.group {
             try registry.assign(profile: args.profile, group: group, now: now())
@@ -340,16 +340,16 @@ public final class ProvisioningEngine: Sendable {
     private func push(_ args: PushArgs, _ context: RequestContext) throws -> ([EngineAction], PushResult) {
         let devices = try targets(devices: args.devices, group: args.group)
         if devices.isEmpty, let group = args.group {
-            throw OperatorErrorBody(code: .unknownDevice, message: "no enrolled device in group '\(group)'")
+            throw OpsError(code: .unknownDevice, message: "no enrolled device in group '\(group)'")
         }
         // Check every target before sealing anything.
         var plan: [(DeviceRecord, ProfileDefinition)] = []
         for device in devices {
             if device.state == .revoked {
-                throw OperatorErrorBody(code: .revoked, message: "device '\(device.id)' is revoked; enroll it again first")
+                throw OpsError(code: .revoked, message: "device '\(device.id)' is revoked; enroll it again first")
             }
             guard let profile = try registry.effectiveProfile(for: device) else {
-                throw OperatorErrorBody(
+                throw OpsError(
                     code: .noProfileAssigned, message: "no profile assigned to device '\(device.id)' or its group")
             }
             plan.append((device, profile))
@@ -405,10 +405,10 @@ struct RequestContext: Sendable {
     var operatorName: String
 
     func failure(_ code: OperatorErrorCode, _ message: String) -> EngineAction {
-        failure(OperatorErrorBody(code: code, message: message))
+        failure(OpsError(code: code, message: message))
     }
 
-    func failure(_ error: OperatorErrorBody) -> EngineAction {
+    func failure(_ error: OpsError) -> EngineAction {
         let reply = OperatorReplyMessage<NoArguments>(id: id, error: error)
         return .reply(topic: replyTo, payload: Array((try? JSONEncoder().encode(reply)) ?? Data()))
     }
@@ -421,7 +421,7 @@ struct RequestContext: Sendable {
         do {
             args = try JSONDecoder().decode(OperatorRequestMessage<Args>.self, from: Data(payload)).args
         } catch {
-            throw OperatorErrorBody(code: .badRequest, message: "malformed arguments: \(Self.describe(error))")
+            throw OpsError(code: .badRequest, message: "malformed arguments: \(Self.describe(error))")
         }
         let (actions, result) = try body(args)
         let encoder = JSONEncoder()

@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 /// The envelope kinds of Topics.md.
@@ -28,8 +29,8 @@ public protocol WirePort: Sendable {
     /// Seals `plaintext` for a device and returns the envelope JSON.
     func sealEnvelope(plaintext: [UInt8], kind: EnvelopeKind, seq: Int64, device: String, devicePublicKey: Data)
         throws -> [UInt8]
-    /// Opens an OperatorSecretBox sealed to the service key.
-    func openOperatorSecret(_ sealed: String) throws -> [UInt8]
+    /// Opens an OperatorSecretBox sealed to the service key under the request's correlation id.
+    func openOperatorSecret(_ sealed: SealedSecret, correlation: String) throws -> [UInt8]
     /// Decodes a Wi-Fi profile JSON; returns the profile or the list of problems (field: message).
     func decodeProfile(_ json: [UInt8], name: String) -> Result<ProfileDefinition, ProfileIssues>
     /// The Wi-Fi profile JSON that goes into a `wifi` envelope.
