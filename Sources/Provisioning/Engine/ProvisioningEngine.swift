@@ -37,6 +37,9 @@ public final class ProvisioningEngine: Sendable {
         self.now = now
     }
 
+    /// The `P/v1/events` payload of an audit record.
+    public func auditPayload(_ record: AuditRecord) -> [UInt8] { wire.encodeAudit(record) }
+
     // MARK: - Start
 
     /// Republishes every envelope that was never acknowledged: a broker killed hard loses the

@@ -170,7 +170,7 @@ public struct ProvisioningService: Service {
                             "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
                             "detail": "\(record.detail ?? "")",
                         ])
-                    try await client.publish(topics.events, payload: WireDecoding.audit(record), qos: .atLeastOnce, retain: false)
+                    try await client.publish(topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
                 case .reply(let topic, let payload):
                     try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
                 }
