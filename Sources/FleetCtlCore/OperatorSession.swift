@@ -2,13 +2,6 @@ import FleetProtocol
 import Foundation
 import MQTT
 
-/// A fleetctl failure: one line for the operator.
-public struct FleetCtlError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// How fleetctl reaches the broker. The password never comes from argv.
 public struct ConnectionOptions: Sendable {
     public var host: String

@@ -10,7 +10,7 @@ struct TestDevice {
     let id: String
     let key = Curve25519.KeyAgreement.PrivateKey()
     var publicKey: Data { key.publicKey.rawRepresentation }
-    var uri: String { BootstrapURI(deviceID: try! DeviceID(id), publicKey: key.publicKey).string }
+    var uri: String { (try? BootstrapURI(deviceID: DeviceID(id), publicKey: key.publicKey))?.string ?? "" }
 }
 
 /// The engine over a temporary registry, with real FleetProtocol crypto and a fixed clock.
@@ -46,8 +46,11 @@ struct EngineFixture {
     }
 
     func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws -> OperatorReplyMessage<ProfileAddResult> {
-        let sealed = try OperatorSecretBox.seal(
-            MessageCodec.encode(profile), correlation: correlation, servicePublicKey: service.publicKey)
+        try addProfile(name, json: MessageCodec.encode(profile), correlation: correlation)
+    }
+
+    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws -> OperatorReplyMessage<ProfileAddResult> {
+        let sealed = try OperatorSecretBox.seal(json, correlation: correlation, servicePublicKey: service.publicKey)
         return try request(.profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation).reply
     }
 
@@ -187,7 +190,7 @@ struct EngineTests {
     @Test func invalidProfileIsRefusedWithEveryIssue() throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
-        let reply = try f.addProfile("bad", WiFiProfile(ssid: "", encryption: .psk2, key: "short"))
+        let reply = try f.addProfile("bad", json: Array(#"{"ssid":"","encryption":"psk2","key":"short"}"#.utf8))
         #expect(reply.error?.code == "invalid_profile")
         #expect(reply.error?.message.contains("ssid") == true)
         #expect(reply.error?.message.contains("key") == true)

@@ -144,3 +144,8 @@ struct RegistryTests {
         #expect(try t.registry.auditLog().map(\.type) == ["device.pending", "device.enrolled"])
     }
 }
+
+struct SiteError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

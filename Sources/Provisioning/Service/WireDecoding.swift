@@ -1,3 +1,4 @@
+import Crypto
 import FleetProtocol
 import Foundation
 import Logging

@@ -71,11 +71,6 @@ final class Site: Sendable {
     }
 }
 
-struct SiteError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// Polls `condition` until it holds or `timeout` passes.
 func eventually(
     timeout: Duration = .seconds(30), _ what: String, _ condition: () async throws -> Bool
