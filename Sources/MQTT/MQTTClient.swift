@@ -1,0 +1,214 @@
+import Synchronization
+
+/// An MQTT 3.1.1 / 5 client over libmosquitto, driven by an `MQTTEventLoop`.
+///
+/// All operations are queued to the loop thread, which owns the libmosquitto handle. A client costs
+/// a socket and a little memory, so hundreds can share one loop. Operations are not cancellable;
+/// `close()` fails everything outstanding with `MQTTError.closed`.
+public final class MQTTClient: Sendable {
+    public let configuration: MQTTConfiguration
+    private let loop: MQTTEventLoop
+    private let id: UInt64
+    private let shared: ClientShared
+
+    private static let nextID = Atomic<UInt64>(1)
+
+    public init(_ configuration: MQTTConfiguration, loop: MQTTEventLoop = .shared) {
+        self.configuration = configuration
+        self.loop = loop
+        let id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.id = id
+        let shared = ClientShared(bufferSize: max(configuration.messageBufferSize, 1))
+        self.shared = shared
+        loop.core.submit { core in
+            core.connections[id] = Connection(id: id, configuration: configuration, shared: shared)
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Connects and returns after the broker accepted (CONNACK success).
+    ///
+    /// A failed first connect is not retried. After a successful connect, a lost connection is
+    /// re-established per `MQTTConfiguration.reconnect` and every active subscription is renewed.
+    /// - Throws: `MQTTError.badCredentials`, `.notAuthorized`, `.connectionRefused(code:)`,
+    ///   `.unreachable`, `.invalidArgument`, `.closed`.
+    public func connect() async throws {
+        let id = self.id
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.core.submit { core in
+                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                connection.connect(continuation)
+            }
+        }
+    }
+
+    /// Publishes and returns when the broker has it: after PUBACK (QoS 1), PUBCOMP (QoS 2), or
+    /// once written to the socket (QoS 0).
+    /// - Throws: `MQTTError.notConnected` when not connected, `.publishRejected` for a v5 failure
+    ///   reason code, `.invalidArgument` for a bad topic, `.closed`.
+    public func publish(_ topic: String, payload: [UInt8], qos: QoS = .atLeastOnce, retain: Bool = false) async throws {
+        guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#"), !topic.utf8.contains(0) else {
+            throw MQTTError.invalidArgument("topic \"\(topic)\" must be non-empty without wildcards or NUL")
+        }
+        let id = self.id
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outgoing = OutgoingPublish(
+                topic: topic, payload: payload, qos: qos, retain: retain, continuation: continuation)
+            loop.core.submit { core in
+                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                connection.publish(outgoing)
+            }
+        }
+    }
+
+    /// Publishes UTF-8 text.
+    public func publish(_ topic: String, string: String, qos: QoS = .atLeastOnce, retain: Bool = false) async throws {
+        try await publish(topic, payload: Array(string.utf8), qos: qos, retain: retain)
+    }
+
+    /// Subscribes and returns the QoS the broker granted. The subscription is renewed after reconnects.
+    /// - Throws: `MQTTError.subscriptionRefused(filter:)` when the broker refuses it (SUBACK 0x80
+    ///   or a v5 failure code, e.g. denied by the ACL), `.notConnected`, `.closed`.
+    @discardableResult
+    public func subscribe(_ filter: String, qos: QoS = .atLeastOnce) async throws -> QoS {
+        guard !filter.isEmpty, !filter.utf8.contains(0) else {
+            throw MQTTError.invalidArgument("topic filter must be non-empty without NUL")
+        }
+        let id = self.id
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<QoS, any Error>) in
+            loop.core.submit { core in
+                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                connection.subscribe(filter: filter, qos: qos, continuation: continuation)
+            }
+        }
+    }
+
+    /// Unsubscribes and returns after UNSUBACK.
+    public func unsubscribe(_ filter: String) async throws {
+        let id = self.id
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            loop.core.submit { core in
+                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                connection.unsubscribe(filter: filter, continuation: continuation)
+            }
+        }
+    }
+
+    /// Incoming messages (bounded; see `MQTTMessageStream` for the drop-oldest policy).
+    public var messages: MQTTMessageStream { shared.messages }
+
+    /// Messages discarded because the consumer of `messages` fell behind.
+    public var droppedMessageCount: Int { shared.messages.droppedCount }
+
+    public var state: MQTTConnectionState { shared.state }
+
+    /// The current state, then every change, until the client is closed.
+    public func stateUpdates() -> AsyncStream<MQTTConnectionState> {
+        shared.stateUpdates()
+    }
+
+    /// Sends DISCONNECT (so the broker discards the will) and closes the connection. Stops
+    /// reconnecting; `connect()` may be called again. Outstanding operations fail with `.notConnected`.
+    public func disconnect() async {
+        let id = self.id
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.core.submit { core in
+                guard let connection = core.connections[id] else { return continuation.resume() }
+                connection.disconnect(continuation)
+            }
+        }
+    }
+
+    /// Ends the client at once: the socket is closed without DISCONNECT (the broker publishes the
+    /// will, as after a crash; call `disconnect()` first for a clean goodbye), outstanding operations
+    /// fail with `MQTTError.closed`, and the message and state streams finish.
+    /// Idempotent, never blocks, safe from any thread or task (also called by `deinit`).
+    public func close() {
+        guard shared.markClosed() else { return }
+        let id = self.id
+        loop.core.submit { core in
+            core.connections.removeValue(forKey: id)?.close()
+        }
+    }
+}
+
+/// State shared between an `MQTTClient` (any thread) and its `Connection` (loop thread).
+final class ClientShared: Sendable {
+    private struct StateBox {
+        var current: MQTTConnectionState = .disconnected
+        var observers: [Int: AsyncStream<MQTTConnectionState>.Continuation] = [:]
+        var nextObserver = 0
+    }
+
+    let messages: MQTTMessageStream
+    private let messageContinuation: AsyncStream<MQTTMessage>.Continuation
+    private let box = Mutex(StateBox())
+
+    init(bufferSize: Int) {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: MQTTMessage.self, bufferingPolicy: .bufferingNewest(bufferSize))
+        messages = MQTTMessageStream(stream: stream, dropCounter: MessageDropCounter())
+        messageContinuation = continuation
+    }
+
+    var state: MQTTConnectionState { box.withLock { $0.current } }
+
+    func setState(_ state: MQTTConnectionState) {
+        box.withLock { box in
+            guard box.current != .closed, box.current != state else { return }
+            box.current = state
+            for observer in box.observers.values { observer.yield(state) }
+        }
+    }
+
+    /// Sets `.closed`; returns false if it already was.
+    func markClosed() -> Bool {
+        let observers: [AsyncStream<MQTTConnectionState>.Continuation]? = box.withLock { box in
+            guard box.current != .closed else { return nil }
+            box.current = .closed
+            let observers = Array(box.observers.values)
+            box.observers.removeAll()
+            return observers
+        }
+        guard let observers else { return false }
+        for observer in observers {
+            observer.yield(.closed)
+            observer.finish()
+        }
+        return true
+    }
+
+    func finish() {
+        _ = markClosed()
+        messageContinuation.finish()
+    }
+
+    func deliver(_ message: MQTTMessage) {
+        if case .dropped = messageContinuation.yield(message) {
+            messages.dropCounter.increment()
+        }
+    }
+
+    func stateUpdates() -> AsyncStream<MQTTConnectionState> {
+        let (stream, continuation) = AsyncStream.makeStream(of: MQTTConnectionState.self)
+        let registered: Int? = box.withLock { box in
+            continuation.yield(box.current)
+            guard box.current != .closed else { return nil }
+            let key = box.nextObserver
+            box.nextObserver += 1
+            box.observers[key] = continuation
+            return key
+        }
+        guard let key = registered else {
+            continuation.finish()
+            return stream
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.box.withLock { $0.observers.removeValue(forKey: key) }
+        }
+        return stream
+    }
+}

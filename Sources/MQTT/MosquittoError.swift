@@ -1,0 +1,58 @@
+internal import CMosquitto
+import Glibc
+
+/// Text for libmosquitto result codes. `mosquitto_strerror` answers "Unknown error." for several
+/// codes in 2.0.11, and MOSQ_ERR_ERRNO needs the errno captured right after the failing call.
+enum MosquittoResult {
+    static func message(code: Int32, errno savedErrno: Int32) -> String {
+        switch code {
+        case MOSQ_ERR_ERRNO.rawValue: return String(cString: strerror(savedErrno))
+        case MOSQ_ERR_NOMEM.rawValue: return "out of memory"
+        case MOSQ_ERR_PROTOCOL.rawValue: return "protocol error"
+        case MOSQ_ERR_INVAL.rawValue: return "invalid input"
+        case MOSQ_ERR_NO_CONN.rawValue: return "not connected"
+        case MOSQ_ERR_CONN_REFUSED.rawValue: return "connection refused by broker"
+        case MOSQ_ERR_NOT_FOUND.rawValue: return "not found"
+        case MOSQ_ERR_CONN_LOST.rawValue: return "connection lost"
+        case MOSQ_ERR_TLS.rawValue: return "TLS error (certificate or handshake)"
+        case MOSQ_ERR_PAYLOAD_SIZE.rawValue: return "payload too large"
+        case MOSQ_ERR_NOT_SUPPORTED.rawValue: return "not supported"
+        case MOSQ_ERR_AUTH.rawValue: return "authentication failed"
+        case MOSQ_ERR_ACL_DENIED.rawValue: return "access denied"
+        case MOSQ_ERR_EAI.rawValue: return "address lookup failed"
+        case MOSQ_ERR_KEEPALIVE.rawValue: return "keepalive timeout: broker did not answer"
+        case MOSQ_ERR_LOOKUP.rawValue: return "address lookup failed"
+        case MOSQ_ERR_MALFORMED_UTF8.rawValue: return "malformed UTF-8 in topic"
+        case MOSQ_ERR_MALFORMED_PACKET.rawValue: return "malformed packet"
+        case MOSQ_ERR_TLS_HANDSHAKE.rawValue: return "TLS handshake failed"
+        case MOSQ_ERR_OVERSIZE_PACKET.rawValue: return "packet larger than the broker allows"
+        case MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue: return "QoS not supported by broker"
+        case MOSQ_ERR_TIMEOUT.rawValue: return "timeout"
+        default:
+            let text = String(cString: mosquitto_strerror(code))
+            return text == "Unknown error." ? "unknown libmosquitto error" : text
+        }
+    }
+
+    static func error(code: Int32, errno savedErrno: Int32) -> MQTTError {
+        switch code {
+        case MOSQ_ERR_NO_CONN.rawValue: return .notConnected
+        case MOSQ_ERR_INVAL.rawValue: return .invalidArgument("libmosquitto rejected the arguments")
+        case MOSQ_ERR_MALFORMED_UTF8.rawValue: return .invalidArgument("topic is not valid UTF-8")
+        case MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue:
+            return .invalidArgument("payload too large")
+        default: return .mosquitto(code: Int(code), message: message(code: code, errno: savedErrno))
+        }
+    }
+
+    /// Maps a CONNACK code (v3.1.1 return code or v5 reason code) to an error.
+    static func connackError(_ code: Int32) -> MQTTError {
+        let badCredentials = Int32(MQTT_RC_BAD_USERNAME_OR_PASSWORD.rawValue)
+        let notAuthorized = Int32(MQTT_RC_NOT_AUTHORIZED.rawValue)
+        switch code {
+        case Int32(CONNACK_REFUSED_BAD_USERNAME_PASSWORD.rawValue), badCredentials: return .badCredentials
+        case Int32(CONNACK_REFUSED_NOT_AUTHORIZED.rawValue), notAuthorized: return .notAuthorized
+        default: return .connectionRefused(code: Int(code))
+        }
+    }
+}
