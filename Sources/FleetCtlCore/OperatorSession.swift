@@ -145,6 +145,31 @@ public final class OperatorSession: Sendable {
         }
     }
 
+    /// `fleetctl watch`: audit events, device statuses and the service status as `topic payload`
+    /// lines, until the connection ends.
+    public func watch() async throws(FleetCtlError) -> AsyncStream<String> {
+        let root = topics.prefix + "/v1"
+        let streams = [
+            try await subscribe(root + "/events"), try await subscribe(root + "/devices/+/status"),
+            try await subscribe(root + "/service/status"),
+        ]
+        return AsyncStream { continuation in
+            let task = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for stream in streams {
+                        group.addTask {
+                            for await message in stream {
+                                continuation.yield("\(message.topic) \(String(decoding: message.payload, as: UTF8.self))")
+                            }
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
     public func close() async {
         await client.disconnect()
         client.close()

@@ -1,6 +1,7 @@
 import Crypto
 import FleetProtocol
 import Foundation
+import MQTT
 
 /// A profile as typed by the operator, before validation.
 public struct ProfileDraft: Sendable {

@@ -176,18 +176,8 @@ struct Watch: AsyncParsableCommand {
 
     func run() async throws {
         try await withSession(connection) { session in
-            let events = try await session.subscribe(session.topics.prefix + "/v1/events")
-            let statuses = try await session.subscribe(session.topics.prefix + "/v1/devices/+/status")
-            let service = try await session.subscribe(session.topics.prefix + "/v1/service/status")
-            await withTaskGroup(of: Void.self) { group in
-                for stream in [events, statuses, service] {
-                    group.addTask {
-                        for await message in stream {
-                            print("\(message.topic) \(String(decoding: message.payload, as: UTF8.self))")
-                            fflush(stdout)
-                        }
-                    }
-                }
+            for await line in try await session.watch() {
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             }
         }
     }

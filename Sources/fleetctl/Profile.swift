@@ -45,10 +45,10 @@ struct Profile: AsyncParsableCommand {
             let draft = ProfileDraft(
                 ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid, eapType: eapType,
                 identity: identity,
-                password: try passwordFile.map { path in
+                password: passwordFile.map { path in
                     do { return try SecretInput.fromFile(path) } catch { fail(error) }
                 },
-                caCert: try caCertFile.map { path in
+                caCert: caCertFile.map { path in
                     guard let data = FileManager.default.contents(atPath: path) else { fail(FleetCtlError("cannot read \(path)")) }
                     return String(decoding: data, as: UTF8.self)
                 })

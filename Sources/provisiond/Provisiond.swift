@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import MQTT
 import Provisioning
-import ServiceLifecycle
 
 /// provisiond: flags, wiring, and a ServiceGroup with graceful shutdown on SIGTERM/SIGINT.
 @main
@@ -51,10 +50,7 @@ struct Provisiond: AsyncParsableCommand {
             let service = try ProvisioningService(
                 configuration: .init(mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup), engine: engine,
                 identity: identity, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            try await service.runUntilSignalled()
         } catch let error as ValidationError {
             throw error
         } catch {

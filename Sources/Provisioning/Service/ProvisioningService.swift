@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MQTT
 import ServiceLifecycle
+import UnixSignals
 
 /// The I/O shell of provisiond: one MQTT connection, messages decoded into engine calls, engine
 /// actions published.
@@ -64,7 +65,7 @@ public struct ProvisioningService: Service {
         logger.info("provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
 
         let messages = client.messages
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     // After the client reconnected by itself: subscribe again, say online again, and
@@ -103,6 +104,14 @@ public struct ProvisioningService: Service {
         }
         await client.disconnect()
         logger.info("provisiond stopped")
+    }
+
+    /// Runs this service in a `ServiceGroup` that shuts it down gracefully on SIGTERM and SIGINT.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     private func filter(_ filter: String) -> String {
