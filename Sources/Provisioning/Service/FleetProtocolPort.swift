@@ -19,7 +19,12 @@ public struct FleetProtocolPort: WirePort {
     }
 
     public func parseBootstrapURI(_ text: String) throws -> EnrollmentIdentity {
-        let uri = try BootstrapURI(parsing: text)
+        let uri: BootstrapURI
+        do {
+            uri = try BootstrapURI(parsing: text)
+        } catch {
+            throw ProfileIssues([error.message])
+        }
         return EnrollmentIdentity(device: uri.deviceID.rawValue, publicKey: uri.publicKey.rawRepresentation)
     }
 

@@ -59,9 +59,11 @@ public struct ProvisioningService: Service {
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
         defer { client.close() }
-        let states = client.stateUpdates()
         try await client.connect()
         try await announce(client)
+        // Created after the first setup, so it starts with `connected` and only a later reconnect
+        // triggers another setup.
+        let states = client.stateUpdates()
         logger.info("provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
 
         let messages = client.messages
