@@ -20,7 +20,7 @@ struct Profile: AsyncParsableCommand {
         @Option(help: "Pin the access point (aa:bb:cc:dd:ee:ff).") var bssid: String?
         @Option(help: "Enterprise: peap, ttls or tls.") var eapType: String?
         @Option(help: "Enterprise identity.") var identity: String?
-        @Option(help: "Enterprise: file whose first line is the password.") var passwordFile: String?
+        @Option(help: "Enterprise: file whose first line is the EAP password.") var eapPasswordFile: String?
         @Option(help: "Enterprise: CA certificate PEM file.") var caCertFile: String?
         @Option(help: "Refuse unless the service public key has this fingerprint.") var serviceFingerprint: String?
 
@@ -45,7 +45,7 @@ struct Profile: AsyncParsableCommand {
             let draft = ProfileDraft(
                 ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid, eapType: eapType,
                 identity: identity,
-                password: passwordFile.map { path in
+                password: eapPasswordFile.map { path in
                     do { return try SecretInput.fromFile(path) } catch { fail(error) }
                 },
                 caCert: caCertFile.map { path in

@@ -192,6 +192,11 @@ public struct ProvisioningService: Service {
     }
 }
 
+extension ProvisioningService: CustomStringConvertible {
+    /// What ServiceLifecycle logs about this service: no key material, no configuration dump.
+    public var description: String { "ProvisioningService(prefix: \(configuration.prefix), kid: \(identity.fingerprint))" }
+}
+
 extension EngineAction {
     var kind: String {
         switch self {

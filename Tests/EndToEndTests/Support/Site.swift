@@ -33,7 +33,7 @@ final class Site: Sendable {
             try BinaryLocator.path(of: "provisiond"),
             arguments: [
                 "--port", String(broker.port), "--database", directory.appendingPathComponent("registry.sqlite").path,
-                "--service-key", keys.appendingPathComponent("service.key").path, "--log-level", "debug",
+                "--service-key", keys.appendingPathComponent("service.key").path, "--log-level", "info",
             ])
         do {
             try await provisiond.waitForOutput(containing: "provisiond online", timeout: .seconds(30))
