@@ -1,3 +1,419 @@
-/* Placeholder until the agent core lands (issue 4). */
+/*
+ * omega-agent: the FleetBootstrap device agent. Argument parsing and the connection loop;
+ * the protocol logic is in agent.c, the uci work in apply.c.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { fputs("omega-agent: not built yet\n", stderr); return 1; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "agent.h"
+#include "apply.h"
+#include "config.h"
+#include "envelope.h"
+#include "keys.h"
+#include "log.h"
+#include "mqtt.h"
+
+#define QUEUE_MAX 8
+#define CONNECT_TIMEOUT_MS 10000
+#define ACK_TIMEOUT_MS 5000
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+struct queued {
+    char topic[FB_TOPIC_MAX];
+    void *payload; /* NULL when the message was over the size limit */
+    size_t len;
+    int retained;
+};
+
+struct runtime {
+    struct fb_agent agent;
+    struct fb_mqtt *mqtt; /* current connection, NULL between connections */
+    struct queued queue[QUEUE_MAX];
+    int queued;
+    char pending[FB_STATUS_MAX]; /* a status that could not be published yet */
+    size_t pending_len;
+};
+
+/* Called from inside mosquitto_loop: only copies the message; it is handled outside the callback. */
+static void on_message(void *ctx, const char *topic, const void *payload, size_t len, int retained)
+{
+    struct runtime *rt = ctx;
+    if (rt->queued == QUEUE_MAX) {
+        fb_warn("message queue full, dropping a message on %s", topic);
+        return;
+    }
+    struct queued *q = &rt->queue[rt->queued];
+    if (snprintf(q->topic, sizeof q->topic, "%s", topic) >= (int)sizeof q->topic)
+        return; /* not our topic: ours fit */
+    q->len = len;
+    q->retained = retained;
+    q->payload = NULL;
+    if (payload && len > 0) {
+        q->payload = malloc(len);
+        if (q->payload == NULL)
+            return;
+        memcpy(q->payload, payload, len);
+    } else if (payload == NULL && len > 0) {
+        q->payload = NULL; /* oversized: handled as too_large */
+    }
+    rt->queued++;
+}
+
+static int status_sink(void *ctx, const char *topic, const char *payload, size_t len)
+{
+    struct runtime *rt = ctx;
+    if (rt->mqtt && fb_mqtt_publish(rt->mqtt, topic, payload, len, 1, 0) == 0) {
+        rt->pending_len = 0;
+        return 0;
+    }
+    if (len < sizeof rt->pending) { /* keep the newest: it is retained, so it supersedes older ones */
+        memcpy(rt->pending, payload, len);
+        rt->pending_len = len;
+    }
+    return -1;
+}
+
+static void drain_queue(struct runtime *rt)
+{
+    while (rt->queued > 0 && !g_stop) {
+        struct queued q = rt->queue[0];
+        memmove(&rt->queue[0], &rt->queue[1], sizeof rt->queue[0] * (size_t)(rt->queued - 1));
+        rt->queued--;
+        int ignored = 0;
+        const void *payload = q.payload;
+        static const char oversized = 0;
+        if (payload == NULL && q.len > 0)
+            payload = &oversized; /* only the length is looked at: it is over the limit */
+        (void)fb_agent_handle_config(&rt->agent, q.topic, payload, q.len, q.retained, &ignored);
+        if (q.payload) {
+            OPENSSL_cleanse(q.payload, q.len);
+            free(q.payload);
+        }
+    }
+}
+
+static void sleep_ms(int ms)
+{
+    for (int waited = 0; waited < ms && !g_stop; waited += 100) {
+        int step = ms - waited < 100 ? ms - waited : 100;
+        struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
+        }
+    }
+}
+
+/* Not enrolled yet: announce ourselves through the hello-only account, then go away. */
+static void hello_via_hello_account(struct runtime *rt)
+{
+    const struct fb_config *c = rt->agent.cfg;
+    struct fb_mqtt *m = fb_mqtt_new(c->device_id, on_message, rt);
+    if (m == NULL)
+        return;
+    struct fb_mqtt_options o = {c->broker_host, c->broker_port, c->keepalive, c->tls_ca,
+                                c->hello_username, c->hello_password, NULL, NULL};
+    if (fb_mqtt_connect(m, &o, CONNECT_TIMEOUT_MS) == FB_MQTT_OK) {
+        char hello[1024];
+        size_t n = fb_agent_hello_json(&rt->agent, hello, sizeof hello);
+        if (n && fb_mqtt_publish(m, rt->agent.topic_hello, hello, n, 0, ACK_TIMEOUT_MS) == 0)
+            fb_info("not enrolled yet: sent hello through the hello-only account");
+        else
+            fb_warn("hello through the hello-only account was not acknowledged");
+        fb_mqtt_disconnect(m);
+    } else {
+        fb_warn("the hello-only account was refused too");
+    }
+    fb_mqtt_free(m);
+}
+
+static int run(struct runtime *rt, int rolled_back)
+{
+    struct fb_agent *a = &rt->agent;
+    const struct fb_config *c = a->cfg;
+    char password[FB_PASSWORD_LEN + 1] = "";
+    const char *user = NULL, *pass = NULL;
+    if (c->auth_mode == FB_AUTH_DERIVED) {
+        if (fb_broker_password(a->sk, a->service_pk, c->device_id, password) != 0) {
+            fb_err("cannot derive the broker password");
+            return 1;
+        }
+        user = c->device_id;
+        pass = password;
+    } else if (c->auth_mode == FB_AUTH_CONFIG) {
+        user = c->username;
+        pass = c->password;
+    }
+    char offline[FB_STATUS_MAX];
+    int backoff = c->backoff_min_ms;
+    a->sink = status_sink;
+    a->sink_ctx = rt;
+    while (!g_stop) {
+        size_t offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
+        struct fb_mqtt *m = fb_mqtt_new(c->device_id, on_message, rt);
+        if (m == NULL || offline_len == 0) {
+            fb_err("out of memory");
+            fb_mqtt_free(m);
+            break;
+        }
+        struct fb_mqtt_options o = {c->broker_host, c->broker_port, c->keepalive, c->tls_ca, user, pass,
+                                    a->topic_status, offline};
+        enum fb_mqtt_result r = fb_mqtt_connect(m, &o, CONNECT_TIMEOUT_MS);
+        if (r == FB_MQTT_OK) {
+            fb_info("connected to %s:%d as %s", c->broker_host, c->broker_port, c->device_id);
+            backoff = c->backoff_min_ms;
+            rt->mqtt = m;
+            char pending[FB_STATUS_MAX];
+            size_t pending_len = rt->pending_len;
+            memcpy(pending, rt->pending, pending_len);
+            char hello[1024];
+            size_t hello_len = fb_agent_hello_json(a, hello, sizeof hello);
+            int ok = fb_agent_report(a, "online", 0, rolled_back ? FB_REASON_ROLLED_BACK : FB_REASON_NONE,
+                                     rolled_back ? "restored the previous Wi-Fi settings after an interrupted apply"
+                                                 : NULL) == 0 &&
+                     hello_len > 0 && fb_mqtt_publish(m, a->topic_hello, hello, hello_len, 0, 0) == 0;
+            if (ok && pending_len > 0) /* a result from before the connection dropped */
+                ok = fb_mqtt_publish(m, a->topic_status, pending, pending_len, 1, 0) == 0;
+            if (ok)
+                ok = fb_mqtt_subscribe(m, a->topic_config, ACK_TIMEOUT_MS) == 0;
+            if (ok) {
+                rolled_back = 0;
+                fb_info("subscribed to %s", a->topic_config);
+                while (!g_stop) {
+                    if (fb_mqtt_loop(m, 200) != 0) {
+                        fb_warn("connection lost");
+                        break;
+                    }
+                    drain_queue(rt);
+                }
+            }
+            if (g_stop) {
+                /* A clean DISCONNECT suppresses the will, so say offline ourselves first. */
+                offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
+                if (fb_mqtt_publish(m, a->topic_status, offline, offline_len, 1, ACK_TIMEOUT_MS) != 0)
+                    fb_warn("offline status not acknowledged");
+                fb_mqtt_disconnect(m);
+            }
+            rt->mqtt = NULL;
+        } else if (r == FB_MQTT_REFUSED_AUTH && c->auth_mode == FB_AUTH_DERIVED && c->hello_username[0]) {
+            hello_via_hello_account(rt);
+        }
+        fb_mqtt_free(m);
+        if (g_stop)
+            break;
+        fb_info("reconnecting in %d ms", backoff);
+        sleep_ms(backoff);
+        backoff = backoff > c->backoff_max_ms / 2 ? c->backoff_max_ms : backoff * 2;
+    }
+    OPENSSL_cleanse(password, sizeof password);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: omega-agent [run|identity] [options]\n"
+          "  run        (default) connect to the broker and wait for Wi-Fi envelopes\n"
+          "  identity   create the device key if needed; print the bootstrap URI and fingerprint\n"
+          "options:\n"
+          "  --config FILE        uci-format config (default " FB_CONFIG_PATH_DEFAULT ")\n"
+          "  --set NAME=VALUE     override any config option (repeatable)\n"
+          "  --device-id ID  --broker-host H  --broker-port N  --state-dir D  --key-file F\n"
+          "  --uci-confdir D  --log-level L   shorthands for --set\n"
+          "  --stderr             log to stderr instead of syslog\n"
+          "  --version, --help\n",
+          f);
+}
+
+static void show_qr(const char *uri)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        if (dup2(fds[0], 0) < 0)
+            _exit(127);
+        close(fds[0]);
+        close(fds[1]);
+        char *const argv[] = {"qrencode", "-t", "ANSIUTF8", NULL};
+        execvp(argv[0], argv);
+        _exit(127); /* not installed: the URI above is enough */
+    }
+    close(fds[0]);
+    size_t n = strlen(uri);
+    if (write(fds[1], uri, n) != (ssize_t)n)
+        fb_debug("qrencode: short write");
+    close(fds[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static int identity(const struct fb_config *c)
+{
+    uint8_t sk[FB_X25519_LEN], pk[FB_X25519_LEN];
+    char err[300], uri[FB_URI_MAX], fp[FB_FINGERPRINT_LEN + 1];
+    int created;
+    if (fb_identity_load_or_create(c->key_file, sk, pk, &created, err, sizeof err) != 0) {
+        fprintf(stderr, "omega-agent: %s\n", err);
+        return 1;
+    }
+    OPENSSL_cleanse(sk, sizeof sk);
+    if (fb_bootstrap_uri(c->device_id, pk, c->model[0] ? c->model : NULL, c->mac[0] ? c->mac : NULL, uri,
+                         sizeof uri) != 0) {
+        fprintf(stderr, "omega-agent: model or mac option is malformed (model: 1-32 of [A-Za-z0-9._-], mac: 12 "
+                        "lowercase hex)\n");
+        return 1;
+    }
+    fb_fingerprint(pk, fp);
+    printf("%s\nfingerprint %s\n", uri, fp);
+    if (created)
+        printf("created %s\n", c->key_file);
+    if (fflush(stdout) != 0)
+        return 1;
+    if (isatty(1))
+        show_qr(uri);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct fb_config cfg;
+    static struct runtime rt;
+    const char *config_path = FB_CONFIG_PATH_DEFAULT;
+    const char *cmd = "run";
+    int config_given = 0, to_stderr = 0, i = 1;
+    char err[300];
+    static const char *const shorthands[][2] = {
+        {"--device-id", "device_id"},   {"--broker-host", "broker_host"}, {"--broker-port", "broker_port"},
+        {"--state-dir", "state_dir"},   {"--key-file", "key_file"},       {"--uci-confdir", "uci_confdir"},
+        {"--log-level", "log_level"},
+    };
+    if (i < argc && (strcmp(argv[i], "run") == 0 || strcmp(argv[i], "identity") == 0))
+        cmd = argv[i++];
+    /* First pass: the config file, so that later options override it. */
+    for (int j = i; j < argc; j++) {
+        if (strcmp(argv[j], "--config") == 0 && j + 1 < argc) {
+            config_path = argv[j + 1];
+            config_given = 1;
+        }
+    }
+    fb_config_defaults(&cfg);
+    if (fb_config_load(&cfg, config_path, err, sizeof err) != 0) {
+        if (config_given || access(config_path, F_OK) == 0) {
+            fprintf(stderr, "omega-agent: %s\n", err);
+            return 2;
+        }
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            puts("omega-agent " FB_AGENT_VERSION);
+            return 0;
+        }
+        if (strcmp(a, "--stderr") == 0) {
+            to_stderr = 1;
+            continue;
+        }
+        if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        const char *name = NULL;
+        char buf[128];
+        const char *value = NULL;
+        for (size_t k = 0; k < sizeof shorthands / sizeof shorthands[0]; k++)
+            if (strcmp(a, shorthands[k][0]) == 0)
+                name = shorthands[k][1];
+        if (name && i + 1 < argc) {
+            value = argv[++i];
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            const char *eq = strchr(argv[++i], '=');
+            if (eq == NULL || (size_t)(eq - argv[i]) >= sizeof buf) {
+                fprintf(stderr, "omega-agent: --set wants NAME=VALUE\n");
+                return 2;
+            }
+            snprintf(buf, sizeof buf, "%.*s", (int)(eq - argv[i]), argv[i]);
+            name = buf;
+            value = eq + 1;
+        } else {
+            fprintf(stderr, "omega-agent: unknown argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (fb_config_set(&cfg, name, value, err, sizeof err) != 0) {
+            fprintf(stderr, "omega-agent: %s\n", err);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "identity") == 0) {
+        if (cfg.service_pubkey[0] == '\0') /* not needed to show the identity */
+            snprintf(cfg.service_pubkey, sizeof cfg.service_pubkey, "-");
+    }
+    if (fb_config_finish(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "omega-agent: %s\n", err);
+        return 2;
+    }
+    if (strcmp(cmd, "identity") == 0) {
+        int rc = identity(&cfg);
+        fb_config_wipe(&cfg);
+        return rc;
+    }
+
+    fb_log_init("omega-agent", to_stderr ? 0 : cfg.use_syslog, cfg.log_level);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+
+    if (fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
+        fb_err("%s", err);
+        fb_config_wipe(&cfg);
+        return 1;
+    }
+    char fp[FB_FINGERPRINT_LEN + 1];
+    fb_fingerprint(rt.agent.pk, fp);
+    fb_info("device %s key %s boot %llu, highest applied seq %llu, service key %s", cfg.device_id, fp,
+            (unsigned long long)rt.agent.state.boot, (unsigned long long)rt.agent.state.seq, rt.agent.service_kid);
+    int recovered = fb_apply_recover(&rt.agent.apply);
+    if (recovered < 0)
+        fb_err("recovery of an interrupted apply failed");
+    else if (recovered == 1)
+        fb_warn("restored the Wi-Fi settings from before an interrupted apply");
+    if (fb_mqtt_lib_init() != 0) {
+        fb_err("libmosquitto init failed");
+        return 1;
+    }
+    int rc = run(&rt, recovered == 1);
+    for (int k = 0; k < rt.queued; k++)
+        free(rt.queue[k].payload);
+    fb_mqtt_lib_cleanup();
+    fb_agent_wipe(&rt.agent);
+    fb_config_wipe(&cfg);
+    fb_info("stopped");
+    return rc;
+}

@@ -1,0 +1,226 @@
+#include "agent.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "b64.h"
+#include "envelope.h"
+#include "json_util.h"
+#include "keys.h"
+#include "log.h"
+#include "profile.h"
+
+int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof *a);
+    a->cfg = cfg;
+    fb_config_apply_view(cfg, &a->apply);
+    int created = 0;
+    if (fb_identity_load_or_create(cfg->key_file, a->sk, a->pk, &created, err, errlen) != 0)
+        return -1;
+    if (created)
+        fb_info("created device key %s", cfg->key_file);
+    char e[200];
+    if (fb_public_key_parse(cfg->service_pubkey, a->service_pk, e, sizeof e) != 0) {
+        snprintf(err, errlen, "service_pubkey: %s", e);
+        return -1;
+    }
+    fb_fingerprint(a->service_pk, a->service_kid);
+    if (fb_state_load(cfg->state_dir, &a->state) != 0) {
+        snprintf(err, errlen, "%s/agent.state: corrupt or unreadable; refusing to start (it guards against replay)",
+                 cfg->state_dir);
+        return -1;
+    }
+    a->state.boot++;
+    if (fb_state_save(cfg->state_dir, &a->state) != 0) {
+        snprintf(err, errlen, "%s/agent.state: cannot write", cfg->state_dir);
+        return -1;
+    }
+    a->last_seen_seq = a->state.seq;
+    const char *p = cfg->prefix, *id = cfg->device_id;
+    if (snprintf(a->topic_hello, FB_TOPIC_MAX, "%s/v1/devices/%s/hello", p, id) >= FB_TOPIC_MAX ||
+        snprintf(a->topic_config, FB_TOPIC_MAX, "%s/v1/devices/%s/config", p, id) >= FB_TOPIC_MAX ||
+        snprintf(a->topic_status, FB_TOPIC_MAX, "%s/v1/devices/%s/status", p, id) >= FB_TOPIC_MAX) {
+        snprintf(err, errlen, "prefix and device id make a topic longer than %d bytes", FB_TOPIC_MAX - 1);
+        return -1;
+    }
+    return 0;
+}
+
+void fb_agent_wipe(struct fb_agent *a) { OPENSSL_cleanse(a->sk, sizeof a->sk); }
+
+/* Appends s as JSON string contents (control characters escaped); bounded. */
+static size_t json_escape(const char *s, size_t max_in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; s[i] && i < max_in; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 7 >= cap)
+            break;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t fb_agent_status_json(const struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason,
+                            const char *detail, char *out, size_t cap)
+{
+    char reason_part[64] = "", detail_part[432] = "", esc[410];
+    if (reason != FB_REASON_NONE)
+        snprintf(reason_part, sizeof reason_part, ",\"reason\":\"%s\"", fb_reason_name(reason));
+    if (detail && detail[0]) {
+        json_escape(detail, 200, esc, sizeof esc);
+        snprintf(detail_part, sizeof detail_part, ",\"detail\":\"%s\"", esc);
+    }
+    int n = snprintf(out, cap, "{\"v\":1,\"device\":\"%s\",\"state\":\"%s\",\"seq\":%llu%s%s,\"ts\":%lld}",
+                     a->cfg->device_id, state, (unsigned long long)seq, reason_part, detail_part,
+                     (long long)time(NULL));
+    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+}
+
+size_t fb_agent_hello_json(const struct fb_agent *a, char *out, size_t cap)
+{
+    uint8_t nonce[8];
+    char nonce_hex[17], pub[44];
+    if (RAND_bytes(nonce, sizeof nonce) != 1)
+        return 0;
+    fb_hex_encode(nonce, sizeof nonce, nonce_hex);
+    fb_b64url_encode(a->pk, sizeof a->pk, pub);
+    int n = snprintf(out, cap,
+                     "{\"v\":1,\"device\":\"%s\",\"pubkey\":\"%s\",\"agent\":\"%s\",\"caps\":[\"wifi\",\"reset\"],"
+                     "\"boot\":%llu,\"nonce\":\"%s\"}",
+                     a->cfg->device_id, pub, FB_AGENT_VERSION, (unsigned long long)a->state.boot, nonce_hex);
+    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+}
+
+int fb_agent_report(struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason, const char *detail)
+{
+    char buf[FB_STATUS_MAX];
+    size_t n = fb_agent_status_json(a, state, seq, reason, detail, buf, sizeof buf);
+    if (n == 0 || a->sink == NULL)
+        return -1;
+    if (reason != FB_REASON_NONE)
+        fb_info("status %s seq %llu reason %s", state, (unsigned long long)seq, fb_reason_name(reason));
+    else
+        fb_info("status %s seq %llu", state, (unsigned long long)seq);
+    return a->sink(a->sink_ctx, a->topic_status, buf, n);
+}
+
+static enum fb_reason fail(struct fb_agent *a, uint64_t seq, enum fb_reason r, const char *detail)
+{
+    (void)fb_agent_report(a, "failed", seq, r, detail);
+    return r;
+}
+
+static int parse_reset(const uint8_t *pt, size_t len)
+{
+    struct json_object *obj = fb_json_parse_object((const char *)pt, len);
+    if (obj == NULL)
+        return -1;
+    const char *s;
+    int r = fb_json_string(obj, "reason", 1, 64, &s, NULL);
+    json_object_put(obj);
+    return r == 1 ? 0 : -1;
+}
+
+enum fb_reason fb_agent_handle_config(struct fb_agent *a, const char *topic, const void *payload, size_t len,
+                                      int retained, int *ignored)
+{
+    static struct fb_envelope env; /* ~8 KB: kept off the small stacks of MIPS targets */
+    static uint8_t pt[FB_PLAINTEXT_MAX + 1];
+    *ignored = 0;
+    if (len == 0) { /* an empty retained message clears the config: nothing to do */
+        *ignored = 1;
+        return FB_REASON_NONE;
+    }
+    /* 1. size */
+    if (len > FB_ENVELOPE_MAX)
+        return fail(a, 0, FB_REASON_TOO_LARGE, NULL);
+    /* 2. structure */
+    if (fb_envelope_parse(payload, len, &env) != 0)
+        return fail(a, env.seq, FB_REASON_BAD_ENVELOPE, NULL);
+    /* 3. device: the envelope's and the topic's must both be ours */
+    if (strcmp(env.device, a->cfg->device_id) != 0 || strcmp(topic, a->topic_config) != 0)
+        return fail(a, env.seq, FB_REASON_WRONG_DEVICE, NULL);
+    /* 4. key id of the pinned service key */
+    if (strcmp(env.kid, a->service_kid) != 0)
+        return fail(a, env.seq, FB_REASON_BAD_ENVELOPE, NULL);
+    /* 5. replay; a retained re-delivery of what this agent already handled is not news */
+    if (retained && env.seq <= a->last_seen_seq && env.seq >= a->state.seq) {
+        fb_debug("ignoring re-delivered config seq %llu", (unsigned long long)env.seq);
+        *ignored = 1;
+        return FB_REASON_NONE;
+    }
+    if (env.seq <= a->state.seq)
+        return fail(a, env.seq, FB_REASON_REPLAY, NULL);
+    /* 6. open */
+    size_t pt_len = 0;
+    if (fb_envelope_open(&env, a->cfg->device_id, a->sk, a->service_pk, pt, &pt_len) != 0)
+        return fail(a, env.seq, FB_REASON_BAD_ENVELOPE, NULL);
+    if (env.seq > a->last_seen_seq)
+        a->last_seen_seq = env.seq;
+    enum fb_reason outcome = FB_REASON_NONE;
+    char err[200];
+    if (env.kind == FB_KIND_RESET) {
+        /* 7. validate */
+        if (parse_reset(pt, pt_len) != 0) {
+            outcome = fail(a, env.seq, FB_REASON_INVALID_PROFILE, "reason: must be 1-64 bytes of text");
+            goto out;
+        }
+        /* 8. apply */
+        enum fb_reason r = FB_REASON_APPLY_ERROR;
+        if (fb_apply_reset(&a->apply, &r) != 0) {
+            outcome = fail(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
+            goto out;
+        }
+        struct fb_state next = a->state;
+        next.seq = env.seq;
+        if (fb_state_save(a->cfg->state_dir, &next) != 0)
+            fb_err("cannot persist seq %llu", (unsigned long long)env.seq);
+        else
+            a->state = next;
+        (void)fb_agent_report(a, "reset", env.seq, FB_REASON_NONE, NULL);
+        goto out;
+    }
+    /* 7. validate the Wi-Fi profile */
+    struct fb_wifi_profile profile;
+    if (fb_profile_parse((const char *)pt, pt_len, &profile, err, sizeof err) != 0) {
+        outcome = fail(a, env.seq, FB_REASON_INVALID_PROFILE, err);
+        goto out;
+    }
+    /* 8. apply, verify, persist */
+    (void)fb_agent_report(a, "applying", env.seq, FB_REASON_NONE, NULL);
+    enum fb_reason r = FB_REASON_APPLY_ERROR;
+    int applied = fb_apply_wifi(&a->apply, &profile, &r) == 0;
+    fb_profile_wipe(&profile);
+    if (!applied) {
+        outcome = fail(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
+        goto out;
+    }
+    struct fb_state next = a->state;
+    next.seq = env.seq;
+    if (fb_state_save(a->cfg->state_dir, &next) != 0) {
+        /* Applied but not persisted: say so rather than pretend the replay guard moved. */
+        fb_err("applied seq %llu but cannot persist it", (unsigned long long)env.seq);
+        outcome = fail(a, env.seq, FB_REASON_APPLY_ERROR, "cannot persist seq");
+        goto out;
+    }
+    a->state = next;
+    (void)fb_agent_report(a, "applied", env.seq, FB_REASON_NONE, NULL);
+out:
+    OPENSSL_cleanse(pt, sizeof pt);
+    OPENSSL_cleanse(&profile, sizeof profile);
+    return outcome;
+}

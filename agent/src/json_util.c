@@ -1,0 +1,87 @@
+#include "json_util.h"
+
+#include <string.h>
+
+struct json_object *fb_json_parse_object(const char *buf, size_t len)
+{
+    if (len == 0 || len > 0x7fffffff || memchr(buf, '\0', len) != NULL)
+        return NULL;
+    struct json_tokener *tok = json_tokener_new_ex(FB_JSON_DEPTH);
+    if (tok == NULL)
+        return NULL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
+    int ok = obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+             json_object_is_type(obj, json_type_object);
+    if (ok) {
+        for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
+            char c = buf[i];
+            if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+                ok = 0;
+                break;
+            }
+        }
+    }
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+int fb_json_string(struct json_object *obj, const char *name, size_t min, size_t max, const char **out, size_t *len)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(obj, name, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    int n = json_object_get_string_len(v);
+    const char *s = json_object_get_string(v);
+    if (n < 0 || s == NULL || (size_t)n < min || (size_t)n > max || strlen(s) != (size_t)n)
+        return -1;
+    *out = s;
+    if (len)
+        *len = (size_t)n;
+    return 1;
+}
+
+int fb_json_int(struct json_object *obj, const char *name, int64_t min, int64_t max, int64_t *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(obj, name, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_int))
+        return -1;
+    int64_t x = json_object_get_int64(v);
+    /* json-c clamps out-of-range numbers to INT64_MAX/MIN; the limits used here are far inside. */
+    if (x < min || x > max)
+        return -1;
+    *out = x;
+    return 1;
+}
+
+int fb_json_bool(struct json_object *obj, const char *name, int *out)
+{
+    struct json_object *v;
+    if (!json_object_object_get_ex(obj, name, &v))
+        return 0;
+    if (!json_object_is_type(v, json_type_boolean))
+        return -1;
+    *out = json_object_get_boolean(v) ? 1 : 0;
+    return 1;
+}
+
+int fb_valid_id(const char *s, size_t len)
+{
+    if (len < 1 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return 0;
+    }
+    return 1;
+}

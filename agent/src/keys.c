@@ -1,0 +1,239 @@
+#include "keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "b64.h"
+#include "json_util.h"
+
+static int sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
+
+void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LEN + 1])
+{
+    uint8_t h[32];
+    char hex[17];
+    if (sha256(pub, FB_X25519_LEN, h) != 0) {
+        memset(out, '0', FB_FINGERPRINT_LEN);
+        out[FB_FINGERPRINT_LEN] = '\0';
+        return;
+    }
+    fb_hex_encode(h, 8, hex);
+    snprintf(out, FB_FINGERPRINT_LEN + 1, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
+}
+
+int fb_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    char tmp[4096 + 16];
+    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
+        return -1;
+    int fd = mkstemp(tmp); /* created 0600 */
+    if (fd < 0)
+        return -1;
+    int ok = fchmod(fd, (mode_t)mode) == 0;
+    const char *p = data;
+    size_t left = len;
+    while (ok && left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            ok = 0;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (ok && fsync(fd) != 0)
+        ok = 0;
+    if (close(fd) != 0)
+        ok = 0;
+    if (ok && rename(tmp, path) != 0)
+        ok = 0;
+    if (!ok) {
+        (void)unlink(tmp);
+        return -1;
+    }
+    /* fsync the directory so the rename itself survives a power cut */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    int rc = fsync(dfd) == 0 ? 0 : -1;
+    if (close(dfd) != 0)
+        rc = -1;
+    return rc;
+}
+
+int fb_key_file_read(const char *path, const char *label, uint8_t key[FB_X25519_LEN], char *err, size_t errlen)
+{
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0 || n == (ssize_t)sizeof buf - 1) {
+        snprintf(err, errlen, "%s: unreadable or larger than %zu bytes", path, sizeof buf - 2);
+        OPENSSL_cleanse(buf, sizeof buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    int rc = -1;
+    size_t label_len = strlen(label);
+    snprintf(err, errlen, "%s: no '%s:' line", path, label);
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t l = strlen(line);
+        if (l > 0 && line[l - 1] == '\r')
+            line[--l] = '\0';
+        if (l == 0 || line[0] == '#')
+            continue;
+        if (l > label_len && strncmp(line, label, label_len) == 0 && line[label_len] == ':') {
+            const char *v = line + label_len + 1;
+            if (fb_b64url_decode(v, strlen(v), key, FB_X25519_LEN) == FB_X25519_LEN) {
+                rc = 0;
+            } else {
+                snprintf(err, errlen, "%s: '%s' is not base64url of 32 bytes", path, label);
+            }
+            break;
+        }
+        snprintf(err, errlen, "%s: unexpected line (expected '%s:<base64url>')", path, label);
+        break;
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    if (rc != 0)
+        OPENSSL_cleanse(key, FB_X25519_LEN);
+    return rc;
+}
+
+int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_X25519_LEN])
+{
+    char text[160], b64[44];
+    fb_b64url_encode(key, FB_X25519_LEN, b64);
+    int n = snprintf(text, sizeof text, "# FleetBootstrap %s key\n%s:%s\n", label, label, b64);
+    int rc = (n > 0 && (size_t)n < sizeof text) ? fb_write_file_atomic(path, text, (size_t)n, 0600) : -1;
+    OPENSSL_cleanse(text, sizeof text);
+    OPENSSL_cleanse(b64, sizeof b64);
+    return rc;
+}
+
+int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint8_t pk[FB_X25519_LEN], int *created,
+                               char *err, size_t errlen)
+{
+    *created = 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if ((st.st_mode & 0077) != 0) {
+            snprintf(err, errlen, "%s: mode %03o, must not be readable by group or others (chmod 600)", path,
+                     (unsigned)(st.st_mode & 0777));
+            return -1;
+        }
+        if (fb_key_file_read(path, "x25519-private", sk, err, errlen) != 0)
+            return -1;
+    } else if (errno == ENOENT) {
+        if (fb_x25519_keypair(sk, pk) != 0) {
+            snprintf(err, errlen, "cannot generate an X25519 key");
+            return -1;
+        }
+        if (fb_key_file_write(path, "x25519-private", sk) != 0) {
+            snprintf(err, errlen, "%s: cannot write the new key: %s", path, strerror(errno));
+            OPENSSL_cleanse(sk, FB_X25519_LEN);
+            return -1;
+        }
+        *created = 1;
+    } else {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fb_x25519_public(sk, pk) != 0) {
+        snprintf(err, errlen, "%s: not a usable X25519 private key", path);
+        OPENSSL_cleanse(sk, FB_X25519_LEN);
+        return -1;
+    }
+    return 0;
+}
+
+int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, size_t errlen)
+{
+    size_t n = strlen(text);
+    if (n == 43 && fb_b64url_decode(text, n, pk, FB_X25519_LEN) == FB_X25519_LEN)
+        return 0;
+    if (text[0] == '/' || text[0] == '.')
+        return fb_key_file_read(text, "x25519-public", pk, err, errlen);
+    snprintf(err, errlen, "not a public key (43 chars of base64url, or a key file path)");
+    return -1;
+}
+
+static int valid_model(const char *m)
+{
+    size_t n = strlen(m);
+    return n >= 1 && n <= 32 && fb_valid_id(m, n);
+}
+
+static int valid_mac(const char *a)
+{
+    if (strlen(a) != 12)
+        return 0;
+    for (int i = 0; i < 12; i++)
+        if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int fb_bootstrap_uri(const char *device_id, const uint8_t pub[FB_X25519_LEN], const char *model, const char *mac,
+                     char *out, size_t cap)
+{
+    char b64[44];
+    if (!fb_valid_id(device_id, strnlen(device_id, 65)) || (model && !valid_model(model)) || (mac && !valid_mac(mac)))
+        return -1;
+    fb_b64url_encode(pub, FB_X25519_LEN, b64);
+    int n = snprintf(out, cap, "FB1:I:%s;K:%s;%s%s%s%s%s%s", device_id, b64, model ? "M:" : "", model ? model : "",
+                     model ? ";" : "", mac ? "A:" : "", mac ? mac : "", mac ? ";" : "");
+    if (n < 0 || (size_t)n + 14 >= cap)
+        return -1;
+    uint8_t h[32];
+    char hex[9];
+    if (sha256(out, (size_t)n, h) != 0)
+        return -1;
+    fb_hex_encode(h, 4, hex);
+    snprintf(out + n, cap - (size_t)n, "X:%s;;", hex);
+    return 0;
+}
+
+int fb_broker_password(const uint8_t sk[FB_X25519_LEN], const uint8_t peer_pub[FB_X25519_LEN], const char *device_id,
+                       char out[FB_PASSWORD_LEN + 1])
+{
+    static const char salt[] = "fleetbootstrap-v1 broker";
+    uint8_t shared[FB_X25519_LEN], prk[32], okm[32];
+    int rc = -1;
+    if (fb_x25519(sk, peer_pub, shared) == 0 &&
+        fb_hkdf_extract((const uint8_t *)salt, sizeof salt - 1, shared, sizeof shared, prk) == 0 &&
+        fb_hkdf_expand(prk, (const uint8_t *)device_id, strlen(device_id), okm, sizeof okm) == 0) {
+        fb_b64url_encode(okm, sizeof okm, out);
+        rc = 0;
+    }
+    OPENSSL_cleanse(shared, sizeof shared);
+    OPENSSL_cleanse(prk, sizeof prk);
+    OPENSSL_cleanse(okm, sizeof okm);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* Device identity and key material (Topics.md "Key files", "Fingerprints", "Bootstrap URI",
+ * "Derived broker password"). */
+#ifndef FB_KEYS_H
+#define FB_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hpke.h"
+
+#define FB_FINGERPRINT_LEN 19
+#define FB_PASSWORD_LEN 43 /* base64url of 32 bytes */
+#define FB_URI_MAX 256
+
+/* "3f2a-91c0-7d44-e810": hex of SHA-256(pub)[0..8], four groups of four. out holds 20. */
+void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LEN + 1]);
+
+/* Reads "<label>:<base64url of 32 bytes>" from a key file ('#' comments, blank lines ignored).
+ * label is "x25519-private" or "x25519-public". 0 or -1 with a reason in err. */
+int fb_key_file_read(const char *path, const char *label, uint8_t key[FB_X25519_LEN], char *err, size_t errlen);
+/* Writes a key file atomically (temporary file 0600, fsync, rename, fsync dir). 0 or -1. */
+int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_X25519_LEN]);
+
+/* Loads the device key, creating it on first start. *created = 1 if it was created. 0 or -1. */
+int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint8_t pk[FB_X25519_LEN], int *created,
+                               char *err, size_t errlen);
+
+/* Parses a public key given either as 43 chars of base64url or as the path of a public key file. */
+int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, size_t errlen);
+
+/* FB1:I:<id>;K:<pub>;[M:<model>;][A:<mac>;]X:<checksum>;;  model/mac may be NULL. 0 or -1. */
+int fb_bootstrap_uri(const char *device_id, const uint8_t pub[FB_X25519_LEN], const char *model, const char *mac,
+                     char *out, size_t cap);
+
+/* base64url(HKDF-SHA256(salt "fleetbootstrap-v1 broker", X25519(sk, peer), info = device id, 32)). */
+int fb_broker_password(const uint8_t sk[FB_X25519_LEN], const uint8_t peer_pub[FB_X25519_LEN], const char *device_id,
+                       char out[FB_PASSWORD_LEN + 1]);
+
+/* Writes a whole small file atomically with the given mode: temp in the same dir, fsync, rename, fsync dir. */
+int fb_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+#endif

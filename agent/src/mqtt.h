@@ -1,0 +1,46 @@
+/* A small synchronous wrapper over libmosquitto for the agent: one connection, MQTT 3.1.1. */
+#ifndef FB_MQTT_H
+#define FB_MQTT_H
+
+#include <stddef.h>
+
+enum fb_mqtt_result {
+    FB_MQTT_OK = 0,
+    FB_MQTT_REFUSED_AUTH = 1, /* CONNACK: bad user name or password / not authorised */
+    FB_MQTT_ERROR = -1,       /* network error, timeout, other refusal */
+};
+
+/* retained: 1 when the broker delivered a stored retained message. payload NULL if over the size cap. */
+typedef void (*fb_mqtt_message_cb)(void *ctx, const char *topic, const void *payload, size_t len, int retained);
+
+struct fb_mqtt;
+
+struct fb_mqtt_options {
+    const char *host;
+    int port;
+    int keepalive;
+    const char *tls_ca;   /* NULL/"" = plain TCP */
+    const char *username; /* NULL = anonymous */
+    const char *password;
+    const char *will_topic; /* NULL = no will */
+    const char *will_payload;
+};
+
+int fb_mqtt_lib_init(void);
+void fb_mqtt_lib_cleanup(void);
+
+struct fb_mqtt *fb_mqtt_new(const char *client_id, fb_mqtt_message_cb cb, void *ctx);
+void fb_mqtt_free(struct fb_mqtt *m);
+
+/* Connects and waits up to timeout_ms for the CONNACK. */
+enum fb_mqtt_result fb_mqtt_connect(struct fb_mqtt *m, const struct fb_mqtt_options *o, int timeout_ms);
+/* Subscribes at QoS 1 and waits for the SUBACK. 0 or -1. */
+int fb_mqtt_subscribe(struct fb_mqtt *m, const char *topic, int timeout_ms);
+/* Publishes at QoS 1. wait_ms > 0: also waits for the PUBACK. 0 or -1. */
+int fb_mqtt_publish(struct fb_mqtt *m, const char *topic, const void *payload, size_t len, int retain, int wait_ms);
+/* Runs network I/O for up to timeout_ms. 0, or -1 when the connection is gone. */
+int fb_mqtt_loop(struct fb_mqtt *m, int timeout_ms);
+/* Sends DISCONNECT (no will) and closes. */
+void fb_mqtt_disconnect(struct fb_mqtt *m);
+
+#endif

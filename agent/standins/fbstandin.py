@@ -1,0 +1,95 @@
+"""Shared part of the `wifi` and `ubus` stand-ins: scenario, committed uci config, radio state.
+
+The scenario (JSON, path in env FB_STANDIN_SCENARIO) describes the world around the device:
+  {"confdir": "<uci config dir>", "state": "<state file>",
+   "aps": [{"ssid": "Premises", "encryption": "psk2", "key": "secret", "bssid": "02:..",
+            "channel": 6, "gives_lease": true, "join_delay_s": 0, "address": "192.168.8.20"}]}
+`wifi` reads the COMMITTED wireless config (like netifd does) and records which network the
+station tries to join; `ubus` answers from that record and the clock. Nothing the agent sets
+other than the uci files influences the outcome.
+"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load_uci_module():
+    loader = importlib.machinery.SourceFileLoader("fb_uci_standin", os.path.join(HERE, "uci"))
+    spec = importlib.util.spec_from_loader("fb_uci_standin", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+uci = _load_uci_module()
+
+
+def die(msg, code=1):
+    sys.stderr.write(msg + "\n")
+    sys.exit(code)
+
+
+def scenario():
+    path = os.environ.get("FB_STANDIN_SCENARIO")
+    if not path:
+        die("stand-in: FB_STANDIN_SCENARIO is not set")
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            sc = json.load(f)
+    except (OSError, ValueError) as e:
+        die("stand-in: cannot read scenario %s: %s" % (path, e))
+    sc.setdefault("aps", [])
+    if "confdir" not in sc or "state" not in sc:
+        die("stand-in: scenario needs confdir and state")
+    return sc
+
+
+def load_committed(sc, name):
+    """The committed package (no staged deltas), or None when absent."""
+    path = os.path.join(sc["confdir"], name)
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    return uci.parse_config(data, name, True)
+
+
+def opt(section, name, default=None):
+    v = section.options.get(name, default)
+    if isinstance(v, list):
+        return " ".join(v)
+    return v
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def read_state(sc):
+    try:
+        with open(sc["state"], "r", encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(sc, st):
+    tmp = sc["state"] + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(st, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, sc["state"])
+
+
+def sta_ifname(section, radio_index):
+    v = opt(section, "ifname")
+    if v:
+        return v
+    return "phy%d-sta0" % radio_index

@@ -1,0 +1,761 @@
+/*
+ * Tests for the uci apply module against the Debian stand-ins (agent/standins/{uci,wifi,ubus})
+ * operating on real uci files in a temporary directory, and golden tests of the uci stand-in.
+ *
+ * usage: test_apply <standins-dir> <golden-dir>
+ * Prints "N passed, M failed" last; exits non-zero on any failure.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "proc.h"
+#include "uci_cli.h"
+
+static int g_pass, g_fail;
+static char g_standins[PATH_MAX], g_golden[PATH_MAX];
+static char g_uci[PATH_MAX + 8], g_wifi[PATH_MAX + 8], g_ubus[PATH_MAX + 8];
+
+#define CHECK(cond, ...)                                                                                              \
+    do {                                                                                                              \
+        if (cond) {                                                                                                   \
+            g_pass++;                                                                                                 \
+        } else {                                                                                                      \
+            g_fail++;                                                                                                 \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                                      \
+            fprintf(stderr, __VA_ARGS__);                                                                             \
+            fputc('\n', stderr);                                                                                      \
+        }                                                                                                             \
+    } while (0)
+
+/* ------------------------------------------------------------------ small file helpers */
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
+    for (;;) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
+        buf = nb;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+static int write_all(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    int ok = fwrite(data, 1, len, f) == len;
+    if (fclose(f) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    size_t len;
+    char *d = read_all(from, &len);
+    if (!d)
+        return -1;
+    int rc = write_all(to, d, len);
+    free(d);
+    return rc;
+}
+
+static int path_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "path too long\n");
+        exit(2);
+    }
+    return 0;
+}
+
+static int files_equal(const char *a, const char *b)
+{
+    size_t la, lb;
+    char *da = read_all(a, &la), *db = read_all(b, &lb);
+    int eq = da && db && la == lb && memcmp(da, db, la) == 0;
+    if (!eq && da && db) {
+        size_t i = 0;
+        while (i < la && i < lb && da[i] == db[i])
+            i++;
+        fprintf(stderr, "  %s differs from %s at byte %zu\n", a, b, i);
+    }
+    free(da);
+    free(db);
+    return eq;
+}
+
+static void rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            char p[PATH_MAX];
+            path_fmt(p, sizeof p, "%s/%s", path, e->d_name);
+            rm_tree(p);
+        }
+        closedir(d);
+        (void)rmdir(path);
+    } else {
+        (void)unlink(path);
+    }
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* ------------------------------------------------------------------ golden tests of the uci stand-in */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static size_t list_dir(const char *dir, char **names, size_t max)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        if (e->d_name[0] == '.')
+            continue;
+        names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_names);
+    return n;
+}
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = (b->cap ? b->cap * 2 : 4096);
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            exit(2);
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void golden_case(const char *casedir, const char *name)
+{
+    char tmp[] = "/tmp/fb-golden-XXXXXX";
+    char conf[PATH_MAX], delta[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+    char *names[64];
+    struct sbuf out = {0};
+
+    if (!mkdtemp(tmp)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    path_fmt(conf, sizeof conf, "%s/config", tmp);
+    path_fmt(delta, sizeof delta, "%s/delta", tmp);
+    (void)mkdir(conf, 0700);
+    size_t n = list_dir(casedir, names, 64);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(names[i], "conf.", 5) == 0) {
+            path_fmt(p, sizeof p, "%s/%s", casedir, names[i]);
+            path_fmt(q, sizeof q, "%s/%s", conf, names[i] + 5);
+            if (copy_file(p, q) != 0)
+                CHECK(0, "copy %s", p);
+        }
+    }
+    path_fmt(p, sizeof p, "%s/commands", casedir);
+    char *cmds = read_all(p, NULL);
+    if (!cmds) {
+        CHECK(0, "%s: no commands file", name);
+        goto done;
+    }
+    for (char *line = cmds; *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *argv[24];
+        size_t argc = 0;
+        argv[argc++] = g_uci;
+        argv[argc++] = (char *)"-c";
+        argv[argc++] = conf;
+        argv[argc++] = (char *)"-t";
+        argv[argc++] = delta;
+        char *in = NULL;
+        size_t in_len = 0;
+        sb_str(&out, "$");
+        for (char *tok = strtok(line, "\t"); tok && argc < 23; tok = strtok(NULL, "\t")) {
+            if (strncmp(tok, "@stdin=", 7) == 0) {
+                path_fmt(q, sizeof q, "%s/%s", casedir, tok + 7);
+                in = read_all(q, &in_len);
+                continue;
+            }
+            argv[argc++] = tok;
+            sb_str(&out, " ");
+            sb_str(&out, tok);
+        }
+        argv[argc] = NULL;
+        sb_str(&out, "\n");
+        char obuf[16384];
+        struct fb_proc_out res;
+        memset(&res, 0, sizeof res);
+        res.out = obuf;
+        res.out_cap = sizeof obuf;
+        if (fb_proc_run(argv, in, in_len, 30000, &res) != 0)
+            CHECK(0, "%s: could not run uci", name);
+        free(in);
+        sb_add(&out, obuf, res.out_len);
+        for (char *e = res.err; *e;) {
+            char *enl = strchr(e, '\n');
+            sb_str(&out, "[stderr] ");
+            if (enl) {
+                sb_add(&out, e, (size_t)(enl - e) + 1);
+                e = enl + 1;
+            } else {
+                sb_str(&out, e);
+                sb_str(&out, "\n");
+                break;
+            }
+        }
+        char ex[32];
+        snprintf(ex, sizeof ex, "[exit %d]\n", res.exit_code);
+        sb_str(&out, ex);
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(cmds);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(names[i], "conf.", 5) != 0)
+            continue;
+        const char *pkg = names[i] + 5;
+        size_t len;
+        path_fmt(q, sizeof q, "%s/%s", conf, pkg);
+        char *d = read_all(q, &len);
+        sb_str(&out, "== file ");
+        sb_str(&out, pkg);
+        sb_str(&out, " ==\n");
+        if (d)
+            sb_add(&out, d, len);
+        free(d);
+        path_fmt(q, sizeof q, "%s/%s", delta, pkg);
+        d = read_all(q, &len);
+        if (d) {
+            sb_str(&out, "== delta ");
+            sb_str(&out, pkg);
+            sb_str(&out, " ==\n");
+            sb_add(&out, d, len);
+            free(d);
+        }
+    }
+    path_fmt(p, sizeof p, "%s/expected", casedir);
+    size_t elen;
+    char *expected = read_all(p, &elen);
+    int same = expected && out.p && elen == out.len && memcmp(expected, out.p, elen) == 0;
+    if (!same) {
+        path_fmt(q, sizeof q, "/tmp/fb-golden-%s.actual", name);
+        if (out.p)
+            (void)write_all(q, out.p, out.len);
+        fprintf(stderr, "  golden %s: actual output written to %s (diff -u %s %s)\n", name, q, p, q);
+    }
+    CHECK(same, "uci stand-in golden case %s", name);
+    free(expected);
+done:
+    free(out.p);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    rm_tree(tmp);
+}
+
+static void test_uci_golden(void)
+{
+    char dir[PATH_MAX], casedir[PATH_MAX];
+    char *names[64];
+    path_fmt(dir, sizeof dir, "%s/uci", g_golden);
+    size_t n = list_dir(dir, names, 64);
+    CHECK(n >= 5, "expected the uci golden cases in %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        path_fmt(casedir, sizeof casedir, "%s/%s", dir, names[i]);
+        golden_case(casedir, names[i]);
+        free(names[i]);
+    }
+}
+
+/* ------------------------------------------------------------------ show parser */
+
+struct collect {
+    int n;
+    char last[256];
+    size_t last_nvals;
+};
+
+static int collect_cb(void *ctx, const char *sec, const char *opt, char **vals, size_t nvals)
+{
+    struct collect *c = ctx;
+    c->n++;
+    snprintf(c->last, sizeof c->last, "%s|%s|%s|%s", sec, opt ? opt : "-", vals[0], nvals > 1 ? vals[1] : "");
+    c->last_nvals = nvals;
+    return 0;
+}
+
+static void test_show_parser(void)
+{
+    char text[] = "wireless.radio0=wifi-device\n"
+                  "wireless.client.ssid='it'\\''s # ; \\ x'\n"
+                  "firewall.cfg03dc81.network='wan' 'two words'\n";
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    CHECK(fb_uci_show_parse(text, strlen(text), collect_cb, &c) == 0, "show parse");
+    CHECK(c.n == 3, "three show lines, got %d", c.n);
+    CHECK(strcmp(c.last, "cfg03dc81|network|wan|two words") == 0 && c.last_nvals == 2, "list parsed: %s", c.last);
+    char t2[] = "wireless.client.ssid='it'\\''s # ; \\ x'\n";
+    memset(&c, 0, sizeof c);
+    CHECK(fb_uci_show_parse(t2, strlen(t2), collect_cb, &c) == 0 && strcmp(c.last, "client|ssid|it's # ; \\ x|") == 0,
+          "escaped quote unescaped: %s", c.last);
+    char bad[] = "wireless.client.ssid='unterminated\n";
+    CHECK(fb_uci_show_parse(bad, strlen(bad), collect_cb, &c) != 0, "unterminated value rejected");
+}
+
+/* ------------------------------------------------------------------ apply tests */
+
+struct env {
+    char root[64];
+    char conf[PATH_MAX], state[PATH_MAX], scenario[PATH_MAX], wstate[PATH_MAX], before[PATH_MAX], after[PATH_MAX];
+    struct fb_apply_config cfg;
+};
+
+static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
+
+#define PREM_SSID "Premises Wi-Fi"
+#define PREM_KEY "correct horse battery"
+#define PROV_SSID "FleetProvisioning"
+#define PROV_KEY "provisioning-key"
+
+/* Writes the scenario: the provisioning AP always exists; the premises AP as given (NULL = absent). */
+static void write_scenario(struct env *e, const char *prem_ssid, const char *prem_key, int gives_lease, double delay_s)
+{
+    char buf[4096];
+    int n;
+    if (prem_ssid)
+        n = snprintf(buf, sizeof buf,
+                     "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
+                     "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
+                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\",\"bssid\":\"02:00:00:00:00:01\"},"
+                     "{\"ssid\":\"%s\",\"encryption\":\"psk2\",\"key\":\"%s\",\"gives_lease\":%s,"
+                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]}",
+                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s);
+    else
+        n = snprintf(buf, sizeof buf,
+                     "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
+                     "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
+                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\"}]}",
+                     e->conf, e->wstate);
+    if (n < 0 || (size_t)n >= sizeof buf || write_all(e->scenario, buf, (size_t)n) != 0) {
+        fprintf(stderr, "cannot write scenario\n");
+        exit(2);
+    }
+}
+
+static int run_tool(const char *tool, const char *a1)
+{
+    char *argv[] = {(char *)tool, (char *)a1, NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    if (fb_proc_run(argv, NULL, 0, 30000, &res) != 0)
+        return -1;
+    return res.exit_code;
+}
+
+static int env_setup(struct env *e, const char *fixture, enum fb_layout layout)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->root, sizeof e->root, "/tmp/fb-apply-XXXXXX");
+    if (!mkdtemp(e->root))
+        return -1;
+    path_fmt(e->conf, sizeof e->conf, "%s/config", e->root);
+    path_fmt(e->state, sizeof e->state, "%s/state", e->root);
+    path_fmt(e->scenario, sizeof e->scenario, "%s/standin-scenario", e->root);
+    path_fmt(e->wstate, sizeof e->wstate, "%s/wifi-state.json", e->root);
+    path_fmt(e->before, sizeof e->before, "%s/apply/%s/before", g_golden, fixture);
+    path_fmt(e->after, sizeof e->after, "%s/apply/%s/after", g_golden, fixture);
+    if (mkdir(e->conf, 0755) != 0)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        path_fmt(from, sizeof from, "%s/%s", e->before, k_pkgs[i]);
+        path_fmt(to, sizeof to, "%s/%s", e->conf, k_pkgs[i]);
+        if (copy_file(from, to) != 0)
+            return -1;
+    }
+    write_scenario(e, PREM_SSID, PREM_KEY, 1, 0);
+    if (setenv("FB_STANDIN_SCENARIO", e->scenario, 1) != 0)
+        return -1;
+    e->cfg.uci_path = g_uci;
+    e->cfg.wifi_path = g_wifi;
+    e->cfg.ubus_path = g_ubus;
+    e->cfg.uci_confdir = e->conf;
+    e->cfg.state_dir = e->state;
+    e->cfg.layout = layout;
+    e->cfg.verify_timeout_s = 2;
+    e->cfg.poll_interval_ms = 100;
+    e->cfg.prov_ssid = PROV_SSID;
+    e->cfg.prov_key = PROV_KEY;
+    e->cfg.prov_encryption = "psk2";
+    /* the device boots on whatever the config says (provisioning network) */
+    return run_tool(g_wifi, "reload") == 0 ? 0 : -1;
+}
+
+static void env_teardown(struct env *e)
+{
+    unsetenv("FB_STANDIN_SCENARIO");
+    rm_tree(e->root);
+}
+
+static int conf_matches(struct env *e, const char *dir)
+{
+    int ok = 1;
+    for (size_t i = 0; i < 3; i++) {
+        char a[PATH_MAX], b[PATH_MAX];
+        path_fmt(a, sizeof a, "%s/%s", e->conf, k_pkgs[i]);
+        path_fmt(b, sizeof b, "%s/%s", dir, k_pkgs[i]);
+        if (!files_equal(a, b))
+            ok = 0;
+    }
+    return ok;
+}
+
+static int marker_present(struct env *e)
+{
+    char p[PATH_MAX];
+    path_fmt(p, sizeof p, "%s/applying", e->state);
+    return exists(p);
+}
+
+static void premises_profile(struct fb_wifi_profile *p, const char *ssid, const char *key)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->ssid, sizeof p->ssid, "%s", ssid);
+    p->ssid_len = strlen(p->ssid);
+    snprintf(p->encryption, sizeof p->encryption, "psk2");
+    snprintf(p->key, sizeof p->key, "%s", key);
+}
+
+static void test_apply_success(const char *fixture, enum fb_layout layout)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_TIMEOUT;
+    if (env_setup(&e, fixture, layout) != 0) {
+        CHECK(0, "%s: setup", fixture);
+        env_teardown(&e);
+        return;
+    }
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE, "%s: apply succeeds (rc %d, reason %s)", fixture, rc, fb_reason_name(r));
+    CHECK(conf_matches(&e, e.after), "%s: uci files equal the golden result", fixture);
+    CHECK(!marker_present(&e), "%s: no applying marker after success", fixture);
+    char bak[PATH_MAX];
+    struct stat st;
+    path_fmt(bak, sizeof bak, "%s/prov-backup/wireless", e.state);
+    CHECK(stat(bak, &st) == 0 && (st.st_mode & 0777) == 0600, "%s: kept backup is 0600", fixture);
+
+    /* the same profile again: same files */
+    rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE, "%s: second apply succeeds", fixture);
+    CHECK(conf_matches(&e, e.after), "%s: applying twice yields the same files", fixture);
+
+    /* reset returns to the provisioning network */
+    rc = fb_apply_reset(&e.cfg, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE, "%s: reset succeeds (reason %s)", fixture, fb_reason_name(r));
+    if (strcmp(fixture, "generic-new") != 0)
+        CHECK(conf_matches(&e, e.before), "%s: reset restores the provisioning settings exactly", fixture);
+    CHECK(!marker_present(&e), "%s: no marker after reset", fixture);
+    env_teardown(&e);
+}
+
+static void test_apply_failure(const char *fixture, enum fb_layout layout, const char *label, const char *ap_ssid,
+                               const char *ap_key, int lease, double delay, enum fb_reason want)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    if (env_setup(&e, fixture, layout) != 0) {
+        CHECK(0, "%s: setup", label);
+        env_teardown(&e);
+        return;
+    }
+    write_scenario(&e, ap_ssid, ap_key, lease, delay);
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && r == want, "%s: want %s, got rc %d reason %s", label, fb_reason_name(want), rc,
+          fb_reason_name(r));
+    CHECK(conf_matches(&e, e.before), "%s: files byte-identical to before", label);
+    CHECK(!marker_present(&e), "%s: marker cleared after rollback", label);
+    /* and the device is back on the provisioning network */
+    if (strcmp(fixture, "generic-new") != 0) {
+        char *ws = read_all(e.wstate, NULL);
+        CHECK(ws && strstr(ws, "\"ssid\": \"" PROV_SSID "\"") && strstr(ws, "\"outcome\": \"join\""),
+              "%s: provisioning network rejoined", label);
+        free(ws);
+    }
+    env_teardown(&e);
+}
+
+static void test_invalid_and_tool_errors(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "setup");
+        env_teardown(&e);
+        return;
+    }
+    premises_profile(&p, PREM_SSID, "short");
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_INVALID_PROFILE, "short key refused");
+    premises_profile(&p, "bad\nssid", PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_INVALID_PROFILE, "control character in ssid refused");
+    CHECK(conf_matches(&e, e.before), "invalid profiles change nothing");
+
+    /* a broken wireless file: uci fails, nothing is changed, apply_error */
+    char w[PATH_MAX];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    size_t len;
+    char *orig = read_all(w, &len);
+    const char broken[] = "config wifi-iface 'client'\n\toption ssid 'unterminated\n";
+    CHECK(orig && write_all(w, broken, sizeof broken - 1) == 0, "write broken file");
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_APPLY_ERROR, "parse error gives apply_error (%s)",
+          fb_reason_name(r));
+    char *now = read_all(w, NULL);
+    CHECK(now && strcmp(now, broken) == 0, "broken file left as it was");
+    CHECK(!marker_present(&e), "no marker when nothing was applied");
+    free(now);
+    free(orig);
+
+    /* a missing tool: apply_error, files restored */
+    char from[PATH_MAX];
+    path_fmt(from, sizeof from, "%s/wireless", e.before);
+    CHECK(copy_file(from, w) == 0, "restore fixture");
+    e.cfg.wifi_path = "/nonexistent/wifi";
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_APPLY_ERROR, "missing wifi tool gives apply_error");
+    CHECK(conf_matches(&e, e.before), "missing wifi tool: files restored");
+    CHECK(marker_present(&e), "rollback could not reload: marker stays for the next start");
+    e.cfg.wifi_path = g_wifi;
+    CHECK(fb_apply_recover(&e.cfg) == 1 && !marker_present(&e), "recover settles the leftover marker");
+    CHECK(conf_matches(&e, e.before), "files still as before");
+    env_teardown(&e);
+}
+
+static void test_special_values(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    /* quotes, spaces, ', #, ;, \ in the key; UTF-8 and the same in the ssid */
+    const char *ssid = "Caf\xc3\xa9 \"q\" it's #1;\\";
+    const char *key = "a'b\"c #d;e\\f g'''";
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "setup");
+        env_teardown(&e);
+        return;
+    }
+    /* scenario JSON needs escaping of " and \ */
+    char ssid_j[128], key_j[128];
+    size_t a = 0, b = 0;
+    for (const char *s = ssid; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            ssid_j[a++] = '\\';
+        ssid_j[a++] = *s;
+    }
+    ssid_j[a] = '\0';
+    for (const char *s = key; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            key_j[b++] = '\\';
+        key_j[b++] = *s;
+    }
+    key_j[b] = '\0';
+    write_scenario(&e, ssid_j, key_j, 1, 0);
+    premises_profile(&p, ssid, key);
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE, "special values: joined (reason %s)", fb_reason_name(r));
+    char delta[PATH_MAX];
+    path_fmt(delta, sizeof delta, "%s/uci-delta", e.state);
+    struct fb_uci u = {g_uci, e.conf, delta};
+    char got[256];
+    CHECK(fb_uci_get(&u, "wireless", "client", "ssid", got, sizeof got) == 0 && strcmp(got, ssid) == 0,
+          "ssid survives set/commit: %s", got);
+    CHECK(fb_uci_get(&u, "wireless", "client", "key", got, sizeof got) == 0 && strcmp(got, key) == 0,
+          "key survives set/commit");
+    /* now a failing apply: the special values go through export/import and must come back intact */
+    char w[PATH_MAX], saved[PATH_MAX];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    path_fmt(saved, sizeof saved, "%s/wireless.saved", e.root);
+    CHECK(copy_file(w, saved) == 0, "save");
+    premises_profile(&p, ssid, "wrong key wrong key");
+    rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && r == FB_REASON_AUTH_FAILED, "special values: wrong key detected (%s)", fb_reason_name(r));
+    CHECK(files_equal(w, saved), "special values survive export/import byte for byte");
+    CHECK(fb_uci_get(&u, "wireless", "client", "key", got, sizeof got) == 0 && strcmp(got, key) == 0,
+          "key intact after import");
+    env_teardown(&e);
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_kill_and_recover(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    if (env_setup(&e, "generic-anon", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "setup");
+        env_teardown(&e);
+        return;
+    }
+    write_scenario(&e, PREM_SSID, PREM_KEY, 1, 60); /* joins only after a minute */
+    e.cfg.verify_timeout_s = 120;
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        enum fb_reason r;
+        (void)fb_apply_wifi(&e.cfg, &p, &r);
+        _exit(0);
+    }
+    CHECK(pid > 0, "fork");
+    /* wait until the premises settings are committed and Wi-Fi reloaded (the stand-in's state says so) */
+    int seen = 0;
+    long long end = mono_ms() + 60000;
+    while (pid > 0 && mono_ms() < end) {
+        char *ws = read_all(e.wstate, NULL);
+        seen = ws && strstr(ws, "\"ssid\": \"" PREM_SSID "\"") != NULL;
+        free(ws);
+        if (seen)
+            break;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(seen, "child reached the verify phase");
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child killed mid-apply");
+    }
+    CHECK(marker_present(&e), "marker survives the crash");
+    CHECK(!conf_matches(&e, e.before), "premises settings were committed before the crash");
+    e.cfg.verify_timeout_s = 2;
+    CHECK(fb_apply_recover(&e.cfg) == 1, "recover restores after a crash");
+    CHECK(conf_matches(&e, e.before), "files byte-identical to before the crashed apply");
+    CHECK(!marker_present(&e), "marker cleared by recover");
+    CHECK(fb_apply_recover(&e.cfg) == 0, "second recover has nothing to do");
+    env_teardown(&e);
+}
+
+static void test_qemu_shebang(void)
+{
+    /* the stand-ins run through the kernel's shebang handling even from an emulated process */
+    char *argv[] = {g_uci, (char *)"-c", (char *)"/nonexistent", (char *)"-t", (char *)"/nonexistent", (char *)"get",
+                    (char *)"x.y", NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    CHECK(fb_proc_run(argv, NULL, 0, 30000, &res) == 0 && res.exit_code == 1 &&
+              strcmp(res.err, "uci: Entry not found\n") == 0,
+          "stand-in runs from this process (exit %d, err %s)", res.exit_code, res.err);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3 || !realpath(argv[1], g_standins) || !realpath(argv[2], g_golden)) {
+        fprintf(stderr, "usage: %s <standins-dir> <golden-dir>\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(g_uci, sizeof g_uci, "%s/uci", g_standins);
+    snprintf(g_wifi, sizeof g_wifi, "%s/wifi", g_standins);
+    snprintf(g_ubus, sizeof g_ubus, "%s/ubus", g_standins);
+
+    test_qemu_shebang();
+    test_uci_golden();
+    test_show_parser();
+    test_apply_success("omega2", FB_LAYOUT_AUTO);
+    test_apply_success("generic-anon", FB_LAYOUT_AUTO);
+    test_apply_success("generic-new", FB_LAYOUT_GENERIC);
+    test_apply_failure("omega2", FB_LAYOUT_AUTO, "wrong key", PREM_SSID, "another key entirely", 1, 0,
+                       FB_REASON_AUTH_FAILED);
+    test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "ssid absent", NULL, NULL, 1, 0, FB_REASON_NETWORK_NOT_FOUND);
+    test_apply_failure("omega2", FB_LAYOUT_OMEGA2, "no lease", PREM_SSID, PREM_KEY, 0, 0, FB_REASON_NO_ADDRESS);
+    test_apply_failure("generic-anon", FB_LAYOUT_GENERIC, "slow join", PREM_SSID, PREM_KEY, 1, 30, FB_REASON_TIMEOUT);
+    test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section", PREM_SSID, "another key entirely", 1,
+                       0, FB_REASON_AUTH_FAILED);
+    test_invalid_and_tool_errors();
+    test_special_values();
+    test_kill_and_recover();
+
+    printf("%d passed, %d failed\n", g_pass, g_fail);
+    return g_fail ? 1 : 0;
+}
