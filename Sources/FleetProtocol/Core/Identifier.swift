@@ -66,8 +66,10 @@ public struct DeviceID: Hashable, Sendable, Codable, CustomStringConvertible, Co
         do {
             self = try DeviceID(raw)
         } catch {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: error.message))
+            let field = codingPathString(decoder.codingPath)
+            throw ProtocolError(
+                .invalidIdentifier, "field '\(field)': \(error.message)",
+                issues: [ValidationIssue(field: field, message: error.message)])
         }
     }
 

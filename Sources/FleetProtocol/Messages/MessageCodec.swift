@@ -31,8 +31,19 @@ public enum MessageCodec {
         guard let first = bytes.first(where: { !isJSONWhitespace($0) }), first == UInt8(ascii: "{") else {
             throw ProtocolError(.malformedJSON, "\(T.messageName) is not a JSON object")
         }
+        // A syntax check first: Foundation's decoder reports both syntax errors and out-of-range
+        // numbers as "not valid JSON"; parsing once without types tells them apart.
+        let object: [String: Any]
+        do {
+            guard let o = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                throw ProtocolError(.malformedJSON, "not an object")
+            }
+            object = o
+        } catch {
+            throw ProtocolError(.malformedJSON, "\(T.messageName) is not valid JSON")
+        }
         if T.hasVersionField {
-            let probe = try jsonDecode(VersionProbe.self, from: bytes, context: T.messageName)
+            let probe = try jsonDecode(VersionProbe.self, from: bytes, context: T.messageName, object: object)
             if probe.v != protocolVersion {
                 throw ProtocolError(
                     .invalidField,
@@ -40,7 +51,7 @@ public enum MessageCodec {
                     issues: [ValidationIssue(field: "v", message: "unsupported protocol version \(probe.v)")])
             }
         }
-        return try jsonDecode(T.self, from: bytes, context: T.messageName)
+        return try jsonDecode(T.self, from: bytes, context: T.messageName, object: object)
     }
 
     /// Encodes `message` deterministically (sorted keys, no insignificant whitespace, `/` not escaped)
@@ -78,12 +89,26 @@ public enum MessageCodec {
         return Array(try encoder.encode(value))
     }
 
-    static func jsonDecode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], context: String) throws(ProtocolError) -> T {
+    static func jsonDecode<T: Decodable>(
+        _ type: T.Type, from bytes: [UInt8], context: String, object: [String: Any]? = nil
+    ) throws(ProtocolError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as ProtocolError {
             throw ProtocolError(error.code, "\(context): \(error.message)", issues: error.issues)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let ctx) = error, ctx.codingPath.isEmpty, let object {
+                // Syntax was fine, so a number did not fit its integer field.
+                let fields = object.compactMap { key, value -> String? in
+                    guard let n = value as? NSNumber else { return nil }
+                    let d = n.doubleValue
+                    return (d < 0 || d != d.rounded() || d > 9_007_199_254_740_991) ? key : nil
+                }.sorted()
+                let names = fields.isEmpty ? "a number" : fields.map { "'\($0)'" }.joined(separator: ", ")
+                throw ProtocolError(
+                    .wrongType, "\(context): \(names) must be a non-negative integer ≤ 2^53−1",
+                    issues: fields.map { ValidationIssue(field: $0, message: "must be a non-negative integer") })
+            }
             throw describe(error, context: context)
         } catch {
             throw ProtocolError(.malformedJSON, "\(context): not valid JSON")

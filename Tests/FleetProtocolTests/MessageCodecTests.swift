@@ -1,0 +1,324 @@
+import Crypto
+import Foundation
+import Testing
+
+@testable import FleetProtocol
+
+/// Known-good payloads of every message kind.
+enum Samples {
+    static let key = Base64URL.encode([UInt8](repeating: 7, count: 32))
+    static let kid = Fingerprint.of(rawPublicKey: [UInt8](repeating: 7, count: 32))
+    static let hello =
+        #"{"v":1,"device":"omega-a1b2","pubkey":"\#(key)","agent":"0.1.0","caps":["wifi","reset"],"boot":7,"nonce":"9f86d081884c7d65"}"#
+    static let status = #"{"v":1,"device":"omega-a1b2","state":"failed","seq":12,"reason":"auth_failed","ts":1795312345}"#
+    static let envelope =
+        #"{"v":1,"kind":"wifi","device":"omega-a1b2","seq":12,"kem":32,"kdf":1,"aead":3,"kid":"3f2a-91c0-7d44-e810","enc":"\#(key)","ct":"\#(Base64URL.encode([UInt8](repeating: 1, count: 40)))"}"#
+    static let serviceStatus = #"{"v":1,"state":"online","kid":"3f2a-91c0-7d44-e810","version":"0.1.0","ts":1795312345}"#
+    static let servicePubkey = #"{"v":1,"pubkey":"\#(key)","kid":"\#(kid)"}"#
+    static let event = #"{"v":1,"type":"device.pending","device":"omega-a1b2","fingerprint":"3f2a-91c0-7d44-e810","detail":"new","ts":1795312345}"#
+    static let request = #"{"v":1,"id":"c0ffee01","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/c0ffee01","args":{}}"#
+    static let replyOK = #"{"v":1,"id":"c0ffee01","ok":true,"result":{}}"#
+    static let replyError = #"{"v":1,"id":"c0ffee01","ok":false,"error":{"code":"unknown_device","message":"no device 'x'"}}"#
+    static let replyProgress = #"{"v":1,"id":"c0ffee01","progress":{"device":"a","state":"applied"}}"#
+    static let profile = #"{"ssid":"Premises","encryption":"psk2","key":"correct horse battery","hidden":false}"#
+    static let reset = #"{"reason":"revoked"}"#
+}
+
+/// Runs one decoder by name, so one table covers every message kind.
+enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
+    case hello, status, envelope, serviceStatus, servicePubkey, event, request, reply, profile, reset
+
+    var testDescription: String { rawValue }
+
+    var sample: String {
+        switch self {
+        case .hello: Samples.hello
+        case .status: Samples.status
+        case .envelope: Samples.envelope
+        case .serviceStatus: Samples.serviceStatus
+        case .servicePubkey: Samples.servicePubkey
+        case .event: Samples.event
+        case .request: Samples.request
+        case .reply: Samples.replyOK
+        case .profile: Samples.profile
+        case .reset: Samples.reset
+        }
+    }
+
+    var maxBytes: Int {
+        switch self {
+        case .hello: Hello.maxBytes
+        case .status: DeviceStatus.maxBytes
+        case .envelope: Envelope.maxBytes
+        case .serviceStatus: ServiceStatus.maxBytes
+        case .servicePubkey: ServicePublicKeyMessage.maxBytes
+        case .event: AuditEvent.maxBytes
+        case .request: OperatorRequest.maxBytes
+        case .reply: OperatorReply.maxBytes
+        case .profile: WiFiProfile.maxBytes
+        case .reset: ResetCommand.maxBytes
+        }
+    }
+
+    /// Decodes `bytes`; returns the error or nil.
+    func error(_ bytes: [UInt8]) -> ProtocolError? {
+        do {
+            switch self {
+            case .hello: _ = try MessageCodec.decode(Hello.self, from: bytes)
+            case .status: _ = try MessageCodec.decode(DeviceStatus.self, from: bytes)
+            case .envelope: _ = try MessageCodec.decode(Envelope.self, from: bytes)
+            case .serviceStatus: _ = try MessageCodec.decode(ServiceStatus.self, from: bytes)
+            case .servicePubkey: _ = try MessageCodec.decode(ServicePublicKeyMessage.self, from: bytes)
+            case .event: _ = try MessageCodec.decode(AuditEvent.self, from: bytes)
+            case .request: _ = try MessageCodec.decode(OperatorRequest.self, from: bytes)
+            case .reply: _ = try MessageCodec.decode(OperatorReply.self, from: bytes)
+            case .profile: _ = try MessageCodec.decode(WiFiProfile.self, from: bytes)
+            case .reset: _ = try MessageCodec.decode(ResetCommand.self, from: bytes)
+            }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func error(_ json: String) -> ProtocolError? { error(Array(json.utf8)) }
+
+    /// The sample as a mutable JSON object.
+    func object() throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(sample.utf8)) as? [String: Any])
+    }
+
+    static func json(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+}
+
+@Suite struct MessageCodecTests {
+    @Test(arguments: AnyDecoder.allCases)
+    func acceptsTheDocumentedExample(_ d: AnyDecoder) {
+        #expect(d.error(d.sample) == nil)
+    }
+
+    @Test(arguments: AnyDecoder.allCases)
+    func ignoresUnknownFields(_ d: AnyDecoder) throws {
+        var o = try d.object()
+        o["zz_future"] = ["nested": [1, 2, 3]]
+        o["aa_other"] = "x"
+        #expect(d.error(try AnyDecoder.json(o)) == nil)
+    }
+
+    @Test(arguments: AnyDecoder.allCases)
+    func rejectsMalformedJSON(_ d: AnyDecoder) {
+        for bad in ["", "{", "{\"v\":1,", "[]", "null", "42", "\"text\"", "{'v':1}", "{\"v\":1}}x", "\u{FEFF}{}"] {
+            let e = d.error(bad)
+            #expect(e != nil, "accepted \(bad.debugDescription)")
+            if let e {
+                #expect([.malformedJSON, .missingField].contains(e.code), "\(bad.debugDescription) → \(e)")
+            }
+        }
+        #expect(d.error([0xFF, 0xFE, 0x7B, 0x7D])?.code == .malformedJSON)
+    }
+
+    @Test(arguments: AnyDecoder.allCases)
+    func rejectsOversizePayloadsBeforeParsing(_ d: AnyDecoder) {
+        // Not even JSON: the size check must come first.
+        let e = d.error([UInt8](repeating: UInt8(ascii: "{"), count: d.maxBytes + 1))
+        #expect(e?.code == .tooLarge)
+        #expect(e?.message.contains("\(d.maxBytes + 1) bytes") == true)
+    }
+
+    @Test(arguments: AnyDecoder.allCases)
+    func rejectsEveryMissingRequiredFieldNamingIt(_ d: AnyDecoder) throws {
+        let optional: Set<String> = [
+            "reason", "detail", "hidden", "bssid", "device", "fingerprint", "seq", "state", "operator", "args",
+            "result", "error", "progress", "ok",
+        ]
+        let o = try d.object()
+        for field in o.keys {
+            if optional.contains(field) && !(d == .status && field == "seq") && !(d == .status && field == "device")
+                && !(d == .serviceStatus && field == "state") && !(d == .status && field == "state")
+            {
+                continue
+            }
+            var copy = o
+            copy.removeValue(forKey: field)
+            let e = d.error(try AnyDecoder.json(copy))
+            if d == .profile && field == "key" {
+                // Optional in the schema, required by the rule for psk2: a validation issue.
+                #expect(e?.code == .invalidField && e?.issues.map(\.field) == ["key"])
+                continue
+            }
+            #expect(e?.code == .missingField, "\(d) without \(field): \(String(describing: e))")
+            #expect(e?.message.contains("'\(field)'") == true, "\(String(describing: e))")
+        }
+    }
+
+    @Test(arguments: AnyDecoder.allCases)
+    func rejectsWrongTypesNamingTheField(_ d: AnyDecoder) throws {
+        let o = try d.object()
+        for (field, value) in o where field != "result" && field != "progress" {
+            var copy = o
+            // Swap each value for one of another JSON type.
+            copy[field] = (value is String || value is [String: Any]) ? 17 : ["not": "right"]
+            let e = d.error(try AnyDecoder.json(copy))
+            #expect(e != nil, "\(d).\(field) with wrong type accepted")
+            if let e {
+                #expect(e.message.contains(field), "\(d).\(field): \(e)")
+            }
+        }
+    }
+
+    @Test(arguments: [AnyDecoder.hello, .envelope, .servicePubkey])
+    func rejectsBadBase64(_ d: AnyDecoder) throws {
+        for bad in ["AAAA=", "AA+A", "AA/A", "A", "AB", "a b c d", "ÄÄÄÄ"] {
+            var o = try d.object()
+            let field = d == .envelope ? "enc" : "pubkey"
+            o[field] = bad
+            let e = d.error(try AnyDecoder.json(o))
+            #expect(e?.code == .badBase64, "\(bad): \(String(describing: e))")
+            #expect(e?.message.contains(field) == true)
+        }
+    }
+
+    @Test(arguments: [AnyDecoder.hello, .status, .envelope, .event])
+    func rejectsDeviceIDsWithWildcardsOrBadLength(_ d: AnyDecoder) throws {
+        for bad in ["+", "#", "a/b", "a\u{0}b", "", String(repeating: "a", count: 65), "omega a1"] {
+            var o = try d.object()
+            o["device"] = bad
+            let e = d.error(try AnyDecoder.json(o))
+            #expect(e?.code == .invalidIdentifier, "\(bad.debugDescription): \(String(describing: e))")
+            #expect(e?.message.contains("device") == true)
+        }
+    }
+
+    @Test(arguments: AnyDecoder.allCases.filter { $0 != .profile && $0 != .reset })
+    func rejectsOtherProtocolVersions(_ d: AnyDecoder) throws {
+        var o = try d.object()
+        o["v"] = 2
+        let e = d.error(try AnyDecoder.json(o))
+        #expect(e?.code == .invalidField)
+        #expect(e?.message.contains("version 2") == true)
+    }
+
+    @Test func rejectsUnknownEnumValuesListingTheAllowedOnes() {
+        let e = AnyDecoder.status.error(Samples.status.replacingOccurrences(of: "\"failed\"", with: "\"exploded\""))
+        #expect(e?.code == .invalidField)
+        #expect(e?.message.contains("state") == true)
+        #expect(e?.message.contains("applied") == true)
+    }
+
+    @Test func reportsEveryRuleViolationOfAHello() {
+        let json =
+            #"{"v":1,"device":"d","pubkey":"AAAA","agent":"","caps":["WiFi"],"boot":1,"nonce":"xyz"}"#
+        let e = AnyDecoder.hello.error(json)
+        #expect(e?.code == .invalidField)
+        #expect(Set(e?.issues.map(\.field) ?? []) == ["pubkey", "agent", "caps.0", "nonce"])
+    }
+
+    @Test func statusReasonFollowsTheState() {
+        func err(_ s: String) -> ProtocolError? { AnyDecoder.status.error(s) }
+        #expect(err(#"{"v":1,"device":"d","state":"failed","seq":3,"ts":1}"#)?.issues.first?.field == "reason")
+        #expect(err(#"{"v":1,"device":"d","state":"applied","seq":3,"reason":"timeout","ts":1}"#) != nil)
+        #expect(err(#"{"v":1,"device":"d","state":"online","seq":0,"reason":"rolled_back","ts":1}"#) == nil)
+        #expect(err(#"{"v":1,"device":"d","state":"online","seq":0,"reason":"timeout","ts":1}"#) != nil)
+        #expect(err(#"{"v":1,"device":"d","state":"offline","seq":0,"ts":1}"#) == nil)
+        let long = String(repeating: "x", count: 201)
+        #expect(err(#"{"v":1,"device":"d","state":"applied","seq":3,"detail":"\#(long)","ts":1}"#)?.issues.first?.field == "detail")
+    }
+
+    @Test func rejectsOutOfRangeNumbers() {
+        let tooBig = #"{"v":1,"kind":"wifi","device":"d","seq":9007199254740992,"kem":32,"kdf":1,"aead":3,"kid":"3f2a-91c0-7d44-e810","enc":"\#(Samples.key)","ct":"AAAAAAAAAAAAAAAAAAAAAAA"}"#
+        #expect(AnyDecoder.envelope.error(tooBig)?.issues.first?.field == "seq")
+        let negative = tooBig.replacingOccurrences(of: "9007199254740992", with: "-1")
+        #expect(AnyDecoder.envelope.error(negative)?.message.contains("seq") == true, "\(String(describing: AnyDecoder.envelope.error(negative)))")
+        let fraction = tooBig.replacingOccurrences(of: "9007199254740992", with: "1.5")
+        #expect(AnyDecoder.envelope.error(fraction)?.message.contains("seq") == true)
+        let zero = tooBig.replacingOccurrences(of: "9007199254740992", with: "0")
+        #expect(AnyDecoder.envelope.error(zero)?.issues.first?.field == "seq")
+    }
+
+    @Test func envelopeRejectsOtherSuitesAndLengths() throws {
+        var o = try AnyDecoder.envelope.object()
+        o["aead"] = 1
+        #expect(AnyDecoder.envelope.error(try AnyDecoder.json(o))?.message.contains("suite") == true)
+        o = try AnyDecoder.envelope.object()
+        o["enc"] = Base64URL.encode([UInt8](repeating: 1, count: 31))
+        #expect(AnyDecoder.envelope.error(try AnyDecoder.json(o))?.issues.first?.field == "enc")
+        o = try AnyDecoder.envelope.object()
+        o["ct"] = Base64URL.encode([UInt8](repeating: 1, count: 16))
+        #expect(AnyDecoder.envelope.error(try AnyDecoder.json(o))?.issues.first?.field == "ct")
+        o = try AnyDecoder.envelope.object()
+        o["kid"] = "3F2A-91C0-7D44-E810"
+        #expect(AnyDecoder.envelope.error(try AnyDecoder.json(o))?.issues.first?.field == "kid")
+    }
+
+    @Test func servicePublicKeyKidMustMatchTheKey() {
+        let wrong = Samples.servicePubkey.replacingOccurrences(of: Samples.kid, with: "0000-0000-0000-0000")
+        #expect(AnyDecoder.servicePubkey.error(wrong)?.message.contains("does not match") == true)
+    }
+
+    @Test func operatorReplyShapesAreEnforced() {
+        #expect(AnyDecoder.reply.error(Samples.replyError) == nil)
+        #expect(AnyDecoder.reply.error(Samples.replyProgress) == nil)
+        #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1"}"#)?.issues.first?.field == "ok")
+        #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1","ok":false}"#)?.issues.first?.field == "error")
+        #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1","ok":true,"progress":{}}"#)?.issues.first?.field == "progress")
+        #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c+1","ok":true}"#)?.issues.first?.field == "id")
+    }
+
+    @Test func operatorRequestChecksIdsAndReplyTopic() throws {
+        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x/#"}"#)?.issues.first?.field == "reply_to")
+        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c/1","op":"status","reply_to":"x"}"#)?.issues.first?.field == "id")
+        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x","args":[1]}"#)?.issues.first?.field == "args")
+        let r = try MessageCodec.decode(OperatorRequest.self, from: Array(Samples.request.utf8))
+        let tree = try TopicTree()
+        #expect(r.replyTopicMatches(operator: "alice", in: tree))
+        #expect(!r.replyTopicMatches(operator: "mallory", in: tree))
+    }
+
+    @Test func encodesDeterministicallyWithSortedKeys() throws {
+        let s = DeviceStatus(device: TestSupport.id("omega-a1b2"), state: .failed, seq: 12, reason: .authFailed, ts: 1795312345)
+        let json = try MessageCodec.encodeString(s)
+        #expect(json == #"{"device":"omega-a1b2","reason":"auth_failed","seq":12,"state":"failed","ts":1795312345,"v":1}"#)
+        #expect(try MessageCodec.encode(s) == MessageCodec.encode(s))
+        let r = OperatorRequest(id: "c1", op: "status", replyTo: "bootstrap/v1/ops/reply/alice/c1")
+        #expect(try MessageCodec.encodeString(r).contains(#""reply_to":"bootstrap/v1/ops/reply/alice/c1""#))
+    }
+
+    @Test func refusesToEncodeInvalidMessages() {
+        let s = DeviceStatus(device: TestSupport.id("d"), state: .failed, seq: 1, ts: 1)
+        #expect(throws: ProtocolError.self) { try MessageCodec.encode(s) }
+    }
+
+    @Test func roundTripsEveryMessageKind() throws {
+        let id = TestSupport.id("omega-a1b2")
+        let key = Curve25519.KeyAgreement.PrivateKey().publicKey
+        let hello = Hello(device: id, publicKey: key, agent: "0.1.0", caps: ["wifi"], boot: 3, nonce: "ab12")
+        #expect(try MessageCodec.decode(Hello.self, from: MessageCodec.encode(hello)) == hello)
+        #expect(try hello.publicKey().rawRepresentation == key.rawRepresentation)
+        let pk = ServicePublicKeyMessage(publicKey: key)
+        #expect(try MessageCodec.decode(ServicePublicKeyMessage.self, from: MessageCodec.encode(pk)) == pk)
+        let ss = ServiceStatus(state: .online, kid: Fingerprint.of(key), version: "0.1.0", ts: 5)
+        #expect(try MessageCodec.decode(ServiceStatus.self, from: MessageCodec.encode(ss)) == ss)
+        let ev = AuditEvent(type: "device.pending", device: id, fingerprint: Fingerprint.of(key), operatorName: "alice", ts: 9)
+        let evJSON = try MessageCodec.encodeString(ev)
+        #expect(evJSON.contains(#""operator":"alice""#))
+        #expect(try MessageCodec.decode(AuditEvent.self, from: Array(evJSON.utf8)) == ev)
+        let progress = OperatorReply.progress(id: "c1", .object(["done": .int(3), "total": .int(10)]))
+        #expect(try MessageCodec.decode(OperatorReply.self, from: MessageCodec.encode(progress)) == progress)
+        #expect(!progress.isFinal)
+        let fail = OperatorReply.failure(id: "c1", code: "unknown_device", message: "no device 'x'")
+        #expect(try MessageCodec.decode(OperatorReply.self, from: MessageCodec.encode(fail)) == fail)
+    }
+
+    @Test func jsonValueConvertsTypedArguments() throws {
+        struct PushArgs: Codable, Equatable {
+            var devices: [String]
+            var profile: String
+        }
+        let args = PushArgs(devices: ["a", "b"], profile: "premises")
+        let value = try JSONValue(encoding: args)
+        #expect(try value.decode(PushArgs.self) == args)
+        #expect(throws: ProtocolError.self) { try JSONValue.object([:]).decode(PushArgs.self) }
+    }
+}
