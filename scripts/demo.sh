@@ -17,10 +17,15 @@ chmod 700 "$work"
 pids=()
 cleanup() {
   status=$?
+  # Newest first (agents, provisiond, broker), each one gone before the next is asked: provisiond
+  # says goodbye on the broker. SIGKILL after 10 s as a last resort.
   for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill -TERM "${pids[$i]}" 2>/dev/null || true
+    pid="${pids[$i]}"
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "$status" -ne 0 ]; then
     echo "== demo failed; logs kept in $work" >&2
     tail -n 20 "$work"/*.log >&2 2>/dev/null || true
@@ -51,43 +56,55 @@ export FLEETCTL_USERNAME=demo-operator
 fleet() { "$bin/fleetctl" "$@" --port "$port"; }
 
 echo "== service keys"
-"$bin/fleetctl" keys create --out "$work/keys"
-fingerprint="$("$bin/fleetctl" keys create --out "$work/keys" 2>/dev/null | awk '/fingerprint/{print $2}' || true)"
+"$bin/fleetctl" keys create --out "$work/keys" | tee "$work/keys.txt"
+fingerprint="$(awk '/^fingerprint/{print $2}' "$work/keys.txt")"
 
-echo "== provisiond (registry $work/registry.sqlite)"
+echo "== provisiond (registry $work/registry.sqlite, mode 0600)"
 "$bin/provisiond" --port "$port" --database "$work/registry.sqlite" \
   --service-key "$work/keys/service.key" > "$work/provisiond.log" 2>&1 &
 pids+=($!)
 wait_for "$work/provisiond.log" "provisiond online" 30
 
-echo "== three devices: identities and agents"
+echo "== three devices: identities (omega-agent identity) and a manifest"
+standins="$root/agent/standins"
 echo "uri,group" > "$work/manifest.csv"
 for n in 1 2 3; do
   dev="demo-omega-$n"
   mkdir -p "$work/$dev/uci"
-  printf 'config wifi-iface '"'"'sta'"'"'\n' > "$work/$dev/uci/wireless" || true
-  uri="$("$bin/omega-agent" identity --state-dir "$work/$dev" --device-id "$dev")"
+  cp agent/tests/golden/apply/omega2/before/* "$work/$dev/uci/"
+  # The world around the simulated radio: the premises AP and the staging SoftAP.
+  cat > "$work/$dev/scenario.json" <<JSON
+{"confdir": "$work/$dev/uci", "state": "$work/$dev/radio.json",
+ "aps": [{"ssid": "Office", "encryption": "psk2", "key": "demo passphrase 42", "gives_lease": true, "address": "192.168.8.2$n"},
+         {"ssid": "FleetProvisioning", "encryption": "psk2", "key": "provisioning-key", "gives_lease": true, "address": "10.0.0.2$n"}]}
+JSON
+  uri="$("$bin/omega-agent" identity --device-id "$dev" --state-dir "$work/$dev" --key-file "$work/$dev/device.key" | head -n 1)"
   echo "$uri,warehouse" >> "$work/manifest.csv"
 done
 cat "$work/manifest.csv"
 fleet enroll --manifest "$work/manifest.csv"
 
+echo "== starting the agents (uci, wifi and ubus stand-ins on private uci files)"
 for n in 1 2 3; do
   dev="demo-omega-$n"
-  PATH="$root/agent/standins:$PATH" UCI_CONFIG_DIR="$work/$dev/uci" \
-    "$bin/omega-agent" run --state-dir "$work/$dev" --device-id "$dev" \
-      --broker-host 127.0.0.1 --broker-port "$port" \
-      --service-pubkey "$work/keys/service.pub" > "$work/$dev.log" 2>&1 &
+  FB_STANDIN_SCENARIO="$work/$dev/scenario.json" "$bin/omega-agent" run --device-id "$dev" \
+    --state-dir "$work/$dev" --key-file "$work/$dev/device.key" \
+    --broker-host 127.0.0.1 --broker-port "$port" --uci-confdir "$work/$dev/uci" \
+    --set "uci_path=$standins/uci" --set "wifi_path=$standins/wifi" --set "ubus_path=$standins/ubus" \
+    --set "service_pubkey=$work/keys/service.pub" --stderr > "$work/$dev.log" 2>&1 &
   pids+=($!)
 done
 
-echo "== profile 'office' (key from a 0600 file, sealed to the service key before publishing)"
-umask 077
-printf 'demo passphrase %s\n' "$RANDOM$RANDOM" > "$work/office.key"
-fleet profile add office --ssid Office --encryption psk2 --key-file "$work/office.key"
+echo "== profile 'office' (key from a 0600 file, sealed to service key $fingerprint before publishing)"
+( umask 077; printf 'demo passphrase 42\n' > "$work/office.key" )
+fleet profile add office --ssid Office --encryption psk2 --key-file "$work/office.key" \
+  --service-fingerprint "$fingerprint"
+fleet profile list
 fleet assign office --group warehouse
 echo "== push"
-fleet push --group warehouse --timeout 60
+fleet push --group warehouse --timeout 90
 echo "== status"
 fleet status
+echo "== demo-omega-1's uci wireless station section now:"
+sed -n "/'client'/,/^$/p" "$work/demo-omega-1/uci/wireless" | sed "s/option key .*/option key '<redacted>'/"
 echo "== done; stopping everything"

@@ -97,14 +97,25 @@ public struct ProvisioningService: Service {
         } onGracefulShutdown: {
             logger.info("shutting down")
         }
-        do {
-            try await client.publish(
-                topics.serviceStatus, payload: identity.statusPayload(online: false, version: configuration.version),
-                qos: .atLeastOnce, retain: true)
-        } catch {
-            logger.warning("could not publish offline status; the will covers it", metadata: ["error": "\(error)"])
+        // Bounded: with the broker gone the publish would wait for a reconnect that never comes.
+        let offline = identity.statusPayload(online: false, version: configuration.version)
+        let published = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [topics] in
+                (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true)) != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(3))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
-        await client.disconnect()
+        if published {
+            await client.disconnect()
+        } else {
+            logger.warning("could not publish the offline status in time; the broker publishes the will")
+        }
         logger.info("provisiond stopped")
     }
 
