@@ -20,7 +20,7 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Broker port.") var port: Int = 1883
     @Option(help: "Broker username.") var username: String?
     @Option(help: "File whose first line is the broker password (else PROVISIOND_PASSWORD).") var passwordFile: String?
-    @Option(help: "MQTT client id.") var clientID: String = "provisiond"
+    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String = "provisiond"
     @Option(help: "CA certificate file: connect with TLS.") var caFile: String?
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
     @Option(help: "Registry database file (created with mode 0600).") var database: String

@@ -138,4 +138,52 @@ struct SimulatedFleetTests {
         await device?.stop()
         await site.stop()
     }
+
+    @Test func malformedHellosAreRejectedWithoutHarmingTheService() async throws {
+        let site = try await Site.start()
+        let client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "vandal"))
+        do {
+            try await client.connect()
+            let garbage: [(String, [UInt8])] = [
+                ("bootstrap/v1/devices/x/hello", Array("not json".utf8)),
+                ("bootstrap/v1/devices/x/hello", Array(repeating: UInt8(ascii: "a"), count: 5000)),
+                ("bootstrap/v1/devices/x/hello", Array(#"{"v":1,"device":"y","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)),
+                ("bootstrap/v1/devices/x/hello", Array(#"{"v":1,"device":"x","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)),
+                ("bootstrap/v1/devices/x/status", Array(#"{"v":1,"device":"x","state":"exploded","seq":1,"ts":0}"#.utf8)),
+                ("bootstrap/v1/ops/request", Array("{}".utf8)),
+                ("bootstrap/v1/ops/request", Array(repeating: UInt8(ascii: "{"), count: 20000)),
+            ]
+            for (topic, payload) in garbage { try await client.publish(topic, payload: payload) }
+            let pending = try await site.fleetctl(["pending", "--json"])
+            #expect(pending.status == 0, "\(pending.output)")
+            #expect(try JSONDecoder().decode(PendingResult.self, from: Data(pending.output.utf8)).pending.isEmpty)
+            #expect(site.provisiond.isRunning)
+            #expect(site.provisiond.output().contains("hello rejected"))
+        } catch {
+            Issue.record("\(error)\nprovisiond log:\n\(site.provisiond.output())")
+        }
+        await client.disconnect()
+        client.close()
+        await site.stop()
+    }
+
+    @Test func sigtermPublishesTheOfflineServiceStatus() async throws {
+        let site = try await Site.start()
+        let watcher = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "watcher"))
+        do {
+            _ = await site.provisiond.terminate()
+            #expect(site.provisiond.output().contains("provisiond stopped"))
+            try await watcher.connect()
+            let messages = watcher.messages
+            _ = try await watcher.subscribe("bootstrap/v1/service/status")
+            var iterator = messages.makeAsyncIterator()
+            let retained = await iterator.next()
+            #expect(retained.map { String(decoding: $0.payload, as: UTF8.self).contains(#""state":"offline""#) } == true)
+        } catch {
+            Issue.record("\(error)")
+        }
+        await watcher.disconnect()
+        watcher.close()
+        await site.stop()
+    }
 }
