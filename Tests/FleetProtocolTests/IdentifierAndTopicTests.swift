@@ -50,7 +50,8 @@ import Testing
         #expect(tree.servicePublicKey == "bootstrap/v1/service/pubkey")
         #expect(tree.events == "bootstrap/v1/events")
         #expect(tree.opsRequest == "bootstrap/v1/ops/request")
-        #expect(try tree.opsReply(operator: "alice", correlation: "c0ffee01") == "bootstrap/v1/ops/reply/alice/c0ffee01")
+        #expect(
+            try tree.opsReply(operator: "alice", correlation: "c0ffee01") == "bootstrap/v1/ops/reply/alice/c0ffee01")
         #expect(tree.helloFilter == "bootstrap/v1/devices/+/hello")
         #expect(tree.statusFilter == "bootstrap/v1/devices/+/status")
         #expect(tree.configFilter == "bootstrap/v1/devices/+/config")
@@ -67,14 +68,16 @@ import Testing
         #expect(tree.route(tree.events) == .events)
         #expect(tree.route(tree.opsRequest) == .opsRequest)
         #expect(
-            tree.route(try tree.opsReply(operator: "alice", correlation: "c1")) == .opsReply(operator: "alice", correlation: "c1"))
+            tree.route(try tree.opsReply(operator: "alice", correlation: "c1"))
+                == .opsReply(operator: "alice", correlation: "c1"))
     }
 
     @Test(arguments: [
         "bootstrap/v2/events", "other/v1/events", "bootstrap/v1", "bootstrap/v1/", "bootstrap/v1/devices/a/other",
         "bootstrap/v1/devices/+/hello", "bootstrap/v1/devices//hello", "bootstrap/v1/devices/a/hello/x",
         "bootstrap/v1/ops/reply/alice", "bootstrap/v1/ops/reply/al#ice/c1", "bootstrap/v1/service/other",
-        "bootstrapx/v1/events", "bootstrap/v1/events/", "bootstrap/v1/devices/\(String(repeating: "a", count: 65))/hello",
+        "bootstrapx/v1/events", "bootstrap/v1/events/",
+        "bootstrap/v1/devices/\(String(repeating: "a", count: 65))/hello",
     ])
     func ignoresTopicsOutsideTheTree(_ topic: String) {
         #expect(tree.route(topic) == nil)

@@ -10,15 +10,20 @@ enum Samples {
     static let kid = Fingerprint.of(rawPublicKey: [UInt8](repeating: 7, count: 32))
     static let hello =
         #"{"v":1,"device":"omega-a1b2","pubkey":"\#(key)","agent":"0.1.0","caps":["wifi","reset"],"boot":7,"nonce":"9f86d081884c7d65"}"#
-    static let status = #"{"v":1,"device":"omega-a1b2","state":"failed","seq":12,"reason":"auth_failed","ts":1795312345}"#
+    static let status =
+        #"{"v":1,"device":"omega-a1b2","state":"failed","seq":12,"reason":"auth_failed","ts":1795312345}"#
     static let envelope =
         #"{"v":1,"kind":"wifi","device":"omega-a1b2","seq":12,"kem":32,"kdf":1,"aead":3,"kid":"3f2a-91c0-7d44-e810","enc":"\#(key)","ct":"\#(Base64URL.encode([UInt8](repeating: 1, count: 40)))"}"#
-    static let serviceStatus = #"{"v":1,"state":"online","kid":"3f2a-91c0-7d44-e810","version":"0.1.0","ts":1795312345}"#
+    static let serviceStatus =
+        #"{"v":1,"state":"online","kid":"3f2a-91c0-7d44-e810","version":"0.1.0","ts":1795312345}"#
     static let servicePubkey = #"{"v":1,"pubkey":"\#(key)","kid":"\#(kid)"}"#
-    static let event = #"{"v":1,"type":"device.pending","device":"omega-a1b2","fingerprint":"3f2a-91c0-7d44-e810","detail":"new","ts":1795312345}"#
-    static let request = #"{"v":1,"id":"c0ffee01","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/c0ffee01","args":{}}"#
+    static let event =
+        #"{"v":1,"type":"device.pending","device":"omega-a1b2","fingerprint":"3f2a-91c0-7d44-e810","detail":"new","ts":1795312345}"#
+    static let request =
+        #"{"v":1,"id":"c0ffee01","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/c0ffee01","args":{}}"#
     static let replyOK = #"{"v":1,"id":"c0ffee01","ok":true,"result":{}}"#
-    static let replyError = #"{"v":1,"id":"c0ffee01","ok":false,"error":{"code":"unknown_device","message":"no device 'x'"}}"#
+    static let replyError =
+        #"{"v":1,"id":"c0ffee01","ok":false,"error":{"code":"unknown_device","message":"no device 'x'"}}"#
     static let replyProgress = #"{"v":1,"id":"c0ffee01","progress":{"device":"a","state":"applied"}}"#
     static let profile = #"{"ssid":"Premises","encryption":"psk2","key":"correct horse battery","hidden":false}"#
     static let reset = #"{"reason":"revoked"}"#
@@ -223,14 +228,19 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         #expect(err(#"{"v":1,"device":"d","state":"online","seq":0,"reason":"timeout","ts":1}"#) != nil)
         #expect(err(#"{"v":1,"device":"d","state":"offline","seq":0,"ts":1}"#) == nil)
         let long = String(repeating: "x", count: 201)
-        #expect(err(#"{"v":1,"device":"d","state":"applied","seq":3,"detail":"\#(long)","ts":1}"#)?.issues.first?.field == "detail")
+        #expect(
+            err(#"{"v":1,"device":"d","state":"applied","seq":3,"detail":"\#(long)","ts":1}"#)?.issues.first?.field
+                == "detail")
     }
 
     @Test func rejectsOutOfRangeNumbers() {
-        let tooBig = #"{"v":1,"kind":"wifi","device":"d","seq":9007199254740992,"kem":32,"kdf":1,"aead":3,"kid":"3f2a-91c0-7d44-e810","enc":"\#(Samples.key)","ct":"AAAAAAAAAAAAAAAAAAAAAAA"}"#
+        let tooBig =
+            #"{"v":1,"kind":"wifi","device":"d","seq":9007199254740992,"kem":32,"kdf":1,"aead":3,"kid":"3f2a-91c0-7d44-e810","enc":"\#(Samples.key)","ct":"AAAAAAAAAAAAAAAAAAAAAAA"}"#
         #expect(AnyDecoder.envelope.error(tooBig)?.issues.first?.field == "seq")
         let negative = tooBig.replacingOccurrences(of: "9007199254740992", with: "-1")
-        #expect(AnyDecoder.envelope.error(negative)?.message.contains("seq") == true, "\(String(describing: AnyDecoder.envelope.error(negative)))")
+        #expect(
+            AnyDecoder.envelope.error(negative)?.message.contains("seq") == true,
+            "\(String(describing: AnyDecoder.envelope.error(negative)))")
         let fraction = tooBig.replacingOccurrences(of: "9007199254740992", with: "1.5")
         #expect(AnyDecoder.envelope.error(fraction)?.message.contains("seq") == true)
         let zero = tooBig.replacingOccurrences(of: "9007199254740992", with: "0")
@@ -262,14 +272,20 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         #expect(AnyDecoder.reply.error(Samples.replyProgress) == nil)
         #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1"}"#)?.issues.first?.field == "ok")
         #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1","ok":false}"#)?.issues.first?.field == "error")
-        #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c1","ok":true,"progress":{}}"#)?.issues.first?.field == "progress")
+        #expect(
+            AnyDecoder.reply.error(#"{"v":1,"id":"c1","ok":true,"progress":{}}"#)?.issues.first?.field == "progress")
         #expect(AnyDecoder.reply.error(#"{"v":1,"id":"c+1","ok":true}"#)?.issues.first?.field == "id")
     }
 
     @Test func operatorRequestChecksIdsAndReplyTopic() throws {
-        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x/#"}"#)?.issues.first?.field == "reply_to")
-        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c/1","op":"status","reply_to":"x"}"#)?.issues.first?.field == "id")
-        #expect(AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x","args":[1]}"#)?.issues.first?.field == "args")
+        #expect(
+            AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x/#"}"#)?.issues.first?.field
+                == "reply_to")
+        #expect(
+            AnyDecoder.request.error(#"{"v":1,"id":"c/1","op":"status","reply_to":"x"}"#)?.issues.first?.field == "id")
+        #expect(
+            AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"status","reply_to":"x","args":[1]}"#)?.issues.first?.field
+                == "args")
         let r = try MessageCodec.decode(OperatorRequest.self, from: Array(Samples.request.utf8))
         let tree = try TopicTree()
         #expect(r.replyTopicMatches(operator: "alice", in: tree))
@@ -277,9 +293,11 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
     }
 
     @Test func encodesDeterministicallyWithSortedKeys() throws {
-        let s = DeviceStatus(device: TestSupport.id("omega-a1b2"), state: .failed, seq: 12, reason: .authFailed, ts: 1795312345)
+        let s = DeviceStatus(
+            device: TestSupport.id("omega-a1b2"), state: .failed, seq: 12, reason: .authFailed, ts: 1_795_312_345)
         let json = try MessageCodec.encodeString(s)
-        #expect(json == #"{"device":"omega-a1b2","reason":"auth_failed","seq":12,"state":"failed","ts":1795312345,"v":1}"#)
+        #expect(
+            json == #"{"device":"omega-a1b2","reason":"auth_failed","seq":12,"state":"failed","ts":1795312345,"v":1}"#)
         #expect(try MessageCodec.encode(s) == MessageCodec.encode(s))
         let r = OperatorRequest(id: "c1", op: "status", replyTo: "bootstrap/v1/ops/reply/alice/c1")
         #expect(try MessageCodec.encodeString(r).contains(#""reply_to":"bootstrap/v1/ops/reply/alice/c1""#))
@@ -300,7 +318,8 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         #expect(try MessageCodec.decode(ServicePublicKeyMessage.self, from: MessageCodec.encode(pk)) == pk)
         let ss = ServiceStatus(state: .online, kid: Fingerprint.of(key), version: "0.1.0", ts: 5)
         #expect(try MessageCodec.decode(ServiceStatus.self, from: MessageCodec.encode(ss)) == ss)
-        let ev = AuditEvent(type: "device.pending", device: id, fingerprint: Fingerprint.of(key), operatorName: "alice", ts: 9)
+        let ev = AuditEvent(
+            type: "device.pending", device: id, fingerprint: Fingerprint.of(key), operatorName: "alice", ts: 9)
         let evJSON = try MessageCodec.encodeString(ev)
         #expect(evJSON.contains(#""operator":"alice""#))
         #expect(try MessageCodec.decode(AuditEvent.self, from: Array(evJSON.utf8)) == ev)

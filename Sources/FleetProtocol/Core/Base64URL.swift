@@ -64,7 +64,8 @@ public enum Base64URL {
         out.reserveCapacity(chars.count * 3 / 4)
         var i = 0
         while i + 4 <= values.count {
-            let n = UInt32(values[i]) << 18 | UInt32(values[i + 1]) << 12 | UInt32(values[i + 2]) << 6
+            let n =
+                UInt32(values[i]) << 18 | UInt32(values[i + 1]) << 12 | UInt32(values[i + 2]) << 6
                 | UInt32(values[i + 3])
             out.append(UInt8(n >> 16 & 0xFF))
             out.append(UInt8(n >> 8 & 0xFF))

@@ -37,7 +37,8 @@ public struct TopicTree: Hashable, Sendable {
             }
             if let bad = level.utf8.first(where: { !Identifier.isIDByte($0) }) {
                 throw ProtocolError(
-                    .invalidTopic, "topic prefix contains \(Identifier.describe(byte: bad)); levels allow A-Z a-z 0-9 . _ -")
+                    .invalidTopic,
+                    "topic prefix contains \(Identifier.describe(byte: bad)); levels allow A-Z a-z 0-9 . _ -")
             }
         }
         self.prefix = prefix

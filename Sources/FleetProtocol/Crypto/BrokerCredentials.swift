@@ -34,6 +34,9 @@ public enum BrokerCredentials {
         } catch {
             throw ProtocolError(.crypto, "X25519 key agreement failed for device '\(device)' (low-order public key?)")
         }
+        if shared.withUnsafeBytes({ $0.allSatisfy { $0 == 0 } }) {
+            throw ProtocolError(.crypto, "public key for device '\(device)' is a low-order X25519 point")
+        }
         let key = shared.hkdfDerivedSymmetricKey(
             using: SHA256.self, salt: salt, sharedInfo: Array(device.rawValue.utf8), outputByteCount: 32)
         return key.withUnsafeBytes { Base64URL.encode($0) }

@@ -23,7 +23,9 @@ public enum EnvelopeCrypto {
         let id = Array(device.rawValue.utf8)
         var ctx: [UInt8] = [UInt8(protocolVersion), kind.contextByte]
         ctx.reserveCapacity(11 + id.count)
-        for shift in stride(from: 56, through: 0, by: -8) { ctx.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            ctx.append(UInt8(truncatingIfNeeded: seq >> UInt64(shift)))
+        }
         ctx.append(UInt8(id.count))
         ctx.append(contentsOf: id)
         return ctx
@@ -52,6 +54,9 @@ public enum EnvelopeCrypto {
         guard !plaintext.isEmpty && plaintext.count <= Envelope.maxPlaintextBytes else {
             throw ProtocolError(
                 .tooLarge, "envelope plaintext is \(plaintext.count) bytes, must be 1–\(Envelope.maxPlaintextBytes)")
+        }
+        if X25519KeyCheck.isUnusable(devicePublicKey) {
+            throw ProtocolError(.crypto, "device public key of '\(device)' is a low-order X25519 point")
         }
         do {
             var sender = try HPKE.Sender(
@@ -119,7 +124,8 @@ public enum EnvelopeCrypto {
 
     /// Opens a raw config payload as the device `device`, with every receiver check of Topics.md
     /// except profile validation: size, JSON and fields, suite, device (and the topic's `{id}`), kid,
-    /// replay, HPKE.
+    /// replay, HPKE. An empty payload (a cleared retained config) is not an envelope: callers skip it
+    /// before calling (Topics.md, receiver check 0); here it is `.malformed`.
     /// - Parameters:
     ///   - topicDevice: the `{id}` of the topic the payload arrived on, when known.
     ///   - highestAppliedSeq: the persisted highest applied seq; nil skips the replay check.

@@ -51,7 +51,8 @@ public struct BootstrapURI: Sendable, Hashable, CustomStringConvertible {
             let start = position
             position += item.count + 1
             guard item.count >= 2, item[item.startIndex + 1] == UInt8(ascii: ":") else {
-                throw ProtocolError(.invalidURI, "bootstrap URI has a malformed field at byte \(start) (expected 'T:value;')")
+                throw ProtocolError(
+                    .invalidURI, "bootstrap URI has a malformed field at byte \(start) (expected 'T:value;')")
             }
             fields.append((item[item.startIndex], Array(item.dropFirst(2)), start))
         }
@@ -65,7 +66,8 @@ public struct BootstrapURI: Sendable, Hashable, CustomStringConvertible {
         guard allowedOrders.contains(expectedOrder) else {
             throw ProtocolError(
                 .invalidURI,
-                "bootstrap URI fields are '\(String(decoding: expectedOrder, as: UTF8.self))'; expected I, K, optional M, optional A, then X")
+                "bootstrap URI fields are '\(String(decoding: expectedOrder, as: UTF8.self))'; expected I, K, optional M, optional A, then X"
+            )
         }
         let checksum = String(decoding: last.value, as: UTF8.self)
         guard last.value.count == 8, last.value.allSatisfy({ Hex.isHexDigit($0, lowercaseOnly: true) }) else {
@@ -89,6 +91,9 @@ public struct BootstrapURI: Sendable, Hashable, CustomStringConvertible {
                 guard let raw = Base64URL.decode(value), raw.count == 32,
                     let k = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
                 else { throw ProtocolError(.invalidURI, "bootstrap URI field K is not base64url of a 32-byte key") }
+                if X25519KeyCheck.isUnusable(k) {
+                    throw ProtocolError(.invalidURI, "bootstrap URI field K is a low-order X25519 point")
+                }
                 key = k
             case UInt8(ascii: "M"):
                 if let p = Identifier.problem(value, maxLength: 32) {

@@ -1,11 +1,12 @@
 import Crypto
+import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads and writes X25519 key files (Topics.md, "Key files").
@@ -20,7 +21,8 @@ public enum KeyFile {
     static let publicTag = "x25519-public"
 
     /// Writes `key` to `path` (mode 0600, atomic).
-    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to path: String) throws(ProtocolError) {
+    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to path: String) throws(ProtocolError)
+    {
         var raw = Array(key.rawRepresentation)
         defer { wipe(&raw) }
         var text = Array(
@@ -49,7 +51,8 @@ public enum KeyFile {
 
     /// Writes a public key file (mode 0600, atomic).
     public static func savePublicKey(_ key: Curve25519.KeyAgreement.PublicKey, to path: String) throws(ProtocolError) {
-        let text = "# FleetBootstrap X25519 public key, fingerprint \(Fingerprint.of(key))\n"
+        let text =
+            "# FleetBootstrap X25519 public key, fingerprint \(Fingerprint.of(key))\n"
             + "\(publicTag):\(Base64URL.encode(key.rawRepresentation))\n"
         try atomicWrite(Array(text.utf8), to: path)
     }
@@ -58,6 +61,9 @@ public enum KeyFile {
     public static func loadPublicKey(from path: String) throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
         let text = try readFile(path, requirePrivateMode: false)
         let raw = try parse(text, tag: publicTag, path: path)
+        if X25519KeyCheck.isUnusable(raw) {
+            throw ProtocolError(.keyFile, "\(path): low-order X25519 point, not a usable key")
+        }
         do {
             return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
         } catch {
@@ -100,7 +106,8 @@ public enum KeyFile {
         if requirePrivateMode && st.st_mode & 0o077 != 0 {
             throw ProtocolError(
                 .keyFile,
-                "\(path): mode \(String(st.st_mode & 0o777, radix: 8)) lets group or others read a private key; run chmod 600")
+                "\(path): mode \(String(st.st_mode & 0o777, radix: 8)) lets group or others read a private key; run chmod 600"
+            )
         }
         if st.st_size > maxFileBytes {
             throw ProtocolError(.keyFile, "\(path): \(st.st_size) bytes, at most \(maxFileBytes) allowed")
@@ -174,5 +181,40 @@ public enum KeyFile {
             // Best effort: Swift gives no guarantee against copies, but the buffers we own are cleared.
             _ = memset(base, 0, buf.count)
         }
+    }
+}
+
+extension KeyFile {
+    /// `savePrivateKey(_:to:)` for a file URL.
+    public static func savePrivateKey(_ key: Curve25519.KeyAgreement.PrivateKey, to url: URL) throws(ProtocolError) {
+        try savePrivateKey(key, to: url.path)
+    }
+
+    /// `loadPrivateKey(from:)` for a file URL.
+    public static func loadPrivateKey(from url: URL) throws(ProtocolError) -> Curve25519.KeyAgreement.PrivateKey {
+        try loadPrivateKey(from: url.path)
+    }
+
+    /// `savePublicKey(_:to:)` for a file URL.
+    public static func savePublicKey(_ key: Curve25519.KeyAgreement.PublicKey, to url: URL) throws(ProtocolError) {
+        try savePublicKey(key, to: url.path)
+    }
+
+    /// `loadPublicKey(from:)` for a file URL.
+    public static func loadPublicKey(from url: URL) throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
+        try loadPublicKey(from: url.path)
+    }
+
+    /// Loads the private key at `path`, or creates one (mode 0600) when the file does not exist,
+    /// as the agent does on first start.
+    public static func loadOrCreatePrivateKey(at path: String) throws(ProtocolError)
+        -> Curve25519.KeyAgreement.PrivateKey
+    {
+        if access(path, F_OK) != 0 && errno == ENOENT {
+            let key = Curve25519.KeyAgreement.PrivateKey()
+            try savePrivateKey(key, to: path)
+            return key
+        }
+        return try loadPrivateKey(from: path)
     }
 }

@@ -116,6 +116,10 @@ struct IssueList {
     }
 
     mutating func publicKey(_ field: String, _ b: Base64URLBytes) {
-        if b.count != 32 { add(field, "must be 32 bytes, got \(b.count)") }
+        if b.count != 32 {
+            add(field, "must be 32 bytes, got \(b.count)")
+        } else if X25519KeyCheck.isUnusable(b.bytes) {
+            add(field, "is a low-order X25519 point, not a usable key")
+        }
     }
 }

@@ -31,6 +31,13 @@ public struct Hello: FleetMessage, Hashable {
         self.nonce = nonce
     }
 
+    /// A fresh 16-hex-digit nonce for a hello.
+    public static func makeNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        let n: UInt64 = rng.next()
+        return Hex.encode((0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) })
+    }
+
     /// The announced public key.
     public func publicKey() throws(ProtocolError) -> Curve25519.KeyAgreement.PublicKey {
         try x25519PublicKey(pubkey, field: "pubkey")
@@ -43,9 +50,11 @@ public struct Hello: FleetMessage, Hashable {
         l.printableASCII("agent", agent, 1...32)
         if caps.count > 16 { l.add("caps", "has \(caps.count) entries, at most 16 allowed") }
         for (i, cap) in caps.enumerated() {
-            let ok = (1...32).contains(cap.utf8.count)
+            let ok =
+                (1...32).contains(cap.utf8.count)
                 && cap.utf8.allSatisfy { b in
-                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
+                        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
                         || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
                 }
             if !ok { l.add("caps.\(i)", "must be 1–32 of [a-z0-9_-]") }

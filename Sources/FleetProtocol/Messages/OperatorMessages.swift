@@ -85,7 +85,9 @@ public struct OperatorReply: FleetMessage, Hashable {
     /// Progress messages only (no `ok`).
     public var progress: JSONValue?
 
-    public init(id: String, ok: Bool?, result: JSONValue? = nil, error: OperatorErrorBody? = nil, progress: JSONValue? = nil) {
+    public init(
+        id: String, ok: Bool?, result: JSONValue? = nil, error: OperatorErrorBody? = nil, progress: JSONValue? = nil
+    ) {
         self.v = protocolVersion
         self.id = id
         self.ok = ok

@@ -128,9 +128,11 @@ public struct AuditEvent: FleetMessage, Hashable {
 extension IssueList {
     /// 1…n bytes of `[a-z0-9._-]`.
     mutating func token(_ field: String, _ s: String, _ range: ClosedRange<Int>) {
-        let ok = range.contains(s.utf8.count)
+        let ok =
+            range.contains(s.utf8.count)
             && s.utf8.allSatisfy { b in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
                     || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
             }
         if !ok { add(field, "must be \(range.lowerBound)–\(range.upperBound) of [a-z0-9._-]") }
