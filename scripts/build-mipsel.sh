@@ -47,7 +47,7 @@ make_sysroot
 [ "$what" = sysroot ] && exit 0
 
 libdir="$sysroot/usr/lib/mipsel-linux-gnu"
-flags=(-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections -Iagent/src
+flags=(-std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections -Iagent/src
        -I"$sysroot/usr/include" -I"$sysroot/usr/include/mipsel-linux-gnu")
 ldflags=(-Wl,--gc-sections -L"$libdir" -Wl,-rpath-link,"$libdir" -Wl,-rpath-link,"$sysroot/lib/mipsel-linux-gnu"
          -lmosquitto -lcrypto -ljson-c)

@@ -53,7 +53,7 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
 
 void fb_agent_wipe(struct fb_agent *a) { OPENSSL_cleanse(a->sk, sizeof a->sk); }
 
-/* Appends s as JSON string contents (control characters escaped); bounded. */
+/* s as JSON string contents (quotes escaped, control characters as spaces); bounded. */
 static size_t json_escape(const char *s, size_t max_in, char *out, size_t cap)
 {
     size_t o = 0;
@@ -64,8 +64,8 @@ static size_t json_escape(const char *s, size_t max_in, char *out, size_t cap)
         if (c == '"' || c == '\\') {
             out[o++] = '\\';
             out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
+        } else if (c < 0x20 || c == 0x7f) {
+            out[o++] = ' '; /* Topics.md: detail has no control characters */
         } else {
             out[o++] = (char)c;
         }
@@ -130,7 +130,11 @@ static int parse_reset(const uint8_t *pt, size_t len)
     if (obj == NULL)
         return -1;
     const char *s;
-    int r = fb_json_string(obj, "reason", 1, 64, &s, NULL);
+    size_t n = 0;
+    int r = fb_json_string(obj, "reason", 1, 64, &s, &n);
+    for (size_t i = 0; r == 1 && i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            r = -1; /* no control characters */
     json_object_put(obj);
     return r == 1 ? 0 : -1;
 }

@@ -33,7 +33,7 @@ struct json_object *fb_json_parse_object(const char *buf, size_t len)
 int fb_json_string(struct json_object *obj, const char *name, size_t min, size_t max, const char **out, size_t *len)
 {
     struct json_object *v;
-    if (!json_object_object_get_ex(obj, name, &v))
+    if (!json_object_object_get_ex(obj, name, &v) || v == NULL) /* json-c: null is a NULL value */
         return 0;
     if (!json_object_is_type(v, json_type_string))
         return -1;
@@ -50,7 +50,7 @@ int fb_json_string(struct json_object *obj, const char *name, size_t min, size_t
 int fb_json_int(struct json_object *obj, const char *name, int64_t min, int64_t max, int64_t *out)
 {
     struct json_object *v;
-    if (!json_object_object_get_ex(obj, name, &v))
+    if (!json_object_object_get_ex(obj, name, &v) || v == NULL) /* json-c: null is a NULL value */
         return 0;
     if (!json_object_is_type(v, json_type_int))
         return -1;
@@ -65,7 +65,7 @@ int fb_json_int(struct json_object *obj, const char *name, int64_t min, int64_t 
 int fb_json_bool(struct json_object *obj, const char *name, int *out)
 {
     struct json_object *v;
-    if (!json_object_object_get_ex(obj, name, &v))
+    if (!json_object_object_get_ex(obj, name, &v) || v == NULL) /* json-c: null is a NULL value */
         return 0;
     if (!json_object_is_type(v, json_type_boolean))
         return -1;

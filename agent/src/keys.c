@@ -82,48 +82,81 @@ int fb_write_file_atomic(const char *path, const void *data, size_t len, unsigne
     return rc;
 }
 
+/* X25519 with a fixed scalar: all zeros for exactly the small-order points (RFC 7748 clamping). */
+static int small_order(const uint8_t pub[FB_X25519_LEN])
+{
+    static const uint8_t probe[FB_X25519_LEN] = {9};
+    uint8_t out[FB_X25519_LEN];
+    int bad = fb_x25519(probe, pub, out) != 0;
+    OPENSSL_cleanse(out, sizeof out);
+    return bad;
+}
+
 int fb_key_file_read(const char *path, const char *label, uint8_t key[FB_X25519_LEN], char *err, size_t errlen)
 {
-    char buf[1024];
+    char buf[FB_KEY_FILE_MAX + 2];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0)
+                len = sizeof buf; /* report as unreadable below */
+            break;
+        }
+        len += (size_t)n;
+        if (len == sizeof buf - 1)
+            break;
+    }
     close(fd);
-    if (n < 0 || n == (ssize_t)sizeof buf - 1) {
-        snprintf(err, errlen, "%s: unreadable or larger than %zu bytes", path, sizeof buf - 2);
+    if (len > FB_KEY_FILE_MAX) {
+        snprintf(err, errlen, "%s: unreadable or larger than %d bytes", path, FB_KEY_FILE_MAX);
         OPENSSL_cleanse(buf, sizeof buf);
         return -1;
     }
-    buf[n] = '\0';
-    int rc = -1;
+    buf[len] = '\0';
+    int found = 0, bad = 0;
     size_t label_len = strlen(label);
     snprintf(err, errlen, "%s: no '%s:' line", path, label);
     char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(buf, "\n", &save); line && !bad; line = strtok_r(NULL, "\n", &save)) {
         size_t l = strlen(line);
-        if (l > 0 && line[l - 1] == '\r')
-            line[--l] = '\0';
+        while (l > 0 && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+            line[--l] = '\0'; /* CRLF and trailing spaces */
         if (l == 0 || line[0] == '#')
             continue;
-        if (l > label_len && strncmp(line, label, label_len) == 0 && line[label_len] == ':') {
+        if (found) {
+            snprintf(err, errlen, "%s: more than one key line", path);
+            bad = 1;
+        } else if (l > label_len && strncmp(line, label, label_len) == 0 && line[label_len] == ':') {
             const char *v = line + label_len + 1;
             if (fb_b64url_decode(v, strlen(v), key, FB_X25519_LEN) == FB_X25519_LEN) {
-                rc = 0;
+                found = 1;
             } else {
                 snprintf(err, errlen, "%s: '%s' is not base64url of 32 bytes", path, label);
+                bad = 1;
             }
-            break;
+        } else {
+            snprintf(err, errlen, "%s: unexpected line (expected '%s:<base64url>')", path, label);
+            bad = 1;
         }
-        snprintf(err, errlen, "%s: unexpected line (expected '%s:<base64url>')", path, label);
-        break;
     }
     OPENSSL_cleanse(buf, sizeof buf);
-    if (rc != 0)
+    if (found && !bad && strcmp(label, "x25519-public") == 0 && small_order(key)) {
+        snprintf(err, errlen, "%s: the public key is a small-order point", path);
+        bad = 1;
+    }
+    if (!found || bad) {
         OPENSSL_cleanse(key, FB_X25519_LEN);
-    return rc;
+        return -1;
+    }
+    return 0;
 }
 
 int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_X25519_LEN])
@@ -176,8 +209,12 @@ int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint
 int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, size_t errlen)
 {
     size_t n = strlen(text);
-    if (n == 43 && fb_b64url_decode(text, n, pk, FB_X25519_LEN) == FB_X25519_LEN)
-        return 0;
+    if (n == 43 && fb_b64url_decode(text, n, pk, FB_X25519_LEN) == FB_X25519_LEN) {
+        if (!small_order(pk))
+            return 0;
+        snprintf(err, errlen, "the public key is a small-order point");
+        return -1;
+    }
     if (text[0] == '/' || text[0] == '.')
         return fb_key_file_read(text, "x25519-public", pk, err, errlen);
     snprintf(err, errlen, "not a public key (43 chars of base64url, or a key file path)");

@@ -11,12 +11,14 @@
 #define FB_FINGERPRINT_LEN 19
 #define FB_PASSWORD_LEN 43 /* base64url of 32 bytes */
 #define FB_URI_MAX 256
+#define FB_KEY_FILE_MAX 4096
 
 /* "3f2a-91c0-7d44-e810": hex of SHA-256(pub)[0..8], four groups of four. out holds 20. */
 void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LEN + 1]);
 
 /* Reads "<label>:<base64url of 32 bytes>" from a key file ('#' comments, blank lines ignored).
- * label is "x25519-private" or "x25519-public". 0 or -1 with a reason in err. */
+ * label is "x25519-private" or "x25519-public". Exactly one key line, at most 4096 bytes, CRLF and
+ * trailing spaces accepted; a small-order public key is refused. 0 or -1 with a reason in err. */
 int fb_key_file_read(const char *path, const char *label, uint8_t key[FB_X25519_LEN], char *err, size_t errlen);
 /* Writes a key file atomically (temporary file 0600, fsync, rename, fsync dir). 0 or -1. */
 int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_X25519_LEN]);
@@ -25,7 +27,8 @@ int fb_key_file_write(const char *path, const char *label, const uint8_t key[FB_
 int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint8_t pk[FB_X25519_LEN], int *created,
                                char *err, size_t errlen);
 
-/* Parses a public key given either as 43 chars of base64url or as the path of a public key file. */
+/* Parses a public key given either as 43 chars of base64url or as the path of a public key file;
+ * small-order points are refused. */
 int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, size_t errlen);
 
 /* FB1:I:<id>;K:<pub>;[M:<model>;][A:<mac>;]X:<checksum>;;  model/mac may be NULL. 0 or -1. */

@@ -145,8 +145,8 @@ int fb_profile_parse(const char *json, size_t len, struct fb_wifi_profile *out, 
 
     r = fb_json_string(obj, "ca_cert", 1, FB_CA_CERT_MAX, &s, &n);
     if (is_eap) {
-        if (r < 0)
-            FAIL("ca_cert: must be a PEM string of at most 4096 bytes");
+        if (r < 0 || (r == 1 && strncmp(s, "-----BEGIN ", 11) != 0))
+            FAIL("ca_cert: must be a PEM text of at most 4096 bytes starting with '-----BEGIN '");
         if (r == 1)
             memcpy(out->ca_cert, s, n + 1);
     } else if (r != 0) {

@@ -9,6 +9,7 @@
 #include "envelope.h"
 #include "fake_apply.h"
 #include "keys.h"
+#include "log.h"
 #include "testlib.h"
 
 static char reports[16][FB_STATUS_MAX];
@@ -53,6 +54,7 @@ static void expect(const char *topic, enum fb_reason want, int want_reports, con
 
 int main(void)
 {
+    fb_log_init("test", 0, FB_LOG_WARN);
     const char *dir = fb_t_tmpdir();
     char err[300], keyfile[300], pubfile[300];
     CHECK(fb_x25519_keypair(svc_sk, svc_pk) == 0 && fb_x25519_keypair(other_sk, other_pk) == 0);
@@ -97,7 +99,7 @@ int main(void)
     CHECK(fb_agent_hello_json(&agent, buf, sizeof buf) > 0);
     CHECK(strstr(buf, "\"device\":\"omega-a1b2\"") && strstr(buf, "\"boot\":1") && strstr(buf, "\"caps\":[\"wifi\",\"reset\"]"));
     CHECK(fb_agent_status_json(&agent, "failed", 3, FB_REASON_REPLAY, "a \"quoted\"\nline", buf, sizeof buf) > 0);
-    CHECK(strstr(buf, "\"state\":\"failed\",\"seq\":3,\"reason\":\"replay\",\"detail\":\"a \\\"quoted\\\"\\u000aline\""));
+    CHECK(strstr(buf, "\"state\":\"failed\",\"seq\":3,\"reason\":\"replay\",\"detail\":\"a \\\"quoted\\\" line\""));
 
     /* 1. too large: reported before anything is parsed. */
     static char huge[FB_ENVELOPE_MAX + 2];

@@ -74,6 +74,14 @@ int main(void)
     CHECK(f && fputs("# c\n\nx25519-public:AAAA\n", f) >= 0 && fclose(f) == 0);
     CHECK(fb_public_key_parse(other, pk2, err, sizeof err) != 0);
     CHECK(fb_public_key_parse("short", pk2, err, sizeof err) != 0);
+    CHECK(fb_public_key_parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", pk2, err, sizeof err) != 0 &&
+          strstr(err, "small-order"));
+    f = fopen(other, "w");
+    CHECK(f && fputs("# c\r\nx25519-public:8PT56WxUru0_Mj3oU0__1-BXfkziaYlnFry5VkPIcSs  \r\n\r\n", f) >= 0 && fclose(f) == 0);
+    CHECK(fb_public_key_parse(other, pk2, err, sizeof err) == 0 && memcmp(pk2, pkS, 32) == 0);
+    f = fopen(other, "w");
+    CHECK(f && fputs("x25519-public:8PT56WxUru0_Mj3oU0__1-BXfkziaYlnFry5VkPIcSs\nx25519-public:8PT56WxUru0_Mj3oU0__1-BXfkziaYlnFry5VkPIcSs\n", f) >= 0 && fclose(f) == 0);
+    CHECK(fb_public_key_parse(other, pk2, err, sizeof err) != 0 && strstr(err, "more than one"));
 
     /* State: missing = zeros, round trip, corrupt = error. */
     struct fb_state s;

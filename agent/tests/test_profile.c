@@ -33,6 +33,8 @@ int main(void)
     CHECK(ok("{\"ssid\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\",\"encryption\":\"owe\"}"));
     CHECK(p.ssid_len == 32);
     CHECK(ok("{\"ssid\":\"x\",\"encryption\":\"sae\",\"key\":\"0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef\"}"));
+    CHECK(ok("{\"ssid\":\"n\",\"encryption\":\"none\",\"key\":null,\"hidden\":null,\"bssid\":null}"));
+    CHECK(bad("{\"ssid\":null,\"encryption\":\"none\"}", "ssid"));
     CHECK(ok("{\"ssid\":\"x\",\"encryption\":\"psk-mixed\",\"key\":\"12345678\",\"unknown\":{\"a\":1}}"));
     CHECK(ok("{\"ssid\":\"corp\",\"encryption\":\"wpa2\",\"eap_type\":\"peap\",\"identity\":\"bob\",\"password\":\"pw\"}"));
     CHECK(strcmp(p.identity, "bob") == 0 && strcmp(p.password, "pw") == 0);
@@ -61,6 +63,7 @@ int main(void)
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"peap\",\"identity\":\"b\"}", "password"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"tls\",\"identity\":\"b\",\"password\":\"p\"}", "password"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\",\"ca_cert\":\"pem\"}", "ca_cert"));
+    CHECK(bad("{\"ssid\":\"c\",\"encryption\":\"wpa3\",\"eap_type\":\"tls\",\"identity\":\"d\",\"ca_cert\":\"MIIB\"}", "ca_cert"));
     CHECK(bad("[1]", "profile"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\"", "profile"));
     CHECK(bad("{\"ssid\":\"\xff\",\"encryption\":\"none\"}", "profile")); /* invalid UTF-8 */
