@@ -71,19 +71,13 @@ public final class ProvisioningEngine: Sendable {
                     detail: "hello key differs from the enrolled key \(device.fingerprint); nothing sent")
             ]
         }
-        if device.state == .revoked {
-            // Keep offering the reset until the device confirms it.
-            if !device.acknowledged, let envelope = device.envelope {
-                return [.publishConfig(device: id, payload: Array(envelope.utf8))]
-            }
-            return []
-        }
+        // Nothing new → nothing published. The device already has its latest envelope (reset or wifi)
+        // as the retained config, delivered on its subscribe; publishing it again live would make the
+        // agent judge it a replay. Lost retained messages are restored by `reconcile()` on every
+        // (re)connect of the service instead.
+        if device.state == .revoked { return [] }
         guard let profile = try registry.effectiveProfile(for: device) else { return [] }
-        if device.envelopeAssignment == profile.assignmentTag, let envelope = device.envelope {
-            // Nothing new: offer the same envelope again only while it is unacknowledged (an agent that
-            // already applied it would report a replay).
-            return device.acknowledged ? [] : [.publishConfig(device: id, payload: Array(envelope.utf8))]
-        }
+        if device.envelopeAssignment == profile.assignmentTag, device.envelope != nil { return [] }
         return try seal(profile: profile, for: device.id, reason: "hello")
     }
 
