@@ -89,7 +89,8 @@ public final class OperatorSession: Sendable {
         correlation: String = OperatorSession.newCorrelation()
     ) async throws -> Result {
         let replyTo = topics.prefix + "/v1/ops/reply/\(operatorName)/\(correlation)"
-        let payload = try JSONEncoder().encode(OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
+        let payload = try JSONEncoder().encode(
+            OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
         let waiter = await router.expect(topic: replyTo)
         do {
             try await client.publish(topics.prefix + "/v1/ops/request", payload: Array(payload), qos: .atLeastOnce)
@@ -103,7 +104,9 @@ public final class OperatorSession: Sendable {
         }
         defer { timer.cancel() }
         guard let bytes = await waiter.value else {
-            throw FleetCtlError("no reply from provisiond within \(timeout.components.seconds) s: is it running on this broker and prefix?")
+            throw FleetCtlError(
+                "no reply from provisiond within \(timeout.components.seconds) s: is it running on this broker and prefix?"
+            )
         }
         let reply: OperatorReplyMessage<Result>
         do {
@@ -133,7 +136,9 @@ public final class OperatorSession: Sendable {
         return AsyncStream { continuation in
             let task = Task {
                 for await message in messages {
-                    guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else { continue }
+                    guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else {
+                        continue
+                    }
                     continuation.yield(
                         ObservedStatus(
                             device: status.device.rawValue, state: status.state.rawValue, seq: Int64(status.seq),
@@ -159,7 +164,8 @@ public final class OperatorSession: Sendable {
                     for stream in streams {
                         group.addTask {
                             for await message in stream {
-                                continuation.yield("\(message.topic) \(String(decoding: message.payload, as: UTF8.self))")
+                                continuation.yield(
+                                    "\(message.topic) \(String(decoding: message.payload, as: UTF8.self))")
                             }
                         }
                     }
@@ -207,7 +213,8 @@ actor ReplyRouter {
     }
 
     func observe(filter: String) -> AsyncStream<MQTTMessage> {
-        let (stream, continuation) = AsyncStream.makeStream(of: MQTTMessage.self, bufferingPolicy: .bufferingNewest(4096))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: MQTTMessage.self, bufferingPolicy: .bufferingNewest(4096))
         observers.append((filter, continuation))
         return stream
     }

@@ -35,7 +35,8 @@ public struct ProfileDraft: Sendable {
     public func profile() throws(FleetCtlError) -> WiFiProfile {
         guard let encryption = WiFiEncryption(rawValue: encryption) else {
             throw FleetCtlError(
-                "invalid profile: encryption: '\(encryption)' is not one of \(WiFiEncryption.allCases.map(\.rawValue).joined(separator: ", "))")
+                "invalid profile: encryption: '\(encryption)' is not one of \(WiFiEncryption.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         var eap: EAPType?
         if let eapType {
@@ -69,7 +70,8 @@ public struct ProfileUploader: Sendable {
         defer { plaintext.withUnsafeMutableBufferPointer { $0.initialize(repeating: 0) } }
         let sealed = try OperatorSecretBox.seal(plaintext, correlation: correlation, servicePublicKey: serviceKey)
         return try await session.request(
-            .profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation)
+            .profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation
+        )
     }
 
     /// The retained service public key, checked against its `kid` and the operator's expectation.

@@ -20,7 +20,9 @@ public enum SecretInput {
 
     /// The first line of standard input.
     public static func fromStdin() throws(Failure) -> String {
-        guard let line = readLine(strippingNewline: true) else { throw Failure(description: "nothing on standard input") }
+        guard let line = readLine(strippingNewline: true) else {
+            throw Failure(description: "nothing on standard input")
+        }
         return line
     }
 
@@ -34,7 +36,9 @@ public enum SecretInput {
         guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw Failure(description: "cannot read terminal settings") }
         var silent = saved
         silent.c_lflag &= ~tcflag_t(ECHO)
-        guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent) == 0 else { throw Failure(description: "cannot turn echo off") }
+        guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent) == 0 else {
+            throw Failure(description: "cannot turn echo off")
+        }
         defer {
             _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
             FileHandle.standardError.write(Data("\n".utf8))

@@ -14,7 +14,8 @@ public enum ServiceKeys {
     public static func create(in directory: String) throws -> Created {
         let dir = URL(fileURLWithPath: directory)
         do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw FleetCtlError("cannot create \(directory): \(error.localizedDescription)")
         }
@@ -26,6 +27,7 @@ public enum ServiceKeys {
         let key = Curve25519.KeyAgreement.PrivateKey()
         try KeyFile.savePrivateKey(key, to: privatePath)
         try KeyFile.savePublicKey(key.publicKey, to: publicPath)
-        return Created(privateKeyPath: privatePath, publicKeyPath: publicPath, fingerprint: Fingerprint.of(key.publicKey))
+        return Created(
+            privateKeyPath: privatePath, publicKeyPath: publicPath, fingerprint: Fingerprint.of(key.publicKey))
     }
 }

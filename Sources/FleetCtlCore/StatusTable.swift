@@ -23,7 +23,8 @@ public enum TextTable {
                 [d.lastStatus, d.reason].compactMap { $0 }.joined(separator: " ").ifEmpty("-"), d.fingerprint,
             ]
         }
-        var text = render(header: ["DEVICE", "GROUP", "PROFILE", "STATE", "SEQ", "LAST STATUS", "FINGERPRINT"], rows: rows)
+        var text = render(
+            header: ["DEVICE", "GROUP", "PROFILE", "STATE", "SEQ", "LAST STATUS", "FINGERPRINT"], rows: rows)
         if result.pending > 0 { text += "\n\(result.pending) pending device(s): see 'fleetctl pending'" }
         return text
     }

@@ -36,13 +36,17 @@ struct Enroll: AsyncParsableCommand {
         guard (uri == nil) != (manifest == nil) else {
             throw ValidationError("give either a bootstrap URI or --manifest")
         }
-        if manifest != nil, group != nil { throw ValidationError("--group applies to a single URI; put groups in the manifest") }
+        if manifest != nil, group != nil {
+            throw ValidationError("--group applies to a single URI; put groups in the manifest")
+        }
     }
 
     func run() async throws {
         let entries: [EnrollEntry]
         if let manifest {
-            guard let data = FileManager.default.contents(atPath: manifest) else { fail(FleetCtlError("cannot read \(manifest)")) }
+            guard let data = FileManager.default.contents(atPath: manifest) else {
+                fail(FleetCtlError("cannot read \(manifest)"))
+            }
             do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { fail(error) }
         } else {
             entries = [EnrollEntry(uri: uri ?? "", group: group)]
@@ -69,7 +73,10 @@ struct Pending: AsyncParsableCommand {
                 TextTable.render(
                     header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN"],
                     rows: result.pending.map {
-                        [$0.device, $0.fingerprint, String($0.hellos), Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description]
+                        [
+                            $0.device, $0.fingerprint, String($0.hellos),
+                            Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
+                        ]
                     }))
         }
     }
@@ -100,7 +107,9 @@ struct Assign: AsyncParsableCommand {
     @Option(help: "Group name.") var group: String?
 
     func validate() throws {
-        guard devices.isEmpty != (group == nil) else { throw ValidationError("give either --device (one or more) or --group") }
+        guard devices.isEmpty != (group == nil) else {
+            throw ValidationError("give either --device (one or more) or --group")
+        }
     }
 
     func run() async throws {
@@ -108,7 +117,9 @@ struct Assign: AsyncParsableCommand {
             let result = try await session.request(
                 .assign, AssignArgs(profile: profile, devices: devices.isEmpty ? nil : devices, group: group),
                 as: AssignResult.self)
-            let target = result.group.map { "group \($0) (\(result.devices.count) device(s) now)" } ?? result.devices.joined(separator: ", ")
+            let target =
+                result.group.map { "group \($0) (\(result.devices.count) device(s) now)" }
+                ?? result.devices.joined(separator: ", ")
             print("assigned \(result.profile) to \(target)")
         }
     }
@@ -124,7 +135,9 @@ struct Push: AsyncParsableCommand {
     @Option(help: "Seconds to wait for the devices.") var timeout: Int = 120
 
     func validate() throws {
-        guard devices.isEmpty != (group == nil) else { throw ValidationError("give either --device (one or more) or --group") }
+        guard devices.isEmpty != (group == nil) else {
+            throw ValidationError("give either --device (one or more) or --group")
+        }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 

@@ -43,13 +43,16 @@ struct Profile: AsyncParsableCommand {
                 fail(error)
             }
             let draft = ProfileDraft(
-                ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid, eapType: eapType,
+                ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid,
+                eapType: eapType,
                 identity: identity,
                 password: eapPasswordFile.map { path in
                     do { return try SecretInput.fromFile(path) } catch { fail(error) }
                 },
                 caCert: caCertFile.map { path in
-                    guard let data = FileManager.default.contents(atPath: path) else { fail(FleetCtlError("cannot read \(path)")) }
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        fail(FleetCtlError("cannot read \(path)"))
+                    }
                     return String(decoding: data, as: UTF8.self)
                 })
             try await withSession(connection) { session in
@@ -72,7 +75,9 @@ struct Profile: AsyncParsableCommand {
                 print(
                     TextTable.render(
                         header: ["NAME", "SSID", "ENCRYPTION", "HIDDEN", "REVISION"],
-                        rows: result.profiles.map { [$0.name, $0.ssid, $0.encryption, $0.hidden ? "yes" : "no", String($0.revision)] }))
+                        rows: result.profiles.map {
+                            [$0.name, $0.ssid, $0.encryption, $0.hidden ? "yes" : "no", String($0.revision)]
+                        }))
             }
         }
     }

@@ -20,7 +20,8 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Broker port.") var port: Int = 1883
     @Option(help: "Broker username.") var username: String?
     @Option(help: "File whose first line is the broker password (else PROVISIOND_PASSWORD).") var passwordFile: String?
-    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String = "provisiond"
+    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String =
+        "provisiond"
     @Option(help: "CA certificate file: connect with TLS.") var caFile: String?
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
     @Option(help: "Registry database file (created with mode 0600).") var database: String
@@ -35,7 +36,8 @@ struct Provisiond: AsyncParsableCommand {
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
-            let engine = ProvisioningEngine(registry: registry, wire: FleetProtocolPort(identity: identity), prefix: prefix)
+            let engine = ProvisioningEngine(
+                registry: registry, wire: FleetProtocolPort(identity: identity), prefix: prefix)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
@@ -46,7 +48,8 @@ struct Provisiond: AsyncParsableCommand {
             let base = MQTTConfiguration(
                 host: host, port: port, clientID: clientID, username: username, password: password,
                 tls: caFile.map { MQTTTLSOptions(caFile: $0) })
-            let mqtt = try ProvisioningService.mqttConfiguration(base, prefix: prefix, identity: identity, version: "0.1.0")
+            let mqtt = try ProvisioningService.mqttConfiguration(
+                base, prefix: prefix, identity: identity, version: "0.1.0")
             let service = try ProvisioningService(
                 configuration: .init(mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup), engine: engine,
                 identity: identity, logger: logger)

@@ -27,7 +27,9 @@ struct AgentFleetTests {
             #expect(enrolled.status == 0, "\(enrolled.output)")
 
             for agent in group + [stranger] { try agent.start() }
-            try await eventually("stranger pending") { try await site.fleetctl(["pending"]).output.contains("omega-stranger") }
+            try await eventually("stranger pending") {
+                try await site.fleetctl(["pending"]).output.contains("omega-stranger")
+            }
 
             let keyFile = site.directory.appendingPathComponent("office.key")
             try Data("\(psk)\n".utf8).write(to: keyFile)
@@ -52,7 +54,9 @@ struct AgentFleetTests {
             #expect(offline.status != 0)
             #expect(offline.output.contains("timeout omega-late"), "\(offline.output)")
             try late.start()
-            try await eventually(timeout: .seconds(60), "late agent applied") { late.wireless().contains("option ssid 'Office'") }
+            try await eventually(timeout: .seconds(60), "late agent applied") {
+                late.wireless().contains("option ssid 'Office'")
+            }
 
             // Revoke: the agent drops the premises settings and returns to the provisioning network.
             let revoked = try await site.fleetctl(["revoke", "omega-2"])
@@ -71,7 +75,9 @@ struct AgentFleetTests {
             #expect(seen.contains { $0.topic == "bootstrap/v1/devices/omega-1/status" })
             #expect(seen.allSatisfy { !Data($0.payload).contains(Data(psk.utf8)) }, "PSK visible on the broker")
         } catch {
-            Issue.record("\(error)\nprovisiond:\n\(site.provisiond.output())\nagents:\n\(agents.map { $0.log() }.joined(separator: "\n"))")
+            Issue.record(
+                "\(error)\nprovisiond:\n\(site.provisiond.output())\nagents:\n\(agents.map { $0.log() }.joined(separator: "\n"))"
+            )
         }
         for agent in agents { await agent.stop() }
         await spy.stop()

@@ -22,7 +22,8 @@ struct EngineFixture {
     init() throws {
         store = try TemporaryRegistry(serviceKey: Array(repeating: 9, count: 32))
         engine = ProvisioningEngine(
-            registry: store.registry, wire: FleetProtocolPort(identity: service), prefix: "bootstrap", now: { 1_800_000_000 })
+            registry: store.registry, wire: FleetProtocolPort(identity: service), prefix: "bootstrap",
+            now: { 1_800_000_000 })
     }
 
     /// Sends an operator request and returns the decoded final reply plus the other actions.
@@ -30,7 +31,8 @@ struct EngineFixture {
         _ op: OperatorOp, _ args: Args, as: Result.Type, correlation: String = "c0ffee01"
     ) throws -> (reply: OperatorReplyMessage<Result>, actions: [EngineAction]) {
         let payload = try JSONEncoder().encode(
-            OperatorRequestMessage(id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", args: args))
+            OperatorRequestMessage(
+                id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", args: args))
         var actions = engine.operatorRequest(Array(payload))
         guard case .reply(let topic, let bytes) = actions.popLast() else {
             throw SiteError("no reply among \(actions)")
@@ -45,18 +47,25 @@ struct EngineFixture {
         #expect(reply.ok, "\(String(describing: reply.error))")
     }
 
-    func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws -> OperatorReplyMessage<ProfileAddResult> {
+    func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws
+        -> OperatorReplyMessage<ProfileAddResult>
+    {
         try addProfile(name, json: MessageCodec.encode(profile), correlation: correlation)
     }
 
-    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws -> OperatorReplyMessage<ProfileAddResult> {
+    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws -> OperatorReplyMessage<
+        ProfileAddResult
+    > {
         let sealed = try OperatorSecretBox.seal(json, correlation: correlation, servicePublicKey: service.publicKey)
-        return try request(.profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation).reply
+        return try request(
+            .profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation
+        ).reply
     }
 
     func open(_ payload: [UInt8], for device: TestDevice) throws -> OpenedEnvelope {
         try EnvelopeCrypto.open(
-            payload: payload, device: DeviceID(device.id), devicePrivateKey: device.key, servicePublicKey: service.publicKey)
+            payload: payload, device: DeviceID(device.id), devicePrivateKey: device.key,
+            servicePublicKey: service.publicKey)
     }
 }
 
@@ -78,7 +87,9 @@ struct EngineTests {
         let device = TestDevice(id: "omega-1")
         try f.enroll([device], group: "lab")
         #expect(try f.addProfile("office", officeProfile).ok)
-        #expect(try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self).reply.ok)
+        #expect(
+            try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+                .reply.ok)
 
         let actions = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         let published = configs(actions)
@@ -96,7 +107,8 @@ struct EngineTests {
         let device = TestDevice(id: "omega-1")
         try f.enroll([device], group: "lab")
         _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: [device.id], group: nil), as: AssignResult.self)
+        _ = try f.request(
+            .assign, AssignArgs(profile: "office", devices: [device.id], group: nil), as: AssignResult.self)
         let first = configs(try f.engine.hello(device: device.id, publicKey: device.publicKey))
         #expect(first.count == 1)
         // Unacknowledged yet: the retained envelope is the device's; nothing is republished live.
@@ -115,7 +127,8 @@ struct EngineTests {
         _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
-        _ = try f.addProfile("office", WiFiProfile(ssid: "Office2", encryption: .psk2, key: "another passphrase"), correlation: "second")
+        _ = try f.addProfile(
+            "office", WiFiProfile(ssid: "Office2", encryption: .psk2, key: "another passphrase"), correlation: "second")
         let published = configs(try f.engine.hello(device: device.id, publicKey: device.publicKey))
         #expect(try published.map { try f.open($0.payload, for: device).envelope.seq } == [2])
     }
@@ -152,7 +165,8 @@ struct EngineTests {
         let device = TestDevice(id: "late")
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         let refused = try f.request(
-            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: "0000-0000-0000-0000"), as: DeviceSummary.self)
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: "0000-0000-0000-0000"),
+            as: DeviceSummary.self)
         #expect(refused.reply.error?.code == "fingerprint_mismatch")
         #expect(try f.store.registry.device(device.id) == nil)
         let approved = try f.request(
@@ -204,7 +218,10 @@ struct EngineTests {
         defer { f.store.remove() }
         let sealed = try OperatorSecretBox.seal(
             MessageCodec.encode(officeProfile), correlation: "first", servicePublicKey: f.service.publicKey)
-        let reply = try f.request(.profileAdd, ProfileAddArgs(name: "office", sealed: sealed), as: ProfileAddResult.self, correlation: "replayed").reply
+        let reply = try f.request(
+            .profileAdd, ProfileAddArgs(name: "office", sealed: sealed), as: ProfileAddResult.self,
+            correlation: "replayed"
+        ).reply
         #expect(reply.error?.code == "sealed_secret")
     }
 
@@ -212,10 +229,22 @@ struct EngineTests {
         (#"{"v":1,"id":"r1","op":"frobnicate","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "unknown_op"),
         (#"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
         (#"{"v":2,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
-        (#"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"ghost"}}"#, "unknown_device"),
-        (#"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"a/b"}}"#, "invalid_device_id"),
-        (#"{"v":1,"id":"r1","op":"enroll","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"devices":[{"uri":"FB1:I:x;;"}]}}"#, "invalid_uri"),
-        (#"{"v":1,"id":"r1","op":"assign","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"profile":"nope","group":"lab"}}"#, "unknown_profile"),
+        (
+            #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"ghost"}}"#,
+            "unknown_device"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"a/b"}}"#,
+            "invalid_device_id"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"enroll","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"devices":[{"uri":"FB1:I:x;;"}]}}"#,
+            "invalid_uri"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"assign","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"profile":"nope","group":"lab"}}"#,
+            "unknown_profile"
+        ),
     ])
     func malformedOrUnknownRequestsGetAClearErrorAndChangeNothing(_ request: String, _ code: String) throws {
         let f = try EngineFixture()
@@ -244,7 +273,9 @@ struct EngineTests {
     @Test func manifestWithOneBadLineEnrollsNobody() throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
-        let args = EnrollArgs(devices: [EnrollEntry(uri: TestDevice(id: "ok").uri, group: nil), EnrollEntry(uri: "FB1:garbage", group: nil)])
+        let args = EnrollArgs(devices: [
+            EnrollEntry(uri: TestDevice(id: "ok").uri, group: nil), EnrollEntry(uri: "FB1:garbage", group: nil),
+        ])
         let reply = try f.request(.enroll, args, as: EnrollResult.self).reply
         #expect(reply.error?.code == "invalid_uri")
         #expect(reply.error?.message.hasPrefix("entry 2") == true)

@@ -5,7 +5,8 @@ import Testing
 struct FleetCtlCoreTests {
     @Test func manifestSkipsHeaderCommentsAndEmptyGroups() throws {
         let entries = try Manifest.parse("uri,group\n# comment\nFB1:I:a;X:1;;,lab\n\nFB1:I:b;X:2;;,\n")
-        #expect(entries == [EnrollEntry(uri: "FB1:I:a;X:1;;", group: "lab"), EnrollEntry(uri: "FB1:I:b;X:2;;", group: nil)])
+        #expect(
+            entries == [EnrollEntry(uri: "FB1:I:a;X:1;;", group: "lab"), EnrollEntry(uri: "FB1:I:b;X:2;;", group: nil)])
     }
 
     @Test(arguments: ["", "uri,group\n", "a,b,c\n", ",lab\n"])

@@ -34,7 +34,8 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         let secret = "sup3r-secret-wifi-key-\(UUID().uuidString)"
-        try t.registry.saveProfile(ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: secret), now: 1)
+        try t.registry.saveProfile(
+            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: secret), now: 1)
         #expect(try t.registry.profile("office")?.key == secret)
         // Checkpoint nothing by hand: scan the database and its WAL for the key bytes.
         for suffix in ["", "-wal"] {
@@ -46,7 +47,8 @@ struct RegistryTests {
     @Test func anotherServiceKeyCannotReadProfileSecrets() throws {
         let t = try TemporaryRegistry(serviceKey: Array(repeating: 7, count: 32))
         defer { t.remove() }
-        try t.registry.saveProfile(ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: "12345678"), now: 1)
+        try t.registry.saveProfile(
+            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: "12345678"), now: 1)
         let other = try Registry(path: t.path, cipher: AtRestCipher(servicePrivateKey: Array(repeating: 8, count: 32)))
         #expect(throws: RegistryError.self) { try other.profile("office") }
     }
@@ -68,7 +70,8 @@ struct RegistryTests {
         try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: nil, now: 2)
         #expect(try t.registry.device("d1")?.groupName == "g")
         #expect(throws: RegistryError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")) {
-            try t.registry.enroll(id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
+            try t.registry.enroll(
+                id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
         }
     }
 
@@ -122,8 +125,12 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@1", now: 2) { _, seq in "{\"seq\":\(seq)}" }
-        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@2", now: 3) { _, seq in "{\"seq\":\(seq)}" }
+        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@1", now: 2) { _, seq in
+            "{\"seq\":\(seq)}"
+        }
+        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@2", now: 3) { _, seq in
+            "{\"seq\":\(seq)}"
+        }
         #expect(try t.registry.unacknowledgedDevices().map(\.id) == ["a"])
         try t.registry.recordStatus(device: "a", state: "applied", seq: 1, reason: nil, detail: nil, now: 4)
         #expect(try t.registry.requireDevice("a").state == .sent)

@@ -21,7 +21,8 @@ struct SimulatedFleetTests {
             let (a, b, c, late, stranger) = (devices[0], devices[1], devices[2], devices[3], devices[4])
 
             let manifest = site.directory.appendingPathComponent("manifest.csv")
-            try ("uri,group\n" + [a, b, c, late].map { "\($0.uri),lab\n" }.joined()).write(to: manifest, atomically: true, encoding: .utf8)
+            try ("uri,group\n" + [a, b, c, late].map { "\($0.uri),lab\n" }.joined()).write(
+                to: manifest, atomically: true, encoding: .utf8)
             let enrolled = try await site.fleetctl(["enroll", "--manifest", manifest.path])
             #expect(enrolled.status == 0, "\(enrolled.output)")
             #expect(enrolled.output.contains("enrolled sim-late"))
@@ -88,7 +89,8 @@ struct SimulatedFleetTests {
             #expect(unknown.output.split(separator: "\n").count == 1)
 
             let weak = try await site.fleetctl(
-                ["profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"], stdin: Data("short\n".utf8))
+                ["profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"],
+                stdin: Data("short\n".utf8))
             #expect(weak.status != 0)
             #expect(weak.output.contains("key"), "\(weak.output)")
             #expect(!weak.output.contains("short"), "the key must not be echoed")
@@ -98,7 +100,10 @@ struct SimulatedFleetTests {
             #expect(badURI.output.contains("invalid_uri"), "\(badURI.output)")
 
             let wrongService = try await site.fleetctl(
-                ["profile", "add", "p", "--ssid", "S", "--encryption", "psk2", "--key-stdin", "--service-fingerprint", "0000-0000-0000-0000"],
+                [
+                    "profile", "add", "p", "--ssid", "S", "--encryption", "psk2", "--key-stdin",
+                    "--service-fingerprint", "0000-0000-0000-0000",
+                ],
                 stdin: Data("long enough key\n".utf8))
             #expect(wrongService.status != 0)
             #expect(wrongService.output.contains("refusing"), "\(wrongService.output)")
@@ -129,7 +134,8 @@ struct SimulatedFleetTests {
             // The broker dies hard and comes back without retained messages (no persistence).
             await site.broker.kill()
             try await site.broker.restart()
-            try await site.provisiond.waitForOutput(containing: "reconciling unacknowledged configs", timeout: .seconds(60))
+            try await site.provisiond.waitForOutput(
+                containing: "reconciling unacknowledged configs", timeout: .seconds(60))
             try await late.start()
             try await eventually("device applied after broker restart") { await late.appliedProfiles().count == 1 }
         } catch {
@@ -147,9 +153,18 @@ struct SimulatedFleetTests {
             let garbage: [(String, [UInt8])] = [
                 ("bootstrap/v1/devices/x/hello", Array("not json".utf8)),
                 ("bootstrap/v1/devices/x/hello", Array(repeating: UInt8(ascii: "a"), count: 5000)),
-                ("bootstrap/v1/devices/x/hello", Array(#"{"v":1,"device":"y","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)),
-                ("bootstrap/v1/devices/x/hello", Array(#"{"v":1,"device":"x","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)),
-                ("bootstrap/v1/devices/x/status", Array(#"{"v":1,"device":"x","state":"exploded","seq":1,"ts":0}"#.utf8)),
+                (
+                    "bootstrap/v1/devices/x/hello",
+                    Array(#"{"v":1,"device":"y","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)
+                ),
+                (
+                    "bootstrap/v1/devices/x/hello",
+                    Array(#"{"v":1,"device":"x","pubkey":"AAAA","agent":"a","caps":[],"boot":0,"nonce":"00"}"#.utf8)
+                ),
+                (
+                    "bootstrap/v1/devices/x/status",
+                    Array(#"{"v":1,"device":"x","state":"exploded","seq":1,"ts":0}"#.utf8)
+                ),
                 ("bootstrap/v1/ops/request", Array("{}".utf8)),
                 ("bootstrap/v1/ops/request", Array(repeating: UInt8(ascii: "{"), count: 20000)),
             ]
@@ -178,7 +193,8 @@ struct SimulatedFleetTests {
             _ = try await watcher.subscribe("bootstrap/v1/service/status")
             var iterator = messages.makeAsyncIterator()
             let retained = await iterator.next()
-            #expect(retained.map { String(decoding: $0.payload, as: UTF8.self).contains(#""state":"offline""#) } == true)
+            #expect(
+                retained.map { String(decoding: $0.payload, as: UTF8.self).contains(#""state":"offline""#) } == true)
         } catch {
             Issue.record("\(error)")
         }

@@ -62,7 +62,11 @@ public final class ProvisioningEngine: Sendable {
                 id: id, publicKey: publicKey, fingerprint: wire.fingerprint(of: publicKey), now: t)
             // One event per new device or new key, not one per retried hello.
             guard previous?.publicKey != publicKey else { return [] }
-            return [try audit("device.pending", device: id, fingerprint: pending.fingerprint, detail: "not enrolled; nothing sent")]
+            return [
+                try audit(
+                    "device.pending", device: id, fingerprint: pending.fingerprint, detail: "not enrolled; nothing sent"
+                )
+            ]
         }
         guard device.publicKey == publicKey else {
             return [
@@ -90,8 +94,9 @@ public final class ProvisioningEngine: Sendable {
             // A reconnecting agent saw the retained envelope it already applied: not a failure.
             return []
         }
-        guard let device = try registry.recordStatus(
-            device: id, state: state, seq: seq, reason: reason, detail: detail, now: now())
+        guard
+            let device = try registry.recordStatus(
+                device: id, state: state, seq: seq, reason: reason, detail: detail, now: now())
         else { return [] }
         var actions: [EngineAction] = []
         switch state {
@@ -211,7 +216,8 @@ public final class ProvisioningEngine: Sendable {
             {
                 throw OpsError(
                     code: .keyConflict,
-                    message: "entry \(index + 1): device '\(identity.device)' is enrolled with another key; revoke it first")
+                    message:
+                        "entry \(index + 1): device '\(identity.device)' is enrolled with another key; revoke it first")
             }
             identities.append((identity, entry.group))
         }
@@ -285,13 +291,16 @@ public final class ProvisioningEngine: Sendable {
         }
         let saved = try registry.saveProfile(profile, now: now())
         let event = try audit(
-            "profile.saved", detail: "profile \(saved.name) revision \(saved.revision)", operatorName: context.operatorName)
+            "profile.saved", detail: "profile \(saved.name) revision \(saved.revision)",
+            operatorName: context.operatorName)
         return ([event], ProfileAddResult(name: saved.name, revision: saved.revision))
     }
 
     private func profileList(_ context: RequestContext) throws -> ([EngineAction], ProfileListResult) {
         let profiles = try registry.profileSummaries().map {
-            ProfileInfo(name: $0.name, ssid: $0.ssid, encryption: $0.encryption, hidden: $0.hidden ?? false, revision: $0.revision)
+            ProfileInfo(
+                name: $0.name, ssid: $0.ssid, encryption: $0.encryption, hidden: $0.hidden ?? false,
+                revision: $0.revision)
         }
         return ([], ProfileListResult(profiles: profiles))
     }
@@ -389,7 +398,10 @@ public final class ProvisioningEngine: Sendable {
             "device.revoked", device: device.id, fingerprint: device.fingerprint, seq: device.lastSeq,
             operatorName: context.operatorName)
         return (
-            [.clearConfig(device: device.id), .publishConfig(device: device.id, payload: Array((device.envelope ?? "").utf8)), event],
+            [
+                .clearConfig(device: device.id),
+                .publishConfig(device: device.id, payload: Array((device.envelope ?? "").utf8)), event,
+            ],
             RevokeResult(device: device.id, seq: device.lastSeq)
         )
     }

@@ -30,7 +30,9 @@ public struct AtRestCipher: Sendable {
             let box = try ChaChaPoly.SealedBox(combined: combined)
             return try ChaChaPoly.open(box, using: key, authenticating: Data(context.utf8))
         } catch {
-            throw RegistryError(.secretsUnreadable, "cannot decrypt the secrets of profile '\(context)': wrong service key for this registry?")
+            throw RegistryError(
+                .secretsUnreadable,
+                "cannot decrypt the secrets of profile '\(context)': wrong service key for this registry?")
         }
     }
 }

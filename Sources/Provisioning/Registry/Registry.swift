@@ -49,7 +49,8 @@ public final class Registry: Sendable {
         do {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw RegistryError(.storage, "cannot create registry file \(path): \(String(cString: strerror(errno)))")
+                throw RegistryError(
+                    .storage, "cannot create registry file \(path): \(String(cString: strerror(errno)))")
             }
             _ = fchmod(fd, 0o600)
             close(fd)
@@ -146,7 +147,8 @@ public final class Registry: Sendable {
     /// again and starts over. Removes a pending entry of the same id.
     /// - Throws: `key_conflict` when the id is enrolled with another key.
     @discardableResult
-    public func enroll(id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64) throws(RegistryError)
+    public func enroll(id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64)
+        throws(RegistryError)
         -> DeviceRecord
     {
         try write { db in
@@ -188,7 +190,8 @@ public final class Registry: Sendable {
         guard let pending = try read({ db in try PendingDeviceRecord.fetchOne(db, key: id) }) else {
             throw RegistryError(.notPending, "no pending device '\(id)'")
         }
-        return try enroll(id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
+        return try enroll(
+            id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
     }
 
     /// Records a hello from a device that is not enrolled; the latest key wins.
@@ -414,9 +417,11 @@ public final class Registry: Sendable {
                 throw RegistryError(.unknownProfile, "no profile '\(name)'")
             }
             let devices = try String.fetchAll(
-                db, sql: "SELECT id FROM device WHERE profile = ? AND state != 'revoked' ORDER BY id", arguments: [name])
+                db, sql: "SELECT id FROM device WHERE profile = ? AND state != 'revoked' ORDER BY id", arguments: [name]
+            )
             let groups = try String.fetchAll(
-                db, sql: "SELECT groupName FROM groupAssignment WHERE profile = ? ORDER BY groupName", arguments: [name])
+                db, sql: "SELECT groupName FROM groupAssignment WHERE profile = ? ORDER BY groupName", arguments: [name]
+            )
             if !devices.isEmpty || !groups.isEmpty {
                 let users = (devices.map { "device \($0)" } + groups.map { "group \($0)" }).joined(separator: ", ")
                 throw RegistryError(.profileInUse, "profile '\(name)' is assigned to \(users); reassign them first")

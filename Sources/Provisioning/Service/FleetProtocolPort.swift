@@ -74,7 +74,8 @@ public struct FleetProtocolPort: WirePort {
         let event = AuditEvent(
             type: r.type, device: r.device.flatMap { try? DeviceID($0) }, fingerprint: r.fingerprint,
             seq: r.seq.map { UInt64(max(0, $0)) }, state: r.state, reason: r.reason,
-            detail: r.detail.map { String($0.prefix(AuditEvent.maxDetailBytes)) }, operatorName: r.operatorName, ts: r.ts)
+            detail: r.detail.map { String($0.prefix(AuditEvent.maxDetailBytes)) }, operatorName: r.operatorName,
+            ts: r.ts)
         return (try? MessageCodec.encode(event)) ?? []
     }
 }

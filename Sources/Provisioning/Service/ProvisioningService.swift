@@ -64,7 +64,8 @@ public struct ProvisioningService: Service {
         // Created after the first setup, so it starts with `connected` and only a later reconnect
         // triggers another setup.
         let states = client.stateUpdates()
-        logger.info("provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
+        logger.info(
+            "provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
 
         let messages = client.messages
         await withGracefulShutdownHandler {
@@ -101,7 +102,8 @@ public struct ProvisioningService: Service {
         let offline = identity.statusPayload(online: false, version: configuration.version)
         let published = await withTaskGroup(of: Bool.self) { group in
             group.addTask { [topics] in
-                (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true)) != nil
+                (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true))
+                    != nil
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(3))
@@ -137,7 +139,8 @@ public struct ProvisioningService: Service {
         for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequest] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
-        try await client.publish(topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
+        try await client.publish(
+            topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
         try await client.publish(
             topics.serviceStatus, payload: identity.statusPayload(online: true, version: configuration.version),
             qos: .atLeastOnce, retain: true)
@@ -181,10 +184,12 @@ public struct ProvisioningService: Service {
             do {
                 switch action {
                 case .publishConfig(let device, let payload):
-                    try await client.publish(topics.config(try DeviceID(device)), payload: payload, qos: .atLeastOnce, retain: true)
+                    try await client.publish(
+                        topics.config(try DeviceID(device)), payload: payload, qos: .atLeastOnce, retain: true)
                     logger.info("config published", metadata: ["device": "\(device)"])
                 case .clearConfig(let device):
-                    try await client.publish(topics.config(try DeviceID(device)), payload: [], qos: .atLeastOnce, retain: true)
+                    try await client.publish(
+                        topics.config(try DeviceID(device)), payload: [], qos: .atLeastOnce, retain: true)
                 case .publishEvent(let record):
                     logger.info(
                         "\(record.type)",
@@ -192,7 +197,8 @@ public struct ProvisioningService: Service {
                             "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
                             "detail": "\(record.detail ?? "")",
                         ])
-                    try await client.publish(topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
+                    try await client.publish(
+                        topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
                 case .reply(let topic, let payload):
                     try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
                 }
@@ -205,7 +211,9 @@ public struct ProvisioningService: Service {
 
 extension ProvisioningService: CustomStringConvertible {
     /// What ServiceLifecycle logs about this service: no key material, no configuration dump.
-    public var description: String { "ProvisioningService(prefix: \(configuration.prefix), kid: \(identity.fingerprint))" }
+    public var description: String {
+        "ProvisioningService(prefix: \(configuration.prefix), kid: \(identity.fingerprint))"
+    }
 }
 
 extension EngineAction {

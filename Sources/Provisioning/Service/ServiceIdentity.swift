@@ -28,7 +28,9 @@ public struct ServiceIdentity: Sendable {
     }
 
     /// The retained `P/v1/service/status` payload (also the will, with `online: false`).
-    public func statusPayload(online: Bool, version: String, now: Int64 = Int64(Date().timeIntervalSince1970)) -> [UInt8] {
+    public func statusPayload(online: Bool, version: String, now: Int64 = Int64(Date().timeIntervalSince1970))
+        -> [UInt8]
+    {
         let status = ServiceStatus(state: online ? .online : .offline, kid: fingerprint, version: version, ts: now)
         return (try? MessageCodec.encode(status)) ?? []
     }

@@ -23,14 +23,16 @@ enum WireDecoding {
         do {
             let hello = try MessageCodec.decode(Hello.self, from: payload)
             guard hello.device == topicDevice else {
-                logger.warning("hello rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
+                logger.warning(
+                    "hello rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
                 return nil
             }
             let key = try hello.publicKey()
             return ValidHello(device: hello.device.rawValue, publicKey: key.rawRepresentation)
         } catch {
             logger.warning(
-                "hello rejected", metadata: ["device": "\(topicDevice)", "bytes": "\(payload.count)", "error": "\(error)"])
+                "hello rejected",
+                metadata: ["device": "\(topicDevice)", "bytes": "\(payload.count)", "error": "\(error)"])
             return nil
         }
     }
@@ -42,7 +44,8 @@ enum WireDecoding {
         do {
             let status = try MessageCodec.decode(DeviceStatus.self, from: payload)
             guard status.device == topicDevice else {
-                logger.warning("status rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
+                logger.warning(
+                    "status rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
                 return nil
             }
             return ValidStatus(

@@ -22,20 +22,31 @@ final class RealAgent: Sendable {
         try FileManager.default.createDirectory(at: uciDir, withIntermediateDirectories: true)
         let golden = BinaryLocator.packageRoot().appendingPathComponent("agent/tests/golden/apply/omega2/before")
         for name in try FileManager.default.contentsOfDirectory(atPath: golden.path) {
-            try FileManager.default.copyItem(at: golden.appendingPathComponent(name), to: uciDir.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: golden.appendingPathComponent(name), to: uciDir.appendingPathComponent(name))
         }
         let scenario: [String: Any] = [
             "confdir": uciDir.path, "state": directory.appendingPathComponent("radio.json").path,
             "aps": [
-                ["ssid": accessPoint.ssid, "encryption": "psk2", "key": accessPoint.key, "gives_lease": true, "address": "192.168.8.20"],
+                [
+                    "ssid": accessPoint.ssid, "encryption": "psk2", "key": accessPoint.key, "gives_lease": true,
+                    "address": "192.168.8.20",
+                ],
                 // The staging SoftAP the golden config's station joins (back there after a reset).
-                ["ssid": "FleetProvisioning", "encryption": "psk2", "key": "provisioning-key", "gives_lease": true, "address": "10.0.0.20"],
+                [
+                    "ssid": "FleetProvisioning", "encryption": "psk2", "key": "provisioning-key", "gives_lease": true,
+                    "address": "10.0.0.20",
+                ],
             ],
         ]
-        try JSONSerialization.data(withJSONObject: scenario).write(to: directory.appendingPathComponent("scenario.json"))
+        try JSONSerialization.data(withJSONObject: scenario).write(
+            to: directory.appendingPathComponent("scenario.json"))
         let identity = try ManagedProcess.start(
             try BinaryLocator.path(of: "omega-agent"),
-            arguments: ["identity", "--device-id", id, "--state-dir", directory.path, "--key-file", directory.appendingPathComponent("device.key").path])
+            arguments: [
+                "identity", "--device-id", id, "--state-dir", directory.path, "--key-file",
+                directory.appendingPathComponent("device.key").path,
+            ])
         guard try await identity.waitForExit(timeout: .seconds(30)) == 0,
             let line = identity.output().split(separator: "\n").first, line.hasPrefix("FB1:")
         else { throw SiteError("omega-agent identity failed: \(identity.output())") }

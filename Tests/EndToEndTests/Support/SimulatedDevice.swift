@@ -75,7 +75,8 @@ final class SimulatedDevice: Sendable {
         let deviceID = try DeviceID(id)
         let status = FleetProtocol.DeviceStatus(
             device: deviceID, state: state, seq: seq, reason: reason, ts: Int64(Date().timeIntervalSince1970))
-        try await client.publish(topics.status(deviceID), payload: MessageCodec.encode(status), qos: .atLeastOnce, retain: true)
+        try await client.publish(
+            topics.status(deviceID), payload: MessageCodec.encode(status), qos: .atLeastOnce, retain: true)
     }
 
     /// The profiles applied so far, in order.

@@ -91,7 +91,8 @@ final class Eavesdropper: Sendable {
     private let task: Task<Void, Never>
 
     init(port: Int) async throws {
-        client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: port, clientID: "eavesdropper-\(UUID().uuidString.prefix(8))"))
+        client = MQTTClient(
+            MQTTConfiguration(host: "127.0.0.1", port: port, clientID: "eavesdropper-\(UUID().uuidString.prefix(8))"))
         try await client.connect()
         let messages = client.messages
         let store = self.store
