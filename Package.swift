@@ -98,7 +98,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BrokerConfigTests",
-            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol"],
+            dependencies: [
+                "MQTT", "BrokerHarness", "FleetProtocol", "Provisioning",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,0 +1,105 @@
+import Foundation
+import Provisioning
+import Testing
+
+@Suite("DynSecCommands (no broker)")
+struct DynSecCommandsTests {
+    private func json(_ bytes: [UInt8]) throws -> [[String: Any]] {
+        let object = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+        return try #require(object?["commands"] as? [[String: Any]])
+    }
+
+    @Test func registerCreatesRoleThenClientBoundToItsClientID() throws {
+        let commands = try json(DynSecCommands.registerDevice(id: "omega-a1b2", password: "pw", prefix: "site/x"))
+        #expect(commands.map { $0["command"] as? String } == ["createRole", "createClient"])
+        #expect(commands[0]["rolename"] as? String == "device-omega-a1b2")
+        let acls = try #require(commands[0]["acls"] as? [[String: Any]])
+        let pairs = acls.map { "\($0["acltype"] as? String ?? "") \($0["topic"] as? String ?? "") \($0["allow"] as? Bool ?? false)" }
+        #expect(
+            Set(pairs) == [
+                "subscribeLiteral site/x/v1/devices/omega-a1b2/config true",
+                "publishClientReceive site/x/v1/devices/omega-a1b2/config true",
+                "publishClientSend site/x/v1/devices/omega-a1b2/hello true",
+                "publishClientSend site/x/v1/devices/omega-a1b2/status true",
+            ])
+        #expect(commands[1]["username"] as? String == "omega-a1b2")
+        #expect(commands[1]["clientid"] as? String == "omega-a1b2")
+        #expect(commands[1]["password"] as? String == "pw")
+        let roles = try #require(commands[1]["roles"] as? [[String: Any]])
+        #expect(roles.map { $0["rolename"] as? String } == ["device-omega-a1b2"])
+    }
+
+    @Test func removeDeletesClientThenRole() throws {
+        let commands = try json(DynSecCommands.removeDevice(id: "omega-a1b2"))
+        #expect(commands.map { $0["command"] as? String } == ["deleteClient", "deleteRole"])
+        #expect(commands[0]["username"] as? String == "omega-a1b2")
+        #expect(commands[1]["rolename"] as? String == "device-omega-a1b2")
+    }
+
+    @Test(arguments: ["", "+", "#", "a/b", "a b", "é", String(repeating: "a", count: 65), "a\u{0}"])
+    func rejectsDeviceIDsOutsideTopicsMD(id: String) {
+        #expect(throws: DynSecError.self) { try DynSecCommands.registerDevice(id: id, password: "pw") }
+        #expect(throws: DynSecError.self) { try DynSecCommands.removeDevice(id: id) }
+    }
+
+    @Test(arguments: ["", "/a", "a/", "a//b", "a/+/b", "#", String(repeating: "p", count: 129)])
+    func rejectsInvalidPrefixes(prefix: String) {
+        #expect(throws: DynSecError.self) { try DynSecCommands.registerDevice(id: "d", password: "pw", prefix: prefix) }
+    }
+
+    @Test func rejectsEmptyPassword() {
+        #expect(throws: DynSecError(.invalidArgument, "password must be 1–256 bytes without NUL")) {
+            try DynSecCommands.registerDevice(id: "d", password: "")
+        }
+    }
+
+    @Test func registrationSucceedsWhenBothCommandsSucceed() throws {
+        let payload = Array(
+            #"{"responses":[{"command":"createRole","correlationData":"fleet:register:d1:role"},{"command":"createClient","correlationData":"fleet:register:d1:client"}]}"#
+                .utf8)
+        let responses = try DynSecCommands.parseResponses(payload)
+        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
+        #expect(throws: Never.self) { try result.get() }
+    }
+
+    @Test func registrationToleratesAnExistingRoleButNotAnExistingAccount() throws {
+        let responses = [
+            DynSecResponse(command: "createRole", error: "Role already exists", correlationData: "fleet:register:d1:role"),
+            DynSecResponse(command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"),
+        ]
+        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
+        #expect(throws: DynSecError.self) { try result.get() }
+        if case .failure(let error) = result { #expect(error.code == .alreadyRegistered) }
+    }
+
+    @Test func removalOfAnUnknownDeviceIsNotAnError() throws {
+        let responses = [
+            DynSecResponse(command: "deleteClient", error: "Client not found", correlationData: "fleet:remove:d1:client"),
+            DynSecResponse(command: "deleteRole", error: "Role not found", correlationData: "fleet:remove:d1:role"),
+        ]
+        let result = try #require(DynSecCommands.result(of: .removeDevice("d1"), in: responses))
+        #expect(throws: Never.self) { try result.get() }
+    }
+
+    @Test func otherErrorsAreReportedWithTheCommand() throws {
+        let responses = [
+            DynSecResponse(command: "createRole", correlationData: "fleet:register:d1:role"),
+            DynSecResponse(command: "createClient", error: "Internal error", correlationData: "fleet:register:d1:client"),
+        ]
+        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
+        #expect(throws: DynSecError(.refused, "createClient: Internal error")) { try result.get() }
+    }
+
+    @Test func answersToOtherOperationsAreIgnored() throws {
+        let responses = [
+            DynSecResponse(command: "createClient", correlationData: "fleet:register:d10:client"),
+            DynSecResponse(command: "listClients"),
+        ]
+        #expect(DynSecCommands.result(of: .registerDevice("d1"), in: responses) == nil)
+    }
+
+    @Test func malformedResponsesAreRejected() {
+        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
+        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }
+    }
+}
