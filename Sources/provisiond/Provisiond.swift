@@ -29,6 +29,8 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
     var sharedGroup: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
+    var manageBrokerAccounts = false
 
     func run() async throws {
         var logger = Logger(label: "provisiond")
@@ -51,7 +53,8 @@ struct Provisiond: AsyncParsableCommand {
             let mqtt = try ProvisioningService.mqttConfiguration(
                 base, prefix: prefix, identity: identity, version: "0.1.0")
             let service = try ProvisioningService(
-                configuration: .init(mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup), engine: engine,
+                configuration: .init(
+                    mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup, manageBrokerAccounts: manageBrokerAccounts), engine: engine,
                 identity: identity, logger: logger)
             try await service.runUntilSignalled()
         } catch let error as ValidationError {

@@ -326,4 +326,30 @@ struct EngineTests {
         _ = try f.engine.status(device: "a", state: "failed", seq: 1, reason: "replay", detail: nil)
         #expect(try f.store.registry.requireDevice("a").state == .applied)
     }
+
+    @Test func brokerAccountsFollowEnrollmentAndConfirmedRevocation() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        let args = EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: "lab")])
+        let first = try f.request(.enroll, args, as: EnrollResult.self).actions
+        #expect(first.contains(.registerBrokerAccount(device: device.id, publicKey: device.publicKey)))
+        let again = try f.request(.enroll, args, as: EnrollResult.self, correlation: "again").actions
+        #expect(!again.contains { if case .registerBrokerAccount = $0 { true } else { false } })
+
+        _ = try f.request(.revoke, DeviceArgs(device: device.id), as: RevokeResult.self)
+        let confirmed = try f.engine.status(device: device.id, state: "reset", seq: 1, reason: nil, detail: nil)
+        #expect(confirmed.contains(.removeBrokerAccount(device: device.id)))
+
+        let renewed = TestDevice(id: "omega-1")
+        let reenrolled = try f.request(
+            .enroll, EnrollArgs(devices: [EnrollEntry(uri: renewed.uri, group: "lab")]), as: EnrollResult.self,
+            correlation: "renewed"
+        ).actions
+        #expect(
+            Array(reenrolled.prefix(2)) == [
+                .removeBrokerAccount(device: device.id),
+                .registerBrokerAccount(device: device.id, publicKey: renewed.publicKey),
+            ])
+    }
 }

@@ -11,6 +11,10 @@ public enum EngineAction: Sendable, Hashable {
     case publishEvent(AuditRecord)
     /// Publish an operator reply on `topic`.
     case reply(topic: String, payload: [UInt8])
+    /// Create the device's broker account (dynamic security; password derived from its key).
+    case registerBrokerAccount(device: String, publicKey: Data)
+    /// Delete the device's broker account.
+    case removeBrokerAccount(device: String)
 }
 
 /// The provisioning decisions: events in, actions out, with the registry as the only state.
@@ -106,7 +110,10 @@ public final class ProvisioningEngine: Sendable {
             }
         case "reset":
             if device.state == .revoked, seq == device.lastSeq {
+                // The account goes only now: until the reset is confirmed the device must still be
+                // able to log in and receive it.
                 actions.append(.clearConfig(device: id))
+                actions.append(.removeBrokerAccount(device: id))
                 actions.append(try audit("device.reset", device: id, seq: seq, state: state))
             }
         default:
@@ -224,16 +231,29 @@ public final class ProvisioningEngine: Sendable {
         var summaries: [DeviceSummary] = []
         var actions: [EngineAction] = []
         for (identity, group) in identities {
+            let before = try registry.device(identity.device)
             let device = try registry.enroll(
                 id: identity.device, publicKey: identity.publicKey,
                 fingerprint: wire.fingerprint(of: identity.publicKey), group: group, now: now())
             summaries.append(DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName))
+            actions += brokerAccountActions(enrolled: device, before: before)
             actions.append(
                 try audit(
                     "device.enrolled", device: device.id, fingerprint: device.fingerprint,
                     detail: device.groupName.map { "group \($0)" }, operatorName: context.operatorName))
         }
         return (actions, EnrollResult(enrolled: summaries))
+    }
+
+    /// The broker account changes an enrollment needs: a new account for a new device, a fresh one
+    /// (remove, create) for a device enrolled again after a revoke, nothing for a repeated enrollment.
+    private func brokerAccountActions(enrolled device: DeviceRecord, before: DeviceRecord?) -> [EngineAction] {
+        guard let before else { return [.registerBrokerAccount(device: device.id, publicKey: device.publicKey)] }
+        guard before.state == .revoked else { return [] }
+        return [
+            .removeBrokerAccount(device: device.id),
+            .registerBrokerAccount(device: device.id, publicKey: device.publicKey),
+        ]
     }
 
     private func requireValidGroup(_ group: String) throws {
@@ -262,11 +282,13 @@ public final class ProvisioningEngine: Sendable {
                 code: .fingerprintMismatch,
                 message: "device '\(args.device)' announced fingerprint \(pending.fingerprint), not \(expected)")
         }
+        let before = try registry.device(args.device)
         let device = try registry.approve(id: args.device, group: args.group, now: now())
+        let accounts = brokerAccountActions(enrolled: device, before: before)
         let event = try audit(
             "device.enrolled", device: device.id, fingerprint: device.fingerprint, detail: "approved from pending",
             operatorName: context.operatorName)
-        return ([event], DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName))
+        return (accounts + [event], DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName))
     }
 
     private func profileAdd(_ args: ProfileAddArgs, _ context: RequestContext) throws -> (

@@ -1,3 +1,4 @@
+import Crypto
 import FleetProtocol
 import Foundation
 import Logging
@@ -19,12 +20,19 @@ public struct ProvisioningService: Service {
         public var prefix: String
         public var sharedGroup: String?
         public var version: String
+        /// Create and delete device accounts through the broker's dynamic security plugin
+        /// (`$CONTROL/dynamic-security/v1`). Off for a development broker without the plugin.
+        public var manageBrokerAccounts: Bool
 
-        public init(mqtt: MQTTConfiguration, prefix: String, sharedGroup: String? = nil, version: String = "0.1.0") {
+        public init(
+            mqtt: MQTTConfiguration, prefix: String, sharedGroup: String? = nil, version: String = "0.1.0",
+            manageBrokerAccounts: Bool = false
+        ) {
             self.mqtt = mqtt
             self.prefix = prefix
             self.sharedGroup = sharedGroup
             self.version = version
+            self.manageBrokerAccounts = manageBrokerAccounts
         }
     }
 
@@ -139,6 +147,9 @@ public struct ProvisioningService: Service {
         for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequest] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
+        if configuration.manageBrokerAccounts {
+            _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
+        }
         try await client.publish(
             topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
         try await client.publish(
@@ -152,6 +163,10 @@ public struct ProvisioningService: Service {
     }
 
     private func handle(_ message: MQTTMessage, client: MQTTClient) async {
+        if message.topic == DynSecCommands.responseTopic {
+            logBrokerAccountResponses(message.payload)
+            return
+        }
         guard let route = topics.route(message.topic) else { return }
         do {
             switch route {
@@ -201,9 +216,42 @@ public struct ProvisioningService: Service {
                         topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
                 case .reply(let topic, let payload):
                     try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
+                case .registerBrokerAccount(let device, let publicKey):
+                    guard configuration.manageBrokerAccounts else { continue }
+                    let id = try DeviceID(device)
+                    let password = try BrokerCredentials.password(
+                        device: id, servicePrivateKey: identity.privateKey,
+                        devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
+                    let command = try DynSecCommands.registerDevice(id, password: password, prefix: configuration.prefix)
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                    logger.info("broker account requested", metadata: ["device": "\(device)"])
+                case .removeBrokerAccount(let device):
+                    guard configuration.manageBrokerAccounts else { continue }
+                    let command = try DynSecCommands.removeDevice(DeviceID(device))
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                    logger.info("broker account removal requested", metadata: ["device": "\(device)"])
                 }
             } catch {
                 logger.error("publish failed", metadata: ["action": "\(action.kind)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension ProvisioningService {
+    /// Logs the outcome of account commands; failures are errors an operator must see.
+    fileprivate func logBrokerAccountResponses(_ payload: [UInt8]) {
+        guard let responses = try? DynSecCommands.parseResponses(payload) else {
+            logger.warning("unreadable dynamic-security response")
+            return
+        }
+        for response in responses {
+            if let error = response.error {
+                let benign = ["Role already exists", "Client not found", "Role not found"].contains(error)
+                logger.log(
+                    level: benign ? .debug : .error, "broker account command failed",
+                    metadata: ["command": "\(response.command)", "error": "\(error)",
+                        "correlation": "\(response.correlationData ?? "-")"])
             }
         }
     }
@@ -223,6 +271,8 @@ extension EngineAction {
         case .clearConfig: "clear"
         case .publishEvent: "event"
         case .reply: "reply"
+        case .registerBrokerAccount: "register account"
+        case .removeBrokerAccount: "remove account"
         }
     }
 }
