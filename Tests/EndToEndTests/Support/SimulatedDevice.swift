@@ -15,15 +15,25 @@ final class SimulatedDevice: Sendable {
     private let state = DeviceState()
     private let loop = Mutex<Task<Void, Never>?>(nil)
 
-    init(id: String, port: Int, servicePublicKey: Curve25519.KeyAgreement.PublicKey) throws {
+    /// - Parameter derivedCredentials: log in as username = client id = device id with the derived
+    ///   broker password (a staging-site broker), instead of anonymously (the development broker).
+    init(
+        id: String, port: Int, servicePublicKey: Curve25519.KeyAgreement.PublicKey, derivedCredentials: Bool = false
+    ) throws {
         self.id = id
         self.servicePublicKey = servicePublicKey
         let deviceID = try DeviceID(id)
         let offline = try MessageCodec.encode(FleetProtocol.DeviceStatus(device: deviceID, state: .offline, ts: 0))
+        let password =
+            derivedCredentials
+            ? try BrokerCredentials.password(device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey)
+            : nil
         client = MQTTClient(
             MQTTConfiguration(
-                host: "127.0.0.1", port: port, clientID: id,
-                will: MQTTWill(topic: topics.status(deviceID), payload: offline, qos: .atLeastOnce, retain: true)))
+                host: "127.0.0.1", port: port, clientID: id, username: derivedCredentials ? id : nil,
+                password: password,
+                will: MQTTWill(topic: topics.status(deviceID), payload: offline, qos: .atLeastOnce, retain: true),
+                reconnect: .disabled))
     }
 
     var uri: String { (try? BootstrapURI(deviceID: DeviceID(id), publicKey: key.publicKey))?.string ?? "" }
@@ -32,12 +42,14 @@ final class SimulatedDevice: Sendable {
     func start() async throws {
         let deviceID = try DeviceID(id)
         let messages = client.messages
-        let task = Task { [self] in
-            for await message in messages where message.topic == topics.config(deviceID) {
-                await handle(message.payload)
+        loop.withLock { current in
+            guard current == nil else { return }  // start() again after a refused login
+            current = Task { [self] in
+                for await message in messages where message.topic == topics.config(deviceID) {
+                    await handle(message.payload)
+                }
             }
         }
-        loop.withLock { $0 = task }
         try await client.connect()
         _ = try await client.subscribe(topics.config(deviceID))
         try await report(.online, seq: 0)
