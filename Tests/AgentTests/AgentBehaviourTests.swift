@@ -176,6 +176,36 @@ struct AgentBehaviourTests {
         await site.shutdown()
     }
 
+    @Test func connectsOverTLSWithThePinnedCAAndRefusesAnotherCA() async throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fleet-tls-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pki = try TestCertificates.make(in: dir.appendingPathComponent("pki"))
+        let tlsPort = try FreePort.tcp()
+        let config = """
+            listener \(tlsPort) 127.0.0.1
+            cafile \(pki.caCert.path)
+            certfile \(pki.serverCert.path)
+            keyfile \(pki.serverKey.path)
+
+            """
+        let site = try await AgentSite(binary: try .native(), brokerConfig: config)
+        do {
+            try site.startAgent(extraConfig: ["broker_port": "\(tlsPort)", "tls_ca": pki.otherCA.path])
+            try await #require(site.agent).waitForOutput(containing: "connect to 127.0.0.1:\(tlsPort) failed", timeout: .seconds(30))
+            #expect(!site.statuses().contains { $0.state == .online })
+            await site.stopAgent()
+            try site.startAgent(extraConfig: ["broker_port": "\(tlsPort)", "tls_ca": pki.caCert.path])
+            try await site.waitForStatus("online over TLS") { $0.state == .online }
+            try await site.publishConfig(try site.seal(AgentSite.goodProfile, seq: 2))
+            let applied = try await site.waitForStatus("applied 2") { $0.state == .applied || $0.state == .failed }
+            #expect(applied.state == .applied)
+        } catch {
+            await site.shutdown()
+            throw error
+        }
+        await site.shutdown()
+    }
+
     private func addUser(_ file: URL, _ user: String, _ password: String, create: Bool) throws {
         let p = try ManagedProcess.start(
             "mosquitto_passwd", arguments: (create ? ["-c"] : []) + ["-b", file.path, user, password])
