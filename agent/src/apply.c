@@ -840,9 +840,8 @@ static int wrong_key_logged(struct apply_ctx *c, const char *ifname, long long s
 }
 
 /* Polls until the station has an address or the timeout passes; returns the reason (NONE = joined). */
-static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid)
+static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid, long long since)
 {
-    long long since = real_ms() - 1000;
     long long deadline = mono_ms() + (long long)c->timeout_s * 1000;
     int associated = 0;
     for (;;) {
@@ -865,7 +864,7 @@ static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char
 }
 
 /* After a restore: is the station (back) on its network? Logged, never changes the reported reason. */
-static void confirm_restored(struct apply_ctx *c)
+static void confirm_restored(struct apply_ctx *c, long long since)
 {
     struct station st;
     char ssid[FB_SSID_MAX * 4 + 1];
@@ -874,7 +873,7 @@ static void confirm_restored(struct apply_ctx *c)
         logmsg("restored; no station configured to confirm", NULL);
         return;
     }
-    enum fb_reason r = verify(c, &st, ssid);
+    enum fb_reason r = verify(c, &st, ssid, since);
     if (r == FB_REASON_NONE)
         logmsg("restored; provisioning network is back", NULL);
     else
@@ -951,9 +950,10 @@ int fb_apply_recover(const struct fb_apply_config *cfg)
         return 0;
     }
     logmsg("interrupted apply found; restoring the backup", NULL);
+    long long since = real_ms() - 1000;
     if (restore_from(&c, BACKUP_NAME, mask) != 0)
         return -1;
-    confirm_restored(&c);
+    confirm_restored(&c, since);
     if (clear_marker(&c) != 0)
         return -1;
     remove_backup(&c, BACKUP_NAME);
@@ -989,11 +989,12 @@ static int begin(struct apply_ctx *c)
 /* Failure after begin(): restore, confirm, settle. */
 static void roll_back(struct apply_ctx *c, int mask)
 {
+    long long since = real_ms() - 1000;
     if (restore_from(c, BACKUP_NAME, mask) != 0) {
         logmsg("rollback incomplete; the marker stays for the next start", NULL);
         return;
     }
-    confirm_restored(c);
+    confirm_restored(c, since);
     if (clear_marker(c) == 0)
         remove_backup(c, BACKUP_NAME);
 }
@@ -1021,9 +1022,11 @@ static int apply_values(struct apply_ctx *c, int mask, const struct sta_values *
         logmsg("writing the station settings failed; rolling back", NULL);
         goto fail;
     }
+    /* log lines older than this reload belong to an earlier attempt */
+    long long since = real_ms() - 1000;
     if (reload(c, net_changed) != 0)
         goto fail;
-    r = verify(c, &st, v->ssid);
+    r = verify(c, &st, v->ssid, since);
     if (r == FB_REASON_NONE) {
         if (clear_marker(c) != 0)
             logmsg("cannot clear the applying marker", NULL);
@@ -1114,13 +1117,14 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
             logmsg("reset: no provisioning network configured and no earlier configuration kept", NULL);
             goto fail;
         }
+        long long since = real_ms() - 1000;
         if (restore_from(&c, PROV_NAME, pmask) != 0)
             goto fail;
         struct station st;
         char ssid[FB_SSID_MAX * 4 + 1];
         if (find_station(&c, &st) != 0 || fb_uci_get(&c.u, "wireless", st.sec, "ssid", ssid, sizeof ssid) != 0)
             goto fail;
-        *reason = verify(&c, &st, ssid);
+        *reason = verify(&c, &st, ssid, since);
         if (*reason != FB_REASON_NONE) {
             roll_back(&c, mask);
             return -1;

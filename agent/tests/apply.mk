@@ -13,7 +13,7 @@ APPLY_CC ?= gcc
 APPLY_MIPSEL_CC ?= mipsel-linux-gnu-gcc
 APPLY_QEMU ?= qemu-mipsel
 MIPSEL_SYSROOT ?= $(APPLY_AGENT_DIR)/build/sysroot
-APPLY_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -g
+APPLY_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -O2 -g
 APPLY_LIBS = -ljson-c -lcrypto
 
 # Module sources (no main). reason.c comes from the agent core when present; otherwise a stand-in
