@@ -855,7 +855,7 @@ static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char
     long long deadline = mono_ms() + (long long)c->timeout_s * 1000;
     int associated = -1;
     for (;;) {
-        if (!st->ifname[0] || st->layout == FB_LAYOUT_GENERIC)
+        if (!st->ifname[0])
             find_ifname(c, st);
         associated = station_associated(c, st->ifname, ssid);
         /* an address alone could still be the previous network's lease right after the reload */

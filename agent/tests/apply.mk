@@ -23,8 +23,8 @@ APPLY_REASON_SRC := $(firstword $(wildcard $(APPLY_SRC_DIR)/reason.c) $(APPLY_TE
 APPLY_TEST_SRCS := $(APPLY_TESTS_DIR)/test_apply.c $(APPLY_MODULE_SRCS) $(APPLY_REASON_SRC)
 APPLY_HDRS := $(wildcard $(APPLY_SRC_DIR)/*.h)
 
-APPLY_NATIVE_BIN := $(APPLY_BUILD_DIR)/native/test_apply
-APPLY_MIPSEL_BIN := $(APPLY_BUILD_DIR)/mipsel/test_apply
+APPLY_NATIVE_BIN := $(APPLY_BUILD_DIR)/apply-native/test_apply
+APPLY_MIPSEL_BIN := $(APPLY_BUILD_DIR)/apply-mipsel/test_apply
 
 .PHONY: test-apply test-apply-mipsel apply-objs-check clean-apply
 
