@@ -349,10 +349,10 @@ final class Connection {
     private func becomeIdle(failingWith error: MQTTError) {
         phase = .idle
         reconnectAt = nil
+        shared.setState(.disconnected)  // before resuming anyone, so callers see the new state
         failAll(with: error)
         for waiter in disconnectWaiters { waiter.resume() }
         disconnectWaiters.removeAll()
-        shared.setState(.disconnected)
     }
 
     private func failAll(with error: MQTTError) {
@@ -384,7 +384,7 @@ final class Connection {
     private func onConnect(rc: Int32) {
         guard phase == .connecting || phase == .reconnecting else { return }
         guard rc == 0 else {
-            connackError = MosquittoResult.connackError(rc)
+            connackError = MosquittoResult.connackError(rc, sentUsername: configuration.username != nil)
             return  // libmosquitto closes the socket next; connectionDropped reports it
         }
         phase = .connected
