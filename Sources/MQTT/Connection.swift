@@ -305,17 +305,13 @@ final class Connection {
         let host = configuration.unixSocketPath ?? configuration.host
         let port = configuration.unixSocketPath == nil ? Int32(configuration.port) : 0
         let keepAlive = Int32(configuration.keepAlive)
-        let rc: Int32
-        // TLS: libmosquitto 2.0.11 cannot finish a TLS handshake on a non-blocking connect when it
-        // is driven by loop_read/loop_write, so TLS connects block this loop for the handshake.
-        let blocking = configuration.tls != nil
-        if isReconnect {
-            rc = blocking ? mosquitto_reconnect(mosq) : mosquitto_reconnect_async(mosq)
-        } else if blocking {
-            rc = mosquitto_connect_bind(mosq, host, port, keepAlive, nil)
-        } else {
-            rc = mosquitto_connect_bind_async(mosq, host, port, keepAlive, nil)
-        }
+        // Non-blocking connect, also for TLS (the handshake then proceeds inside loop_read /
+        // loop_write), so a slow or dead broker never stalls the other clients on this loop.
+        // Only name resolution blocks: use IP literals.
+        let rc =
+            isReconnect
+            ? mosquitto_reconnect_async(mosq)
+            : mosquitto_connect_bind_async(mosq, host, port, keepAlive, nil)
         let savedErrno = errno
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             let error: MQTTError =

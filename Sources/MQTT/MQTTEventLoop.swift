@@ -19,8 +19,9 @@ public final class MQTTEventLoop: Sendable {
 
     let core: LoopCore
 
-    /// A separate loop thread, for callers who want isolation (e.g. a slow TLS handshake to a
-    /// remote broker must not stall other clients). Stopped when the last reference goes away.
+    /// A separate loop thread, for callers who want isolation (e.g. a load generator that must
+    /// not share a thread with the service under test). Stopped when the last client using it and
+    /// the last reference to it are gone.
     public init() {
         MosquittoLibrary.initializeOnce()
         core = LoopCore()
