@@ -126,8 +126,9 @@ public final class Broker: Sendable {
 
     private func launch(port: Int) async throws {
         let text = configurationText(port: port)
-        guard FileManager.default.createFile(
-            atPath: configURL.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: configURL.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         else { throw HarnessError.io("cannot write \(configURL.path)") }
         let logStart = (try? FileManager.default.attributesOfItem(atPath: logURL.path)[.size] as? Int) ?? 0
         let process = try ManagedProcess.start(
@@ -185,7 +186,8 @@ public final class Broker: Sendable {
             do {
                 try await launch(port: port)
                 return
-            } catch HarnessError.brokerDidNotStart(let log) where log.contains("Address already in use") && attempt < 50 {
+            } catch HarnessError.brokerDidNotStart(let log) where log.contains("Address already in use") && attempt < 50
+            {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(100))
             }

@@ -231,7 +231,8 @@ final class Connection {
             if savedErrno == EINVAL {
                 throw MQTTError.invalidArgument("a client id is required when cleanSession is false")
             }
-            throw MQTTError.mosquitto(code: Int(MOSQ_ERR_NOMEM.rawValue), message: String(cString: strerror(savedErrno)))
+            throw MQTTError.mosquitto(
+                code: Int(MOSQ_ERR_NOMEM.rawValue), message: String(cString: strerror(savedErrno)))
         }
         do {
             try configure(handle)
@@ -389,9 +390,11 @@ final class Connection {
         if let mosq {
             for subscription in subscriptions {
                 var mid: Int32 = 0
-                let result = mosquitto_subscribe_v5(mosq, &mid, subscription.filter, Int32(subscription.qos.rawValue), 0, nil)
+                let result = mosquitto_subscribe_v5(
+                    mosq, &mid, subscription.filter, Int32(subscription.qos.rawValue), 0, nil)
                 if result == MOSQ_ERR_SUCCESS.rawValue {
-                    requests.insert(.subscribe(filter: subscription.filter, qos: subscription.qos, continuation: nil), mid: mid)
+                    requests.insert(
+                        .subscribe(filter: subscription.filter, qos: subscription.qos, continuation: nil), mid: mid)
                 }
             }
         }
@@ -410,7 +413,8 @@ final class Connection {
             becomeIdle(failingWith: .notConnected)
         case .connecting:
             let error =
-                connackError ?? .unreachable("\(configuration.address): \(MosquittoResult.message(code: rc, errno: savedErrno))")
+                connackError
+                ?? .unreachable("\(configuration.address): \(MosquittoResult.message(code: rc, errno: savedErrno))")
             becomeIdle(failingWith: error)
         case .reconnecting:
             if configuration.reconnect.enabled {
@@ -457,11 +461,13 @@ final class Connection {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
         }
         shared.deliver(
-            MQTTMessage(topic: topic, payload: payload, qos: QoS(rawValue: Int(raw.qos)) ?? .atMostOnce, retain: raw.retain))
+            MQTTMessage(
+                topic: topic, payload: payload, qos: QoS(rawValue: Int(raw.qos)) ?? .atMostOnce, retain: raw.retain))
     }
 
     private func onSubscribe(mid: Int32, granted: Int32) {
-        guard let request = requests.complete(mid: mid), case .subscribe(let filter, let qos, let continuation) = request
+        guard let request = requests.complete(mid: mid),
+            case .subscribe(let filter, let qos, let continuation) = request
         else { return }
         if granted >= 0x80 || granted < 0 {
             subscriptions.removeAll { $0.filter == filter }
@@ -475,7 +481,9 @@ final class Connection {
     }
 
     private func onUnsubscribe(mid: Int32) {
-        guard let request = requests.complete(mid: mid), case .unsubscribe(_, let continuation) = request else { return }
+        guard let request = requests.complete(mid: mid), case .unsubscribe(_, let continuation) = request else {
+            return
+        }
         continuation.resume()
     }
 

@@ -39,7 +39,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.connect(continuation)
             }
         }
@@ -58,7 +60,9 @@ public final class MQTTClient: Sendable {
             let outgoing = OutgoingPublish(
                 topic: topic, payload: payload, qos: qos, retain: retain, continuation: continuation)
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.publish(outgoing)
             }
         }
@@ -80,7 +84,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<QoS, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.subscribe(filter: filter, qos: qos, continuation: continuation)
             }
         }
@@ -91,7 +97,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.unsubscribe(filter: filter, continuation: continuation)
             }
         }

@@ -137,7 +137,8 @@ final class LoopCore: @unchecked Sendable {
                 fds.append(pollfd(fd: socket, events: events, revents: 0))
                 owners.append(connection)
             }
-            let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int32(
+                timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             let ready = poll(&fds, nfds_t(fds.count), max(milliseconds, 0) + 1)
             if ready > 0 {
                 if fds[0].revents != 0 {

@@ -1,7 +1,8 @@
-@testable import BrokerHarness
 import Foundation
 import MQTT
 import Testing
+
+@testable import BrokerHarness
 
 @Suite struct BrokerHarnessTests {
     @Test func managedProcessFeedsStdinAndCapturesOutput() async throws {

@@ -75,14 +75,19 @@ import Testing
         var roles = json["roles"] as! [[String: Any]]
         for index in roles.indices {
             let acls = roles[index]["acls"] as! [[String: Any]]
-            roles[index]["acls"] = acls.filter { !($0["acltype"] as? String == "subscribePattern" && $0["topic"] as? String == "#") }
+            roles[index]["acls"] = acls.filter {
+                !($0["acltype"] as? String == "subscribePattern" && $0["topic"] as? String == "#")
+            }
         }
         json["roles"] = roles
         try JSONSerialization.data(withJSONObject: json).write(to: dynsec)
-        let plugin = ["/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so"]
-            .first { FileManager.default.fileExists(atPath: $0) }
+        let plugin = [
+            "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so", "/usr/lib/mosquitto_dynamic_security.so",
+        ]
+        .first { FileManager.default.fileExists(atPath: $0) }
         let broker = try await Broker.start(
-            config: "allow_anonymous false\nplugin \(plugin ?? "mosquitto_dynamic_security.so")\nplugin_opt_config_file \(dynsec.path)\n",
+            config:
+                "allow_anonymous false\nplugin \(plugin ?? "mosquitto_dynamic_security.so")\nplugin_opt_config_file \(dynsec.path)\n",
             directory: dir.appendingPathComponent("broker"))
 
         let client = MQTTClient(
