@@ -2,6 +2,16 @@ import Synchronization
 
 /// An MQTT 3.1.1 / 5 client over libmosquitto, driven by an `MQTTEventLoop`.
 ///
+/// ```swift
+/// let client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: 1883, clientID: "provisiond"))
+/// try await client.connect()
+/// try await client.subscribe("bootstrap/v1/devices/+/hello")
+/// try await client.publish("bootstrap/v1/service/status", string: "{...}", retain: true)
+/// for await message in client.messages { handle(message) }
+/// await client.disconnect()
+/// client.close()
+/// ```
+///
 /// All operations are queued to the loop thread, which owns the libmosquitto handle. A client costs
 /// a socket and a little memory, so hundreds can share one loop. Operations are not cancellable;
 /// `close()` fails everything outstanding with `MQTTError.closed`.
