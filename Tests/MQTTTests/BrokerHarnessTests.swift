@@ -71,6 +71,17 @@ import Testing
         await broker.stop()
     }
 
+    @Test func perListenerSettingsFromCallerComeFirst() async throws {
+        let broker = try await Broker.start(config: "per_listener_settings true\nallow_anonymous true\n")
+        let text = broker.configurationText(port: broker.port)
+        let perListener = try #require(text.range(of: "per_listener_settings true"))
+        let listener = try #require(text.range(of: "listener \(broker.port)"))
+        #expect(perListener.lowerBound < listener.lowerBound)
+        let client = try await connectedClient(broker)
+        client.close()
+        await broker.stop()
+    }
+
     @Test func testCertificatesChainToTheirCA() throws {
         let dir = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
