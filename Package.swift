@@ -41,24 +41,27 @@ let package = Package(
         .target(
             name: "Provisioning",
             dependencies: [
-                "MQTT", "FleetProtocol",
+                "MQTT", "FleetProtocol", "FleetCtlCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "provisiond",
             dependencies: [
-                "Provisioning",
+                "Provisioning", "MQTT",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
         ),
         .target(
             name: "FleetCtlCore",
-            dependencies: ["MQTT", "FleetProtocol"],
+            dependencies: ["MQTT", "FleetProtocol", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -103,7 +106,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore"],
+            dependencies: [
+                "MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSwift
         ),
     ]

@@ -48,7 +48,9 @@ public final class ManagedProcess: Sendable {
         var stdinPath: String?
         if let stdin {
             let url = scratch.appendingPathComponent("stdin")
-            guard FileManager.default.createFile(atPath: url.path, contents: stdin, attributes: [.posixPermissions: 0o600])
+            guard
+                FileManager.default.createFile(
+                    atPath: url.path, contents: stdin, attributes: [.posixPermissions: 0o600])
             else { throw HarnessError.io("cannot write \(url.path)") }
             stdinPath = url.path
         }

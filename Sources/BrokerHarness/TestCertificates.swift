@@ -22,7 +22,9 @@ public enum TestCertificates {
         }
         try runTool(
             openssl,
-            ["req", "-new"] + ec + ["-keyout", path("server.key"), "-out", path("server.csr"), "-subj", "/CN=127.0.0.1"])
+            ["req", "-new"] + ec + [
+                "-keyout", path("server.key"), "-out", path("server.csr"), "-subj", "/CN=127.0.0.1",
+            ])
         let ext = """
             basicConstraints=CA:FALSE
             keyUsage=critical,digitalSignature,keyEncipherment

@@ -231,7 +231,8 @@ final class Connection {
             if savedErrno == EINVAL {
                 throw MQTTError.invalidArgument("a client id is required when cleanSession is false")
             }
-            throw MQTTError.mosquitto(code: Int(MOSQ_ERR_NOMEM.rawValue), message: String(cString: strerror(savedErrno)))
+            throw MQTTError.mosquitto(
+                code: Int(MOSQ_ERR_NOMEM.rawValue), message: String(cString: strerror(savedErrno)))
         }
         do {
             try configure(handle)
@@ -305,17 +306,13 @@ final class Connection {
         let host = configuration.unixSocketPath ?? configuration.host
         let port = configuration.unixSocketPath == nil ? Int32(configuration.port) : 0
         let keepAlive = Int32(configuration.keepAlive)
-        let rc: Int32
-        // TLS: libmosquitto 2.0.11 cannot finish a TLS handshake on a non-blocking connect when it
-        // is driven by loop_read/loop_write, so TLS connects block this loop for the handshake.
-        let blocking = configuration.tls != nil
-        if isReconnect {
-            rc = blocking ? mosquitto_reconnect(mosq) : mosquitto_reconnect_async(mosq)
-        } else if blocking {
-            rc = mosquitto_connect_bind(mosq, host, port, keepAlive, nil)
-        } else {
-            rc = mosquitto_connect_bind_async(mosq, host, port, keepAlive, nil)
-        }
+        // Non-blocking connect, also for TLS (the handshake then proceeds inside loop_read /
+        // loop_write), so a slow or dead broker never stalls the other clients on this loop.
+        // Only name resolution blocks: use IP literals.
+        let rc =
+            isReconnect
+            ? mosquitto_reconnect_async(mosq)
+            : mosquitto_connect_bind_async(mosq, host, port, keepAlive, nil)
         let savedErrno = errno
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             let error: MQTTError =
@@ -349,10 +346,10 @@ final class Connection {
     private func becomeIdle(failingWith error: MQTTError) {
         phase = .idle
         reconnectAt = nil
+        shared.setState(.disconnected)  // before resuming anyone, so callers see the new state
         failAll(with: error)
         for waiter in disconnectWaiters { waiter.resume() }
         disconnectWaiters.removeAll()
-        shared.setState(.disconnected)
     }
 
     private func failAll(with error: MQTTError) {
@@ -384,7 +381,7 @@ final class Connection {
     private func onConnect(rc: Int32) {
         guard phase == .connecting || phase == .reconnecting else { return }
         guard rc == 0 else {
-            connackError = MosquittoResult.connackError(rc)
+            connackError = MosquittoResult.connackError(rc, sentUsername: configuration.username != nil)
             return  // libmosquitto closes the socket next; connectionDropped reports it
         }
         phase = .connected
@@ -393,9 +390,11 @@ final class Connection {
         if let mosq {
             for subscription in subscriptions {
                 var mid: Int32 = 0
-                let result = mosquitto_subscribe_v5(mosq, &mid, subscription.filter, Int32(subscription.qos.rawValue), 0, nil)
+                let result = mosquitto_subscribe_v5(
+                    mosq, &mid, subscription.filter, Int32(subscription.qos.rawValue), 0, nil)
                 if result == MOSQ_ERR_SUCCESS.rawValue {
-                    requests.insert(.subscribe(filter: subscription.filter, qos: subscription.qos, continuation: nil), mid: mid)
+                    requests.insert(
+                        .subscribe(filter: subscription.filter, qos: subscription.qos, continuation: nil), mid: mid)
                 }
             }
         }
@@ -414,7 +413,8 @@ final class Connection {
             becomeIdle(failingWith: .notConnected)
         case .connecting:
             let error =
-                connackError ?? .unreachable("\(configuration.address): \(MosquittoResult.message(code: rc, errno: savedErrno))")
+                connackError
+                ?? .unreachable("\(configuration.address): \(MosquittoResult.message(code: rc, errno: savedErrno))")
             becomeIdle(failingWith: error)
         case .reconnecting:
             if configuration.reconnect.enabled {
@@ -461,11 +461,13 @@ final class Connection {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
         }
         shared.deliver(
-            MQTTMessage(topic: topic, payload: payload, qos: QoS(rawValue: Int(raw.qos)) ?? .atMostOnce, retain: raw.retain))
+            MQTTMessage(
+                topic: topic, payload: payload, qos: QoS(rawValue: Int(raw.qos)) ?? .atMostOnce, retain: raw.retain))
     }
 
     private func onSubscribe(mid: Int32, granted: Int32) {
-        guard let request = requests.complete(mid: mid), case .subscribe(let filter, let qos, let continuation) = request
+        guard let request = requests.complete(mid: mid),
+            case .subscribe(let filter, let qos, let continuation) = request
         else { return }
         if granted >= 0x80 || granted < 0 {
             subscriptions.removeAll { $0.filter == filter }
@@ -479,7 +481,9 @@ final class Connection {
     }
 
     private func onUnsubscribe(mid: Int32) {
-        guard let request = requests.complete(mid: mid), case .unsubscribe(_, let continuation) = request else { return }
+        guard let request = requests.complete(mid: mid), case .unsubscribe(_, let continuation) = request else {
+            return
+        }
         continuation.resume()
     }
 

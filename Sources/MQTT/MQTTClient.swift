@@ -2,6 +2,16 @@ import Synchronization
 
 /// An MQTT 3.1.1 / 5 client over libmosquitto, driven by an `MQTTEventLoop`.
 ///
+/// ```swift
+/// let client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: 1883, clientID: "provisiond"))
+/// try await client.connect()
+/// try await client.subscribe("bootstrap/v1/devices/+/hello")
+/// try await client.publish("bootstrap/v1/service/status", string: "{...}", retain: true)
+/// for await message in client.messages { handle(message) }
+/// await client.disconnect()
+/// client.close()
+/// ```
+///
 /// All operations are queued to the loop thread, which owns the libmosquitto handle. A client costs
 /// a socket and a little memory, so hundreds can share one loop. Operations are not cancellable;
 /// `close()` fails everything outstanding with `MQTTError.closed`.
@@ -39,7 +49,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.connect(continuation)
             }
         }
@@ -58,7 +70,9 @@ public final class MQTTClient: Sendable {
             let outgoing = OutgoingPublish(
                 topic: topic, payload: payload, qos: qos, retain: retain, continuation: continuation)
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.publish(outgoing)
             }
         }
@@ -80,7 +94,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<QoS, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.subscribe(filter: filter, qos: qos, continuation: continuation)
             }
         }
@@ -91,7 +107,9 @@ public final class MQTTClient: Sendable {
         let id = self.id
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             loop.core.submit { core in
-                guard let connection = core.connections[id] else { return continuation.resume(throwing: MQTTError.closed) }
+                guard let connection = core.connections[id] else {
+                    return continuation.resume(throwing: MQTTError.closed)
+                }
                 connection.unsubscribe(filter: filter, continuation: continuation)
             }
         }

@@ -19,8 +19,9 @@ public final class MQTTEventLoop: Sendable {
 
     let core: LoopCore
 
-    /// A separate loop thread, for callers who want isolation (e.g. a slow TLS handshake to a
-    /// remote broker must not stall other clients). Stopped when the last reference goes away.
+    /// A separate loop thread, for callers who want isolation (e.g. a load generator that must
+    /// not share a thread with the service under test). Stopped when the last client using it and
+    /// the last reference to it are gone.
     public init() {
         MosquittoLibrary.initializeOnce()
         core = LoopCore()
@@ -136,7 +137,8 @@ final class LoopCore: @unchecked Sendable {
                 fds.append(pollfd(fd: socket, events: events, revents: 0))
                 owners.append(connection)
             }
-            let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int32(
+                timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
             let ready = poll(&fds, nfds_t(fds.count), max(milliseconds, 0) + 1)
             if ready > 0 {
                 if fds[0].revents != 0 {

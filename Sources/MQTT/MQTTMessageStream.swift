@@ -9,7 +9,8 @@ import Synchronization
 /// loop. Consumers that must not lose messages keep up, or raise the buffer size (QoS guarantees
 /// end at this buffer). The stream finishes when the client is closed.
 ///
-/// One consumer at a time: iterate it from a single task.
+/// One consumer at a time: iterate it from a single task. As with `AsyncStream`, cancelling the
+/// task that is waiting in `next()` finishes the stream for good.
 public struct MQTTMessageStream: AsyncSequence, Sendable {
     public typealias Element = MQTTMessage
     public typealias Failure = Never

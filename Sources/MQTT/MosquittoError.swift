@@ -46,12 +46,18 @@ enum MosquittoResult {
     }
 
     /// Maps a CONNACK code (v3.1.1 return code or v5 reason code) to an error.
-    static func connackError(_ code: Int32) -> MQTTError {
+    ///
+    /// mosquitto 2.x answers a wrong username or password with "not authorized" (5 / 0x87), not
+    /// with "bad username or password" (4 / 0x86); it uses the same code for a missing login when
+    /// anonymous access is off. So a "not authorized" refusal of a client that *did* send a
+    /// username is reported as `badCredentials`, which is what the caller can act on.
+    static func connackError(_ code: Int32, sentUsername: Bool) -> MQTTError {
         let badCredentials = Int32(MQTT_RC_BAD_USERNAME_OR_PASSWORD.rawValue)
         let notAuthorized = Int32(MQTT_RC_NOT_AUTHORIZED.rawValue)
         switch code {
         case Int32(CONNACK_REFUSED_BAD_USERNAME_PASSWORD.rawValue), badCredentials: return .badCredentials
-        case Int32(CONNACK_REFUSED_NOT_AUTHORIZED.rawValue), notAuthorized: return .notAuthorized
+        case Int32(CONNACK_REFUSED_NOT_AUTHORIZED.rawValue), notAuthorized:
+            return sentUsername ? .badCredentials : .notAuthorized
         default: return .connectionRefused(code: Int(code))
         }
     }

@@ -1,8 +1,9 @@
 import BrokerHarness
 import Foundation
 import Glibc
-@testable import MQTT
 import Testing
+
+@testable import MQTT
 
 @Suite struct LifecycleAndScaleTests {
     @Test func closeIsIdempotentAndFailsOutstandingWork() async throws {
@@ -104,7 +105,9 @@ import Testing
         }
         let elapsed = ContinuousClock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("benchmarkQoS1Throughput: \(acked) QoS 1 publishes acked in \(String(format: "%.2f", seconds)) s = \(Int(Double(acked) / seconds)) messages/s")
+        print(
+            "benchmarkQoS1Throughput: \(acked) QoS 1 publishes acked in \(String(format: "%.2f", seconds)) s = \(Int(Double(acked) / seconds)) messages/s"
+        )
         #expect(acked == total)
         client.close()
         await broker.stop()

@@ -323,11 +323,18 @@ static int tool(struct apply_ctx *c, const char *path, const char *a1, const cha
     return res.exit_code;
 }
 
-/* Reloads the network (when its config changed) and Wi-Fi: `wifi reload`, falling back to `wifi`. */
-static int reload(struct apply_ctx *c, int network_changed)
+/*
+ * Reloads what changed: the network (`ubus call network reload`), the firewall (the config.change
+ * event `reload_config` sends to procd) and Wi-Fi (`wifi reload`, falling back to plain `wifi`).
+ */
+static int reload(struct apply_ctx *c, int network_changed, int firewall_changed)
 {
     if (network_changed && tool(c, c->cfg->ubus_path, "call", "network", "reload", NULL, NULL, 0, NULL) != 0)
         logmsg("ubus call network reload failed", NULL);
+    if (firewall_changed &&
+        tool(c, c->cfg->ubus_path, "call", "service", "event",
+             "{\"type\":\"config.change\",\"data\":{\"package\":\"firewall\"}}", NULL, 0, NULL) != 0)
+        logmsg("firewall reload event failed", NULL);
     if (tool(c, c->cfg->wifi_path, "reload", NULL, NULL, NULL, NULL, 0, NULL) == 0)
         return 0;
     if (tool(c, c->cfg->wifi_path, NULL, NULL, NULL, NULL, NULL, 0, NULL) == 0)
@@ -353,7 +360,7 @@ static int restore_from(struct apply_ctx *c, const char *dirname, int mask)
             rc = -1;
         }
     }
-    if (reload(c, 1) != 0)
+    if (reload(c, (mask & 2) != 0, (mask & 4) != 0) != 0)
         rc = -1;
     return rc;
 }
@@ -769,15 +776,18 @@ static int device_msg(char *msg, size_t cap, const char *ifname)
     return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
-/* iwinfo info: associated when a non-zero bssid is reported (and the ssid, when given, is ours). */
+/*
+ * iwinfo info: 1 when associated to our SSID (non-zero bssid, ssid ours when reported), 0 when not
+ * (or to another network), -1 when the driver gives no answer to judge by.
+ */
 static int station_associated(struct apply_ctx *c, const char *ifname, const char *ssid)
 {
     char msg[96];
     if (!ifname[0] || device_msg(msg, sizeof msg, ifname) != 0)
-        return 0;
+        return -1;
     json_object *j = ubus_call(c, "iwinfo", "info", msg);
     if (!j)
-        return 0;
+        return -1;
     const char *bssid = jstr(j, "bssid");
     const char *s = jstr(j, "ssid");
     int ok = bssid && *bssid && strcmp(bssid, "00:00:00:00:00:00") != 0 && (!s || strcmp(s, ssid) == 0);
@@ -840,24 +850,24 @@ static int wrong_key_logged(struct apply_ctx *c, const char *ifname, long long s
 }
 
 /* Polls until the station has an address or the timeout passes; returns the reason (NONE = joined). */
-static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid)
+static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid, long long since)
 {
-    long long since = real_ms() - 1000;
     long long deadline = mono_ms() + (long long)c->timeout_s * 1000;
-    int associated = 0;
+    int associated = -1;
     for (;;) {
-        if (iface_has_address(c))
-            return FB_REASON_NONE;
-        if (!st->ifname[0] || st->layout == FB_LAYOUT_GENERIC)
+        if (!st->ifname[0])
             find_ifname(c, st);
         associated = station_associated(c, st->ifname, ssid);
-        if (!associated && wrong_key_logged(c, st->ifname, since))
+        /* an address alone could still be the previous network's lease right after the reload */
+        if (associated != 0 && iface_has_address(c))
+            return FB_REASON_NONE;
+        if (associated != 1 && wrong_key_logged(c, st->ifname, since))
             return FB_REASON_AUTH_FAILED;
         if (mono_ms() >= deadline)
             break;
         sleep_ms(c->poll_ms);
     }
-    if (associated)
+    if (associated == 1)
         return FB_REASON_NO_ADDRESS;
     if (ssid_visible(c, st->ifname, ssid) == 0)
         return FB_REASON_NETWORK_NOT_FOUND;
@@ -865,7 +875,7 @@ static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char
 }
 
 /* After a restore: is the station (back) on its network? Logged, never changes the reported reason. */
-static void confirm_restored(struct apply_ctx *c)
+static void confirm_restored(struct apply_ctx *c, long long since)
 {
     struct station st;
     char ssid[FB_SSID_MAX * 4 + 1];
@@ -874,7 +884,7 @@ static void confirm_restored(struct apply_ctx *c)
         logmsg("restored; no station configured to confirm", NULL);
         return;
     }
-    enum fb_reason r = verify(c, &st, ssid);
+    enum fb_reason r = verify(c, &st, ssid, since);
     if (r == FB_REASON_NONE)
         logmsg("restored; provisioning network is back", NULL);
     else
@@ -951,9 +961,10 @@ int fb_apply_recover(const struct fb_apply_config *cfg)
         return 0;
     }
     logmsg("interrupted apply found; restoring the backup", NULL);
+    long long since = real_ms() - 1000;
     if (restore_from(&c, BACKUP_NAME, mask) != 0)
         return -1;
-    confirm_restored(&c);
+    confirm_restored(&c, since);
     if (clear_marker(&c) != 0)
         return -1;
     remove_backup(&c, BACKUP_NAME);
@@ -989,11 +1000,12 @@ static int begin(struct apply_ctx *c)
 /* Failure after begin(): restore, confirm, settle. */
 static void roll_back(struct apply_ctx *c, int mask)
 {
+    long long since = real_ms() - 1000;
     if (restore_from(c, BACKUP_NAME, mask) != 0) {
         logmsg("rollback incomplete; the marker stays for the next start", NULL);
         return;
     }
-    confirm_restored(c);
+    confirm_restored(c, since);
     if (clear_marker(c) == 0)
         remove_backup(c, BACKUP_NAME);
 }
@@ -1021,9 +1033,11 @@ static int apply_values(struct apply_ctx *c, int mask, const struct sta_values *
         logmsg("writing the station settings failed; rolling back", NULL);
         goto fail;
     }
-    if (reload(c, net_changed) != 0)
+    /* log lines older than this reload belong to an earlier attempt */
+    long long since = real_ms() - 1000;
+    if (reload(c, net_changed, fw_changed) != 0)
         goto fail;
-    r = verify(c, &st, v->ssid);
+    r = verify(c, &st, v->ssid, since);
     if (r == FB_REASON_NONE) {
         if (clear_marker(c) != 0)
             logmsg("cannot clear the applying marker", NULL);
@@ -1114,13 +1128,14 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
             logmsg("reset: no provisioning network configured and no earlier configuration kept", NULL);
             goto fail;
         }
+        long long since = real_ms() - 1000;
         if (restore_from(&c, PROV_NAME, pmask) != 0)
             goto fail;
         struct station st;
         char ssid[FB_SSID_MAX * 4 + 1];
         if (find_station(&c, &st) != 0 || fb_uci_get(&c.u, "wireless", st.sec, "ssid", ssid, sizeof ssid) != 0)
             goto fail;
-        *reason = verify(&c, &st, ssid);
+        *reason = verify(&c, &st, ssid, since);
         if (*reason != FB_REASON_NONE) {
             roll_back(&c, mask);
             return -1;

@@ -90,8 +90,8 @@ int fb_uci_get(const struct fb_uci *u, const char *pkg, const char *sec, const c
     size_t len = 0;
     if (tuple(t, sizeof t, pkg, sec, opt, NULL) != 0)
         return -1;
-    const char *args[] = {"get", t};
-    int rc = fb_uci_run(u, args, 2, NULL, 0, out, cap, &len);
+    const char *args[] = {"-q", "get", t}; /* "Entry not found" is an answer here, not an error */
+    int rc = fb_uci_run(u, args, 3, NULL, 0, out, cap, &len);
     if (rc == 1)
         return 1; /* uci: Entry not found */
     if (rc != 0)

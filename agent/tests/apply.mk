@@ -13,7 +13,7 @@ APPLY_CC ?= gcc
 APPLY_MIPSEL_CC ?= mipsel-linux-gnu-gcc
 APPLY_QEMU ?= qemu-mipsel
 MIPSEL_SYSROOT ?= $(APPLY_AGENT_DIR)/build/sysroot
-APPLY_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -O2 -g
+APPLY_CFLAGS ?= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -O2 -g
 APPLY_LIBS = -ljson-c -lcrypto
 
 # Module sources (no main). reason.c comes from the agent core when present; otherwise a stand-in
@@ -23,8 +23,8 @@ APPLY_REASON_SRC := $(firstword $(wildcard $(APPLY_SRC_DIR)/reason.c) $(APPLY_TE
 APPLY_TEST_SRCS := $(APPLY_TESTS_DIR)/test_apply.c $(APPLY_MODULE_SRCS) $(APPLY_REASON_SRC)
 APPLY_HDRS := $(wildcard $(APPLY_SRC_DIR)/*.h)
 
-APPLY_NATIVE_BIN := $(APPLY_BUILD_DIR)/native/test_apply
-APPLY_MIPSEL_BIN := $(APPLY_BUILD_DIR)/mipsel/test_apply
+APPLY_NATIVE_BIN := $(APPLY_BUILD_DIR)/apply-native/test_apply
+APPLY_MIPSEL_BIN := $(APPLY_BUILD_DIR)/apply-mipsel/test_apply
 
 .PHONY: test-apply test-apply-mipsel apply-objs-check clean-apply
 

@@ -683,10 +683,13 @@ static void test_kill_and_recover(void)
     pid_t pid = fork();
     if (pid == 0) {
         enum fb_reason r;
+        (void)setpgid(0, 0); /* its own group: the "power cut" takes its tool processes too */
         (void)fb_apply_wifi(&e.cfg, &p, &r);
         _exit(0);
     }
     CHECK(pid > 0, "fork");
+    if (pid > 0)
+        (void)setpgid(pid, pid);
     /* wait until the premises settings are committed and Wi-Fi reloaded (the stand-in's state says so) */
     int seen = 0;
     long long end = mono_ms() + 60000;
@@ -701,8 +704,8 @@ static void test_kill_and_recover(void)
     }
     CHECK(seen, "child reached the verify phase");
     if (pid > 0) {
-        kill(pid, SIGKILL);
-        int st;
+        kill(-pid, SIGKILL);
+        int st = 0;
         waitpid(pid, &st, 0);
         CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child killed mid-apply");
     }

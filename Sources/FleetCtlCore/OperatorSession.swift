@@ -1,0 +1,258 @@
+import FleetProtocol
+import Foundation
+import MQTT
+
+/// How fleetctl reaches the broker. The password never comes from argv.
+public struct ConnectionOptions: Sendable {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var prefix: String
+
+    public init(host: String, port: Int, username: String, password: String?, prefix: String) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.prefix = prefix
+    }
+}
+
+/// A status report seen on `P/v1/devices/+/status`.
+public struct ObservedStatus: Sendable, Hashable {
+    public var device: String
+    public var state: String
+    public var seq: Int64
+    public var reason: String?
+}
+
+/// One broker connection of an operator: requests with correlation ids, replies routed back to them,
+/// and the other messages (statuses, events) as a stream.
+public final class OperatorSession: Sendable {
+    public let topics: TopicTree
+    public let operatorName: String
+    private let client: MQTTClient
+    private let router: ReplyRouter
+    private let pump: Task<Void, Never>
+
+    private init(client: MQTTClient, topics: TopicTree, operatorName: String, router: ReplyRouter) {
+        self.client = client
+        self.topics = topics
+        self.operatorName = operatorName
+        self.router = router
+        let messages = client.messages
+        pump = Task {
+            for await message in messages {
+                await router.deliver(message)
+            }
+            await router.closeAll()
+        }
+    }
+
+    /// Connects and subscribes to this operator's reply topics.
+    public static func connect(_ options: ConnectionOptions) async throws(FleetCtlError) -> OperatorSession {
+        let topics: TopicTree
+        do {
+            topics = try TopicTree(prefix: options.prefix)
+        } catch {
+            throw FleetCtlError("invalid --prefix '\(options.prefix)': \(error)")
+        }
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let configuration = MQTTConfiguration(
+            host: options.host, port: options.port, clientID: "fleetctl-\(options.username)-\(suffix)",
+            username: options.username, password: options.password)
+        let client = MQTTClient(configuration)
+        let session = OperatorSession(
+            client: client, topics: topics, operatorName: options.username, router: ReplyRouter())
+        do {
+            try await client.connect()
+            _ = try await client.subscribe(topics.prefix + "/v1/ops/reply/\(options.username)/+")
+        } catch {
+            await session.close()
+            throw FleetCtlError("cannot connect to the broker at \(options.host):\(options.port): \(error)")
+        }
+        return session
+    }
+
+    /// A fresh correlation id (16 hex digits). Secrets sealed for a request are bound to it.
+    public static func newCorrelation() -> String {
+        let n = UInt64.random(in: 0...UInt64.max)
+        let hex = String(n, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Sends one request and waits for its final reply.
+    /// - Throws: ``OpsError`` when provisiond refused it, ``FleetCtlError`` on timeout or I/O.
+    public func request<Args: Codable & Sendable, Result: Codable & Sendable>(
+        _ op: OperatorOp, _ args: Args, as type: Result.Type, timeout: Duration = .seconds(15),
+        correlation: String = OperatorSession.newCorrelation()
+    ) async throws -> Result {
+        let replyTo = topics.prefix + "/v1/ops/reply/\(operatorName)/\(correlation)"
+        let payload = try JSONEncoder().encode(
+            OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
+        let waiter = await router.expect(topic: replyTo)
+        do {
+            try await client.publish(topics.prefix + "/v1/ops/request", payload: Array(payload), qos: .atLeastOnce)
+        } catch {
+            await router.cancel(topic: replyTo)
+            throw FleetCtlError("cannot publish the request: \(error)")
+        }
+        let timer = Task { [router] in
+            try? await Task.sleep(for: timeout)
+            await router.cancel(topic: replyTo)
+        }
+        defer { timer.cancel() }
+        guard let bytes = await waiter.value else {
+            throw FleetCtlError(
+                "no reply from provisiond within \(timeout.components.seconds) s: is it running on this broker and prefix?"
+            )
+        }
+        let reply: OperatorReplyMessage<Result>
+        do {
+            reply = try JSONDecoder().decode(OperatorReplyMessage<Result>.self, from: Data(bytes))
+        } catch {
+            throw FleetCtlError("unreadable reply from provisiond: \(error)")
+        }
+        if let error = reply.error { throw error }
+        guard reply.ok, let result = reply.result else { throw FleetCtlError("provisiond replied without a result") }
+        return result
+    }
+
+    /// Subscribes to `filter` and streams everything that is not a reply.
+    public func subscribe(_ filter: String) async throws(FleetCtlError) -> AsyncStream<MQTTMessage> {
+        let stream = await router.observe(filter: filter)
+        do {
+            _ = try await client.subscribe(filter)
+        } catch {
+            throw FleetCtlError("cannot subscribe to \(filter): \(error)")
+        }
+        return stream
+    }
+
+    /// Device statuses, decoded; unreadable ones are skipped.
+    public func statuses() async throws(FleetCtlError) -> AsyncStream<ObservedStatus> {
+        let messages = try await subscribe(topics.prefix + "/v1/devices/+/status")
+        return AsyncStream { continuation in
+            let task = Task {
+                for await message in messages {
+                    guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else {
+                        continue
+                    }
+                    continuation.yield(
+                        ObservedStatus(
+                            device: status.device.rawValue, state: status.state.rawValue, seq: Int64(status.seq),
+                            reason: status.reason?.rawValue))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// `fleetctl watch`: audit events, device statuses and the service status as `topic payload`
+    /// lines, until the connection ends.
+    public func watch() async throws(FleetCtlError) -> AsyncStream<String> {
+        let root = topics.prefix + "/v1"
+        let streams = [
+            try await subscribe(root + "/events"), try await subscribe(root + "/devices/+/status"),
+            try await subscribe(root + "/service/status"),
+        ]
+        return AsyncStream { continuation in
+            let task = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for stream in streams {
+                        group.addTask {
+                            for await message in stream {
+                                continuation.yield(
+                                    "\(message.topic) \(String(decoding: message.payload, as: UTF8.self))")
+                            }
+                        }
+                    }
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func close() async {
+        await client.disconnect()
+        client.close()
+        pump.cancel()
+        await router.closeAll()
+    }
+}
+
+/// Routes incoming messages: replies to their waiting request, the rest to observers.
+actor ReplyRouter {
+    private var waiting: [String: CheckedContinuation<[UInt8]?, Never>] = [:]
+    private var early: [String: [UInt8]] = [:]
+    private var cancelled: Set<String> = []
+    private var observers: [(filter: String, continuation: AsyncStream<MQTTMessage>.Continuation)] = []
+
+    /// A task that finishes with the reply payload, or nil when cancelled.
+    func expect(topic: String) -> Task<[UInt8]?, Never> {
+        Task { await self.wait(topic: topic) }
+    }
+
+    private func wait(topic: String) async -> [UInt8]? {
+        if let payload = early.removeValue(forKey: topic) { return payload }
+        if cancelled.remove(topic) != nil { return nil }
+        return await withCheckedContinuation { continuation in
+            waiting[topic] = continuation
+        }
+    }
+
+    func cancel(topic: String) {
+        if let continuation = waiting.removeValue(forKey: topic) {
+            continuation.resume(returning: nil)
+        } else if early[topic] == nil {
+            cancelled.insert(topic)
+        }
+    }
+
+    func observe(filter: String) -> AsyncStream<MQTTMessage> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: MQTTMessage.self, bufferingPolicy: .bufferingNewest(4096))
+        observers.append((filter, continuation))
+        return stream
+    }
+
+    func deliver(_ message: MQTTMessage) {
+        if message.topic.contains("/v1/ops/reply/") {
+            if let continuation = waiting.removeValue(forKey: message.topic) {
+                continuation.resume(returning: message.payload)
+            } else {
+                early[message.topic] = message.payload
+            }
+            return
+        }
+        for observer in observers where TopicFilter.matches(observer.filter, topic: message.topic) {
+            observer.continuation.yield(message)
+        }
+    }
+
+    func closeAll() {
+        for continuation in waiting.values { continuation.resume(returning: nil) }
+        waiting.removeAll()
+        for observer in observers { observer.continuation.finish() }
+        observers.removeAll()
+    }
+}
+
+/// MQTT topic filter matching (`+` one level, `#` the rest).
+public enum TopicFilter {
+    public static func matches(_ filter: String, topic: String) -> Bool {
+        let f = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let t = topic.split(separator: "/", omittingEmptySubsequences: false)
+        var i = 0
+        while i < f.count {
+            if f[i] == "#" { return true }
+            guard i < t.count else { return false }
+            if f[i] != "+" && f[i] != t[i] { return false }
+            i += 1
+        }
+        return i == t.count
+    }
+}

@@ -1,0 +1,38 @@
+import Crypto
+import Foundation
+
+/// Encrypts profile secrets before they reach the registry file.
+///
+/// The key is derived with HKDF-SHA256 from the service's X25519 private key, so a copy of the database
+/// alone does not reveal any Wi-Fi key; whoever also holds the service key file can read them (as the
+/// service must). The profile name is the AEAD's associated data, so a sealed secret cannot be moved
+/// from one profile row to another.
+public struct AtRestCipher: Sendable {
+    private let key: SymmetricKey
+
+    /// - Parameter servicePrivateKey: the raw 32 bytes of the service's X25519 private key.
+    public init(servicePrivateKey: some DataProtocol) {
+        key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Data(servicePrivateKey)),
+            salt: Data("fleetbootstrap-v1 registry".utf8),
+            info: Data("profile secrets".utf8),
+            outputByteCount: 32
+        )
+    }
+
+    func seal(_ plaintext: Data, context: String) throws -> Data {
+        let box = try ChaChaPoly.seal(plaintext, using: key, authenticating: Data(context.utf8))
+        return box.combined
+    }
+
+    func open(_ combined: Data, context: String) throws(RegistryError) -> Data {
+        do {
+            let box = try ChaChaPoly.SealedBox(combined: combined)
+            return try ChaChaPoly.open(box, using: key, authenticating: Data(context.utf8))
+        } catch {
+            throw RegistryError(
+                .secretsUnreadable,
+                "cannot decrypt the secrets of profile '\(context)': wrong service key for this registry?")
+        }
+    }
+}

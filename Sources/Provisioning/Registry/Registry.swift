@@ -1,0 +1,467 @@
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A registry failure with a stable code that operator replies reuse.
+public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Hashable, Sendable {
+        case unknownDevice = "unknown_device"
+        case unknownProfile = "unknown_profile"
+        case notPending = "not_pending"
+        case keyConflict = "key_conflict"
+        case profileInUse = "profile_in_use"
+        case revoked = "revoked"
+        case secretsUnreadable = "secrets_unreadable"
+        case storage = "storage"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+}
+
+/// The provisioning registry: devices, pending devices, profiles, assignments and the audit log.
+///
+/// SQLite through a GRDB `DatabasePool` (WAL mode), schema by `DatabaseMigrator`. The file is created
+/// with mode 0600 (SQLite gives its `-wal` and `-shm` files the same mode).
+///
+/// Concurrency: every mutation is one write transaction, and sequence numbers are allocated inside
+/// the transaction that records them, so several provisiond processes sharing one registry never hand
+/// out the same seq twice. SQLite itself however is a single-machine store: several *machines* need
+/// the shared PostgreSQL registry from the design's scale path.
+public final class Registry: Sendable {
+    private let pool: DatabasePool
+    private let cipher: AtRestCipher
+
+    /// Opens (creating and migrating when needed) the registry at `path`.
+    /// - Throws: ``RegistryError`` with code `storage` when the file cannot be created or opened.
+    public init(path: String, cipher: AtRestCipher) throws(RegistryError) {
+        self.cipher = cipher
+        do {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw RegistryError(
+                    .storage, "cannot create registry file \(path): \(String(cString: strerror(errno)))")
+            }
+            _ = fchmod(fd, 0o600)
+            close(fd)
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.prepareDatabase { db in
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+            }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw RegistryError(.storage, "cannot open registry \(path): \(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "device") { t in
+                t.primaryKey("id", .text)
+                t.column("publicKey", .blob).notNull()
+                t.column("fingerprint", .text).notNull()
+                t.column("groupName", .text).indexed()
+                t.column("profile", .text)
+                t.column("state", .text).notNull()
+                t.column("lastSeq", .integer).notNull().defaults(to: 0)
+                t.column("envelope", .text)
+                t.column("envelopeKind", .text)
+                t.column("envelopeAssignment", .text)
+                t.column("acknowledged", .boolean).notNull().defaults(to: true)
+                t.column("statusState", .text)
+                t.column("statusSeq", .integer)
+                t.column("statusReason", .text)
+                t.column("statusDetail", .text)
+                t.column("statusAt", .integer)
+                t.column("createdAt", .integer).notNull()
+                t.column("updatedAt", .integer).notNull()
+            }
+            try db.create(table: "pendingDevice") { t in
+                t.primaryKey("id", .text)
+                t.column("publicKey", .blob).notNull()
+                t.column("fingerprint", .text).notNull()
+                t.column("firstSeen", .integer).notNull()
+                t.column("lastSeen", .integer).notNull()
+                t.column("helloCount", .integer).notNull()
+            }
+            try db.create(table: "profile") { t in
+                t.primaryKey("name", .text)
+                t.column("ssid", .text).notNull()
+                t.column("encryption", .text).notNull()
+                t.column("hidden", .boolean)
+                t.column("bssid", .text)
+                t.column("eapType", .text)
+                t.column("identity", .text)
+                t.column("caCert", .text)
+                t.column("secrets", .blob).notNull()
+                t.column("revision", .integer).notNull()
+                t.column("createdAt", .integer).notNull()
+                t.column("updatedAt", .integer).notNull()
+            }
+            try db.create(table: "groupAssignment") { t in
+                t.primaryKey("groupName", .text)
+                t.column("profile", .text).notNull()
+                t.column("updatedAt", .integer).notNull()
+            }
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("ts", .integer).notNull()
+                t.column("type", .text).notNull()
+                t.column("device", .text).indexed()
+                t.column("fingerprint", .text)
+                t.column("seq", .integer)
+                t.column("state", .text)
+                t.column("reason", .text)
+                t.column("detail", .text)
+                t.column("operatorName", .text)
+            }
+        }
+        return migrator
+    }
+
+    /// The journal mode SQLite reports, `wal` for a healthy registry.
+    public func journalMode() throws(RegistryError) -> String {
+        try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    // MARK: - Devices
+
+    /// Enrolls a device from its bootstrap URI data.
+    ///
+    /// Idempotent for the same key (updates the group when given); a revoked device may be enrolled
+    /// again and starts over. Removes a pending entry of the same id.
+    /// - Throws: `key_conflict` when the id is enrolled with another key.
+    @discardableResult
+    public func enroll(id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64)
+        throws(RegistryError)
+        -> DeviceRecord
+    {
+        try write { db in
+            if var existing = try DeviceRecord.fetchOne(db, key: id) {
+                if existing.state == .revoked {
+                    existing.publicKey = publicKey
+                    existing.fingerprint = fingerprint
+                    existing.state = .enrolled
+                    existing.envelope = nil
+                    existing.envelopeKind = nil
+                    existing.envelopeAssignment = nil
+                    existing.acknowledged = true
+                } else if existing.publicKey != publicKey {
+                    throw RegistryError(
+                        .keyConflict,
+                        "device '\(id)' is enrolled with another key (\(existing.fingerprint)); revoke it first")
+                }
+                if let group { existing.groupName = group }
+                existing.updatedAt = now
+                try existing.update(db)
+                _ = try PendingDeviceRecord.deleteOne(db, key: id)
+                return existing
+            }
+            let record = DeviceRecord(
+                id: id, publicKey: publicKey, fingerprint: fingerprint, groupName: group, profile: nil,
+                state: .enrolled, lastSeq: 0, envelope: nil, envelopeKind: nil, envelopeAssignment: nil,
+                acknowledged: true, statusState: nil, statusSeq: nil, statusReason: nil, statusDetail: nil,
+                statusAt: nil, createdAt: now, updatedAt: now)
+            try record.insert(db)
+            _ = try PendingDeviceRecord.deleteOne(db, key: id)
+            return record
+        }
+    }
+
+    /// Enrolls a pending device with the key it announced.
+    /// - Throws: `not_pending` when no hello from that id is on record.
+    @discardableResult
+    public func approve(id: String, group: String?, now: Int64) throws(RegistryError) -> DeviceRecord {
+        guard let pending = try read({ db in try PendingDeviceRecord.fetchOne(db, key: id) }) else {
+            throw RegistryError(.notPending, "no pending device '\(id)'")
+        }
+        return try enroll(
+            id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
+    }
+
+    /// Records a hello from a device that is not enrolled; the latest key wins.
+    @discardableResult
+    public func recordPending(id: String, publicKey: Data, fingerprint: String, now: Int64) throws(RegistryError)
+        -> PendingDeviceRecord
+    {
+        try write { db in
+            var record =
+                try PendingDeviceRecord.fetchOne(db, key: id)
+                ?? PendingDeviceRecord(
+                    id: id, publicKey: publicKey, fingerprint: fingerprint, firstSeen: now, lastSeen: now,
+                    helloCount: 0)
+            record.publicKey = publicKey
+            record.fingerprint = fingerprint
+            record.lastSeen = now
+            record.helloCount += 1
+            try record.save(db)
+            return record
+        }
+    }
+
+    public func device(_ id: String) throws(RegistryError) -> DeviceRecord? {
+        try read { db in try DeviceRecord.fetchOne(db, key: id) }
+    }
+
+    /// The device, or `unknown_device`.
+    public func requireDevice(_ id: String) throws(RegistryError) -> DeviceRecord {
+        guard let device = try device(id) else { throw RegistryError(.unknownDevice, "no device '\(id)'") }
+        return device
+    }
+
+    public func devices() throws(RegistryError) -> [DeviceRecord] {
+        try read { db in try DeviceRecord.order(Column("id")).fetchAll(db) }
+    }
+
+    public func devices(inGroup group: String) throws(RegistryError) -> [DeviceRecord] {
+        try read { db in try DeviceRecord.filter(Column("groupName") == group).order(Column("id")).fetchAll(db) }
+    }
+
+    public func pendingDevices() throws(RegistryError) -> [PendingDeviceRecord] {
+        try read { db in try PendingDeviceRecord.order(Column("id")).fetchAll(db) }
+    }
+
+    /// Devices whose latest envelope was published but never acknowledged: what a restarted service
+    /// republishes, because the broker may have lost retained messages since its last autosave.
+    public func unacknowledgedDevices() throws(RegistryError) -> [DeviceRecord] {
+        try read { db in
+            try DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
+                .order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Allocates the next seq and stores the envelope sealed with it, in one transaction.
+    ///
+    /// `seal` receives the new seq and returns the envelope JSON; it runs inside the write transaction,
+    /// so it must be quick and must not touch the registry.
+    @discardableResult
+    public func storeNewEnvelope(
+        device id: String, kind: String, assignment: String?, now: Int64,
+        seal: @Sendable (DeviceRecord, Int64) throws -> String
+    ) throws -> DeviceRecord {
+        try pool.write { db in
+            guard var device = try DeviceRecord.fetchOne(db, key: id) else {
+                throw RegistryError(.unknownDevice, "no device '\(id)'")
+            }
+            let seq = device.lastSeq + 1
+            device.envelope = try seal(device, seq)
+            device.lastSeq = seq
+            device.envelopeKind = kind
+            if kind == "wifi" { device.envelopeAssignment = assignment }
+            device.acknowledged = false
+            device.state = kind == "reset" ? .revoked : .sent
+            device.updatedAt = now
+            try device.update(db)
+            return device
+        }
+    }
+
+    /// Records a status report. Returns the updated device, or nil when the device is not enrolled.
+    ///
+    /// Only a status about the latest seq moves the lifecycle; an older one is kept as the last status
+    /// but does not acknowledge the newer envelope.
+    @discardableResult
+    public func recordStatus(
+        device id: String, state: String, seq: Int64, reason: String?, detail: String?, now: Int64
+    ) throws(RegistryError) -> DeviceRecord? {
+        try write { db in
+            guard var device = try DeviceRecord.fetchOne(db, key: id) else { return nil }
+            device.statusState = state
+            device.statusSeq = seq
+            device.statusReason = reason
+            device.statusDetail = detail
+            device.statusAt = now
+            device.updatedAt = now
+            if seq == device.lastSeq && seq > 0 && device.state != .revoked {
+                switch state {
+                case "applying": device.state = .applying
+                case "applied":
+                    device.state = .applied
+                    device.acknowledged = true
+                case "failed":
+                    device.state = .failed
+                    device.acknowledged = true
+                default: break
+                }
+            }
+            if device.state == .revoked && state == "reset" && seq == device.lastSeq {
+                device.acknowledged = true
+            }
+            try device.update(db)
+            return device
+        }
+    }
+
+    /// Sets or clears (`nil`) a device's own profile assignment.
+    public func assign(profile: String?, devices ids: [String], now: Int64) throws(RegistryError) {
+        try write { db in
+            if let profile, try ProfileRow.fetchOne(db, key: profile) == nil {
+                throw RegistryError(.unknownProfile, "no profile '\(profile)'")
+            }
+            for id in ids {
+                guard var device = try DeviceRecord.fetchOne(db, key: id) else {
+                    throw RegistryError(.unknownDevice, "no device '\(id)'")
+                }
+                device.profile = profile
+                device.updatedAt = now
+                try device.update(db)
+            }
+        }
+    }
+
+    /// Sets or clears (`nil`) a group's profile assignment.
+    public func assign(profile: String?, group: String, now: Int64) throws(RegistryError) {
+        try write { db in
+            guard let profile else {
+                _ = try GroupAssignmentRow.deleteOne(db, key: group)
+                return
+            }
+            if try ProfileRow.fetchOne(db, key: profile) == nil {
+                throw RegistryError(.unknownProfile, "no profile '\(profile)'")
+            }
+            try GroupAssignmentRow(groupName: group, profile: profile, updatedAt: now).save(db)
+        }
+    }
+
+    /// The profile that applies to a device: its own assignment, else its group's, else none.
+    public func effectiveProfile(for device: DeviceRecord) throws(RegistryError) -> ProfileDefinition? {
+        let name: String? = try read { db in
+            if let own = device.profile { return own }
+            guard let group = device.groupName else { return nil }
+            return try GroupAssignmentRow.fetchOne(db, key: group)?.profile
+        }
+        guard let name else { return nil }
+        return try profile(name)
+    }
+
+    /// Marks a device revoked (the caller has stored and published its reset envelope).
+    public func markRevoked(_ id: String, now: Int64) throws(RegistryError) {
+        try write { db in
+            guard var device = try DeviceRecord.fetchOne(db, key: id) else {
+                throw RegistryError(.unknownDevice, "no device '\(id)'")
+            }
+            device.state = .revoked
+            device.updatedAt = now
+            try device.update(db)
+        }
+    }
+
+    // MARK: - Profiles
+
+    /// Adds or replaces a profile; a replacement gets the next revision. Secrets are sealed at rest.
+    @discardableResult
+    public func saveProfile(_ definition: ProfileDefinition, now: Int64) throws -> ProfileDefinition {
+        let secrets = try JSONEncoder().encode(ProfileSecrets(key: definition.key, password: definition.password))
+        let sealed = try cipher.seal(secrets, context: definition.name)
+        return try pool.write { db in
+            let existing = try ProfileRow.fetchOne(db, key: definition.name)
+            let row = ProfileRow(
+                name: definition.name, ssid: definition.ssid, encryption: definition.encryption,
+                hidden: definition.hidden, bssid: definition.bssid, eapType: definition.eapType,
+                identity: definition.identity, caCert: definition.caCert, secrets: sealed,
+                revision: (existing?.revision ?? 0) + 1, createdAt: existing?.createdAt ?? now, updatedAt: now)
+            try row.save(db)
+            var saved = definition
+            saved.revision = row.revision
+            return saved
+        }
+    }
+
+    /// The profile with its secrets decrypted, or nil.
+    public func profile(_ name: String) throws(RegistryError) -> ProfileDefinition? {
+        guard let row = try read({ db in try ProfileRow.fetchOne(db, key: name) }) else { return nil }
+        let plain = try cipher.open(row.secrets, context: row.name)
+        let secrets: ProfileSecrets
+        do {
+            secrets = try JSONDecoder().decode(ProfileSecrets.self, from: plain)
+        } catch {
+            throw RegistryError(.secretsUnreadable, "secrets of profile '\(name)' are corrupt")
+        }
+        return ProfileDefinition(
+            name: row.name, ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden,
+            bssid: row.bssid, eapType: row.eapType, identity: row.identity, password: secrets.password,
+            caCert: row.caCert, revision: row.revision)
+    }
+
+    public func profileSummaries() throws(RegistryError) -> [ProfileSummary] {
+        try read { db in
+            try ProfileRow.order(Column("name")).fetchAll(db).map { row in
+                ProfileSummary(
+                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden,
+                    hasKey: row.encryption != "none" && row.encryption != "owe", revision: row.revision,
+                    updatedAt: row.updatedAt)
+            }
+        }
+    }
+
+    /// Removes a profile that nothing is assigned to.
+    /// - Throws: `unknown_profile`, or `profile_in_use` naming who uses it.
+    public func removeProfile(_ name: String) throws(RegistryError) {
+        try write { db in
+            guard try ProfileRow.fetchOne(db, key: name) != nil else {
+                throw RegistryError(.unknownProfile, "no profile '\(name)'")
+            }
+            let devices = try String.fetchAll(
+                db, sql: "SELECT id FROM device WHERE profile = ? AND state != 'revoked' ORDER BY id", arguments: [name]
+            )
+            let groups = try String.fetchAll(
+                db, sql: "SELECT groupName FROM groupAssignment WHERE profile = ? ORDER BY groupName", arguments: [name]
+            )
+            if !devices.isEmpty || !groups.isEmpty {
+                let users = (devices.map { "device \($0)" } + groups.map { "group \($0)" }).joined(separator: ", ")
+                throw RegistryError(.profileInUse, "profile '\(name)' is assigned to \(users); reassign them first")
+            }
+            _ = try ProfileRow.deleteOne(db, key: name)
+        }
+    }
+
+    // MARK: - Audit
+
+    @discardableResult
+    public func appendAudit(_ record: AuditRecord) throws(RegistryError) -> AuditRecord {
+        try write { db in
+            try record.inserted(db)
+        }
+    }
+
+    public func auditLog(limit: Int = 100) throws(RegistryError) -> [AuditRecord] {
+        try read { db in try AuditRecord.order(Column("id").desc).limit(limit).fetchAll(db).reversed() }
+    }
+
+    // MARK: - Plumbing
+
+    private func read<T>(_ body: (Database) throws -> T) throws(RegistryError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw RegistryError(.storage, "registry read failed: \(error)")
+        }
+    }
+
+    private func write<T>(_ body: (Database) throws -> T) throws(RegistryError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as RegistryError {
+            throw error
+        } catch {
+            throw RegistryError(.storage, "registry write failed: \(error)")
+        }
+    }
+}

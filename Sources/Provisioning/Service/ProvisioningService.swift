@@ -1,0 +1,278 @@
+import Crypto
+import FleetProtocol
+import Foundation
+import Logging
+import MQTT
+import ServiceLifecycle
+import UnixSignals
+
+/// The I/O shell of provisiond: one MQTT connection, messages decoded into engine calls, engine
+/// actions published.
+///
+/// Several instances may run against one broker and one registry when `sharedGroup` is set: the
+/// subscriptions then become `$share/<group>/…` so each hello, status and request reaches exactly one
+/// instance. Without it, every instance would handle every message (harmless for correctness because
+/// seqs come from registry transactions, but wasteful and noisy). The service status topic is one per
+/// prefix, so with several instances it shows the last one that changed state.
+public struct ProvisioningService: Service {
+    public struct Configuration: Sendable {
+        public var mqtt: MQTTConfiguration
+        public var prefix: String
+        public var sharedGroup: String?
+        public var version: String
+        /// Create and delete device accounts through the broker's dynamic security plugin
+        /// (`$CONTROL/dynamic-security/v1`). Off for a development broker without the plugin.
+        public var manageBrokerAccounts: Bool
+
+        public init(
+            mqtt: MQTTConfiguration, prefix: String, sharedGroup: String? = nil, version: String = "0.1.0",
+            manageBrokerAccounts: Bool = false
+        ) {
+            self.mqtt = mqtt
+            self.prefix = prefix
+            self.sharedGroup = sharedGroup
+            self.version = version
+            self.manageBrokerAccounts = manageBrokerAccounts
+        }
+    }
+
+    private let configuration: Configuration
+    private let engine: ProvisioningEngine
+    private let identity: ServiceIdentity
+    private let topics: TopicTree
+    private let logger: Logger
+
+    public init(configuration: Configuration, engine: ProvisioningEngine, identity: ServiceIdentity, logger: Logger)
+        throws
+    {
+        self.configuration = configuration
+        self.engine = engine
+        self.identity = identity
+        self.topics = try TopicTree(prefix: configuration.prefix)
+        self.logger = logger
+    }
+
+    /// The MQTT configuration with the service's will (status offline, retained) filled in.
+    public static func mqttConfiguration(
+        _ base: MQTTConfiguration, prefix: String, identity: ServiceIdentity, version: String
+    ) throws -> MQTTConfiguration {
+        var configuration = base
+        let topics = try TopicTree(prefix: prefix)
+        configuration.will = MQTTWill(
+            topic: topics.serviceStatus, payload: identity.statusPayload(online: false, version: version),
+            qos: .atLeastOnce, retain: true)
+        return configuration
+    }
+
+    public func run() async throws {
+        let client = MQTTClient(configuration.mqtt)
+        defer { client.close() }
+        try await client.connect()
+        try await announce(client)
+        // Created after the first setup, so it starts with `connected` and only a later reconnect
+        // triggers another setup.
+        let states = client.stateUpdates()
+        logger.info(
+            "provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
+
+        let messages = client.messages
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // After the client reconnected by itself: subscribe again, say online again, and
+                    // republish unacknowledged configs (the broker may have restarted without them).
+                    var wasConnected = true
+                    for await state in states {
+                        if case .connected = state, !wasConnected {
+                            do {
+                                try await announce(client)
+                                logger.notice("reconnected to the broker; subscriptions and retained configs restored")
+                            } catch {
+                                logger.error("setup after reconnect failed", metadata: ["error": "\(error)"])
+                            }
+                        }
+                        if case .connected = state { wasConnected = true } else { wasConnected = false }
+                        if case .closed = state { break }
+                    }
+                }
+                group.addTask {
+                    for await message in messages.cancelOnGracefulShutdown() {
+                        await handle(message, client: client)
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            logger.info("shutting down")
+        }
+        // Bounded: with the broker gone the publish would wait for a reconnect that never comes.
+        let offline = identity.statusPayload(online: false, version: configuration.version)
+        let published = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { [topics] in
+                (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true))
+                    != nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(3))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if published {
+            await client.disconnect()
+        } else {
+            logger.warning("could not publish the offline status in time; the broker publishes the will")
+        }
+        logger.info("provisiond stopped")
+    }
+
+    /// Runs this service in a `ServiceGroup` that shuts it down gracefully on SIGTERM and SIGINT.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    private func filter(_ filter: String) -> String {
+        guard let group = configuration.sharedGroup else { return filter }
+        return "$share/\(group)/\(filter)"
+    }
+
+    /// Subscribes, publishes the retained public key and online status, and reconciles.
+    private func announce(_ client: MQTTClient) async throws {
+        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequest] {
+            _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
+        }
+        if configuration.manageBrokerAccounts {
+            _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
+        }
+        try await client.publish(
+            topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
+        try await client.publish(
+            topics.serviceStatus, payload: identity.statusPayload(online: true, version: configuration.version),
+            qos: .atLeastOnce, retain: true)
+        let actions = try engine.reconcile()
+        if !actions.isEmpty {
+            logger.info("reconciling unacknowledged configs", metadata: ["count": "\(actions.count)"])
+        }
+        await perform(actions, client: client)
+    }
+
+    private func handle(_ message: MQTTMessage, client: MQTTClient) async {
+        if message.topic == DynSecCommands.responseTopic {
+            logBrokerAccountResponses(message.payload)
+            return
+        }
+        guard let route = topics.route(message.topic) else { return }
+        do {
+            switch route {
+            case .hello(let id):
+                guard let hello = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(try engine.hello(device: hello.device, publicKey: hello.publicKey), client: client)
+            case .status(let id):
+                guard let status = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(
+                    try engine.status(
+                        device: status.device, state: status.state, seq: status.seq, reason: status.reason,
+                        detail: status.detail),
+                    client: client)
+            case .opsRequest:
+                let actions = engine.operatorRequest(message.payload)
+                if actions.isEmpty {
+                    logger.warning("dropped an operator request without a valid id and reply topic")
+                }
+                await perform(actions, client: client)
+            default:
+                return
+            }
+        } catch {
+            logger.error("failed to handle message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    private func perform(_ actions: [EngineAction], client: MQTTClient) async {
+        for action in actions {
+            do {
+                switch action {
+                case .publishConfig(let device, let payload):
+                    try await client.publish(
+                        topics.config(try DeviceID(device)), payload: payload, qos: .atLeastOnce, retain: true)
+                    logger.info("config published", metadata: ["device": "\(device)"])
+                case .clearConfig(let device):
+                    try await client.publish(
+                        topics.config(try DeviceID(device)), payload: [], qos: .atLeastOnce, retain: true)
+                case .publishEvent(let record):
+                    logger.info(
+                        "\(record.type)",
+                        metadata: [
+                            "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
+                            "detail": "\(record.detail ?? "")",
+                        ])
+                    try await client.publish(
+                        topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
+                case .reply(let topic, let payload):
+                    try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
+                case .registerBrokerAccount(let device, let publicKey):
+                    guard configuration.manageBrokerAccounts else { continue }
+                    let id = try DeviceID(device)
+                    let password = try BrokerCredentials.password(
+                        device: id, servicePrivateKey: identity.privateKey,
+                        devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
+                    let command = try DynSecCommands.registerDevice(id, password: password, prefix: configuration.prefix)
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                    logger.info("broker account requested", metadata: ["device": "\(device)"])
+                case .removeBrokerAccount(let device):
+                    guard configuration.manageBrokerAccounts else { continue }
+                    let command = try DynSecCommands.removeDevice(DeviceID(device))
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                    logger.info("broker account removal requested", metadata: ["device": "\(device)"])
+                }
+            } catch {
+                logger.error("publish failed", metadata: ["action": "\(action.kind)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension ProvisioningService {
+    /// Logs the outcome of account commands; failures are errors an operator must see.
+    fileprivate func logBrokerAccountResponses(_ payload: [UInt8]) {
+        guard let responses = try? DynSecCommands.parseResponses(payload) else {
+            logger.warning("unreadable dynamic-security response")
+            return
+        }
+        for response in responses {
+            if let error = response.error {
+                let benign = ["Role already exists", "Client not found", "Role not found"].contains(error)
+                logger.log(
+                    level: benign ? .debug : .error, "broker account command failed",
+                    metadata: ["command": "\(response.command)", "error": "\(error)",
+                        "correlation": "\(response.correlationData ?? "-")"])
+            }
+        }
+    }
+}
+
+extension ProvisioningService: CustomStringConvertible {
+    /// What ServiceLifecycle logs about this service: no key material, no configuration dump.
+    public var description: String {
+        "ProvisioningService(prefix: \(configuration.prefix), kid: \(identity.fingerprint))"
+    }
+}
+
+extension EngineAction {
+    var kind: String {
+        switch self {
+        case .publishConfig: "config"
+        case .clearConfig: "clear"
+        case .publishEvent: "event"
+        case .reply: "reply"
+        case .registerBrokerAccount: "register account"
+        case .removeBrokerAccount: "remove account"
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import ArgumentParser
+import FleetCtlCore
+import Foundation
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Service key pair management (local, no broker).", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the service key pair: DIR/service.key (0600) and DIR/service.pub.")
+        @Option(help: "Directory for the key files.") var out: String
+
+        func run() async throws {
+            do {
+                let created = try ServiceKeys.create(in: out)
+                print("service key:  \(created.privateKeyPath) (mode 0600)")
+                print("public key:   \(created.publicKeyPath)")
+                print("fingerprint:  \(created.fingerprint)")
+            } catch {
+                fail(error)
+            }
+        }
+    }
+}
+
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enroll devices from bootstrap URIs (one, or a CSV manifest 'uri,group').")
+    @OptionGroup var connection: ConnectionFlags
+    @Argument(help: "Bootstrap URI (FB1:...;;) from the device label.") var uri: String?
+    @Option(help: "Group for the device.") var group: String?
+    @Option(help: "CSV manifest with the columns uri,group.") var manifest: String?
+
+    func validate() throws {
+        guard (uri == nil) != (manifest == nil) else {
+            throw ValidationError("give either a bootstrap URI or --manifest")
+        }
+        if manifest != nil, group != nil {
+            throw ValidationError("--group applies to a single URI; put groups in the manifest")
+        }
+    }
+
+    func run() async throws {
+        let entries: [EnrollEntry]
+        if let manifest {
+            guard let data = FileManager.default.contents(atPath: manifest) else {
+                fail(FleetCtlError("cannot read \(manifest)"))
+            }
+            do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { fail(error) }
+        } else {
+            entries = [EnrollEntry(uri: uri ?? "", group: group)]
+        }
+        try await withSession(connection) { session in
+            let result = try await session.request(.enroll, EnrollArgs(devices: entries), as: EnrollResult.self)
+            for device in result.enrolled {
+                print("enrolled \(device.device)  fingerprint \(device.fingerprint)  group \(device.group ?? "-")")
+            }
+        }
+    }
+}
+
+struct Pending: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List devices that said hello but are not enrolled.")
+    @OptionGroup var connection: ConnectionFlags
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            let result = try await session.request(.pending, NoArguments(), as: PendingResult.self)
+            if json { return try printJSON(result) }
+            print(
+                TextTable.render(
+                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN"],
+                    rows: result.pending.map {
+                        [
+                            $0.device, $0.fingerprint, String($0.hellos),
+                            Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
+                        ]
+                    }))
+        }
+    }
+}
+
+struct Approve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enroll a pending device with the key it announced. Compare the fingerprint with its label.")
+    @OptionGroup var connection: ConnectionFlags
+    @Argument(help: "Device id.") var device: String
+    @Option(help: "Group for the device.") var group: String?
+    @Option(help: "Refuse unless the announced key has this fingerprint.") var fingerprint: String?
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            let result = try await session.request(
+                .approve, ApproveArgs(device: device, group: group, fingerprint: fingerprint), as: DeviceSummary.self)
+            print("approved \(result.device)  fingerprint \(result.fingerprint)  group \(result.group ?? "-")")
+        }
+    }
+}
+
+struct Assign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Assign a profile to devices or to a group.")
+    @OptionGroup var connection: ConnectionFlags
+    @Argument(help: "Profile name.") var profile: String
+    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [String] = []
+    @Option(help: "Group name.") var group: String?
+
+    func validate() throws {
+        guard devices.isEmpty != (group == nil) else {
+            throw ValidationError("give either --device (one or more) or --group")
+        }
+    }
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            let result = try await session.request(
+                .assign, AssignArgs(profile: profile, devices: devices.isEmpty ? nil : devices, group: group),
+                as: AssignResult.self)
+            let target =
+                result.group.map { "group \($0) (\(result.devices.count) device(s) now)" }
+                ?? result.devices.joined(separator: ", ")
+            print("assigned \(result.profile) to \(target)")
+        }
+    }
+}
+
+struct Push: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Seal and publish the assigned profile to devices, with live progress.",
+        discussion: "Exits 0 when every device applied it, 1 when any failed or did not answer in time.")
+    @OptionGroup var connection: ConnectionFlags
+    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [String] = []
+    @Option(help: "Group name.") var group: String?
+    @Option(help: "Seconds to wait for the devices.") var timeout: Int = 120
+
+    func validate() throws {
+        guard devices.isEmpty != (group == nil) else {
+            throw ValidationError("give either --device (one or more) or --group")
+        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+
+    func run() async throws {
+        var succeeded = false
+        try await withSession(connection) { session in
+            let progress = try await PushRunner(session: session).run(
+                PushArgs(devices: devices.isEmpty ? nil : devices, group: group), timeout: .seconds(timeout),
+                output: ProgressPrinter(interactive: isatty(STDOUT_FILENO) == 1))
+            succeeded = progress.succeeded
+            for (device, reason) in progress.failed { print("failed  \(device): \(reason)") }
+            for device in progress.waiting { print("timeout \(device): no result within \(timeout) s") }
+        }
+        if !succeeded { throw ExitCode.failure }
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every enrolled device.")
+    @OptionGroup var connection: ConnectionFlags
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            let result = try await session.request(.status, NoArguments(), as: StatusResult.self)
+            if json { return try printJSON(result) }
+            print(TextTable.status(result))
+        }
+    }
+}
+
+struct Revoke: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke a device: its config is replaced by a sealed reset; it returns to the provisioning network.")
+    @OptionGroup var connection: ConnectionFlags
+    @Argument(help: "Device id.") var device: String
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            let result = try await session.request(.revoke, DeviceArgs(device: device), as: RevokeResult.self)
+            print("revoked \(result.device) (reset envelope seq \(result.seq))")
+        }
+    }
+}
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print audit events and device statuses as they happen.")
+    @OptionGroup var connection: ConnectionFlags
+
+    func run() async throws {
+        try await withSession(connection) { session in
+            for await line in try await session.watch() {
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import FleetCtlCore
+import Foundation
+
+/// The operator CLI. Argument parsing and printing only; the work is in FleetCtlCore.
+@main
+struct FleetCtl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleetctl",
+        abstract: "Operate a FleetBootstrap staging site through its MQTT broker.",
+        discussion: """
+            Every command except 'keys create' talks to provisiond over MQTT only, so an operator needs \
+            broker credentials and nothing else. The password comes from FLEETCTL_PASSWORD or \
+            --password-file, never from the command line.
+            """,
+        subcommands: [
+            Keys.self, Enroll.self, Pending.self, Approve.self, Profile.self, Assign.self, Push.self, Status.self,
+            Revoke.self, Watch.self,
+        ]
+    )
+}
+
+/// Broker connection flags shared by every networked command.
+struct ConnectionFlags: ParsableArguments {
+    @Option(help: "Broker host.") var host: String = "127.0.0.1"
+    @Option(help: "Broker port.") var port: Int = 1883
+    @Option(help: "Broker username; also the operator name in reply topics.")
+    var username: String = ProcessInfo.processInfo.environment["FLEETCTL_USERNAME"] ?? "operator"
+    @Option(help: "File whose first line is the broker password (else FLEETCTL_PASSWORD).")
+    var passwordFile: String?
+    @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
+
+    func options() throws -> ConnectionOptions {
+        var password = ProcessInfo.processInfo.environment["FLEETCTL_PASSWORD"]
+        if let passwordFile {
+            password = try SecretInput.fromFile(passwordFile)
+        }
+        return ConnectionOptions(host: host, port: port, username: username, password: password, prefix: prefix)
+    }
+}
+
+/// Runs `body` with a connected session; every failure becomes one line on stderr and exit status 1.
+func withSession(_ flags: ConnectionFlags, _ body: (OperatorSession) async throws -> Void) async throws {
+    do {
+        let session = try await OperatorSession.connect(try flags.options())
+        do {
+            try await body(session)
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        fail(error)
+    }
+}
+
+/// Prints `fleetctl: <message>` on stderr and exits 1.
+func fail(_ error: any Error) -> Never {
+    FileHandle.standardError.write(Data("fleetctl: \(error)\n".utf8))
+    Foundation.exit(1)
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

@@ -1,1 +1,0 @@
-print("fleetctl: not built yet")

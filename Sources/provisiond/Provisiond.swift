@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MQTT
+import Provisioning
+
+/// provisiond: flags, wiring, and a ServiceGroup with graceful shutdown on SIGTERM/SIGINT.
+@main
+struct Provisiond: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "provisiond",
+        abstract: "The FleetBootstrap provisioning service.",
+        discussion: """
+            Keeps the registry (SQLite, WAL), answers device hellos with sealed configs, tracks their \
+            statuses and serves fleetctl's requests, all over MQTT. The broker password comes from \
+            PROVISIOND_PASSWORD or --password-file, never from the command line.
+            """)
+
+    @Option(help: "Broker host.") var host: String = "127.0.0.1"
+    @Option(help: "Broker port.") var port: Int = 1883
+    @Option(help: "Broker username.") var username: String?
+    @Option(help: "File whose first line is the broker password (else PROVISIOND_PASSWORD).") var passwordFile: String?
+    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String =
+        "provisiond"
+    @Option(help: "CA certificate file: connect with TLS.") var caFile: String?
+    @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
+    @Option(help: "Registry database file (created with mode 0600).") var database: String
+    @Option(help: "Service private key file (x25519-private, mode 0600).") var serviceKey: String
+    @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
+    var sharedGroup: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
+    var manageBrokerAccounts = false
+
+    func run() async throws {
+        var logger = Logger(label: "provisiond")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        do {
+            let identity = try ServiceIdentity(privateKeyFile: serviceKey)
+            let registry = try Registry(path: database, cipher: identity.atRestCipher)
+            let engine = ProvisioningEngine(
+                registry: registry, wire: FleetProtocolPort(identity: identity), prefix: prefix)
+            var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
+            if let passwordFile {
+                guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                    throw ValidationError("cannot read --password-file \(passwordFile)")
+                }
+                password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+            }
+            let base = MQTTConfiguration(
+                host: host, port: port, clientID: clientID, username: username, password: password,
+                tls: caFile.map { MQTTTLSOptions(caFile: $0) })
+            let mqtt = try ProvisioningService.mqttConfiguration(
+                base, prefix: prefix, identity: identity, version: "0.1.0")
+            let service = try ProvisioningService(
+                configuration: .init(
+                    mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup, manageBrokerAccounts: manageBrokerAccounts), engine: engine,
+                identity: identity, logger: logger)
+            try await service.runUntilSignalled()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            FileHandle.standardError.write(Data("provisiond: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}

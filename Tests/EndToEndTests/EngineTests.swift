@@ -1,0 +1,355 @@
+import Crypto
+import FleetCtlCore
+import FleetProtocol
+import Foundation
+import Provisioning
+import Testing
+
+/// A device key pair as a test device holds it.
+struct TestDevice {
+    let id: String
+    let key = Curve25519.KeyAgreement.PrivateKey()
+    var publicKey: Data { key.publicKey.rawRepresentation }
+    var uri: String { (try? BootstrapURI(deviceID: DeviceID(id), publicKey: key.publicKey))?.string ?? "" }
+}
+
+/// The engine over a temporary registry, with real FleetProtocol crypto and a fixed clock.
+struct EngineFixture {
+    let service = ServiceIdentity(privateKey: Curve25519.KeyAgreement.PrivateKey())
+    let store: TemporaryRegistry
+    let engine: ProvisioningEngine
+
+    init() throws {
+        store = try TemporaryRegistry(serviceKey: Array(repeating: 9, count: 32))
+        engine = ProvisioningEngine(
+            registry: store.registry, wire: FleetProtocolPort(identity: service), prefix: "bootstrap",
+            now: { 1_800_000_000 })
+    }
+
+    /// Sends an operator request and returns the decoded final reply plus the other actions.
+    func request<Args: Codable & Sendable, Result: Codable & Sendable>(
+        _ op: OperatorOp, _ args: Args, as: Result.Type, correlation: String = "c0ffee01"
+    ) throws -> (reply: OperatorReplyMessage<Result>, actions: [EngineAction]) {
+        let payload = try JSONEncoder().encode(
+            OperatorRequestMessage(
+                id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", args: args))
+        var actions = engine.operatorRequest(Array(payload))
+        guard case .reply(let topic, let bytes) = actions.popLast() else {
+            throw SiteError("no reply among \(actions)")
+        }
+        #expect(topic == "bootstrap/v1/ops/reply/alice/\(correlation)")
+        return (try JSONDecoder().decode(OperatorReplyMessage<Result>.self, from: Data(bytes)), actions)
+    }
+
+    func enroll(_ devices: [TestDevice], group: String?) throws {
+        let (reply, _) = try request(
+            .enroll, EnrollArgs(devices: devices.map { EnrollEntry(uri: $0.uri, group: group) }), as: EnrollResult.self)
+        #expect(reply.ok, "\(String(describing: reply.error))")
+    }
+
+    func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws
+        -> OperatorReplyMessage<ProfileAddResult>
+    {
+        try addProfile(name, json: MessageCodec.encode(profile), correlation: correlation)
+    }
+
+    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws -> OperatorReplyMessage<
+        ProfileAddResult
+    > {
+        let sealed = try OperatorSecretBox.seal(json, correlation: correlation, servicePublicKey: service.publicKey)
+        return try request(
+            .profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation
+        ).reply
+    }
+
+    func open(_ payload: [UInt8], for device: TestDevice) throws -> OpenedEnvelope {
+        try EnvelopeCrypto.open(
+            payload: payload, device: DeviceID(device.id), devicePrivateKey: device.key,
+            servicePublicKey: service.publicKey)
+    }
+}
+
+func configs(_ actions: [EngineAction]) -> [(device: String, payload: [UInt8])] {
+    actions.compactMap { if case .publishConfig(let d, let p) = $0 { return (d, p) } else { return nil } }
+}
+
+func events(_ actions: [EngineAction]) -> [String] {
+    actions.compactMap { if case .publishEvent(let r) = $0 { return r.type } else { return nil } }
+}
+
+let officeProfile = WiFiProfile(ssid: "Office", encryption: .psk2, key: "correct horse battery")
+
+@Suite("Provisioning engine")
+struct EngineTests {
+    @Test func enrolledDeviceGetsItsGroupProfileSealedToItsOwnKey() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        try f.enroll([device], group: "lab")
+        #expect(try f.addProfile("office", officeProfile).ok)
+        #expect(
+            try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+                .reply.ok)
+
+        let actions = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let published = configs(actions)
+        #expect(published.count == 1)
+        let opened = try f.open(published[0].payload, for: device)
+        #expect(opened.envelope.seq == 1)
+        #expect(opened.envelope.kind == .wifi)
+        #expect(try MessageCodec.decode(WiFiProfile.self, from: opened.plaintext) == officeProfile)
+        #expect(events(actions) == ["config.sealed"])
+    }
+
+    @Test func repeatedHelloMintsNoNewEnvelope() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        try f.enroll([device], group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(
+            .assign, AssignArgs(profile: "office", devices: [device.id], group: nil), as: AssignResult.self)
+        let first = configs(try f.engine.hello(device: device.id, publicKey: device.publicKey))
+        #expect(first.count == 1)
+        // Unacknowledged yet: the retained envelope is the device's; nothing is republished live.
+        #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
+        _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
+        #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
+        #expect(try f.store.registry.requireDevice(device.id).lastSeq == 1)
+    }
+
+    @Test func changedProfileGetsANewSeqOnNextHello() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        try f.enroll([device], group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
+        _ = try f.addProfile(
+            "office", WiFiProfile(ssid: "Office2", encryption: .psk2, key: "another passphrase"), correlation: "second")
+        let published = configs(try f.engine.hello(device: device.id, publicKey: device.publicKey))
+        #expect(try published.map { try f.open($0.payload, for: device).envelope.seq } == [2])
+    }
+
+    @Test func unknownDeviceIsRecordedPendingAndGetsNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let stranger = TestDevice(id: "stranger")
+        let actions = try f.engine.hello(device: stranger.id, publicKey: stranger.publicKey)
+        #expect(configs(actions).isEmpty)
+        #expect(events(actions) == ["device.pending"])
+        #expect(try f.engine.hello(device: stranger.id, publicKey: stranger.publicKey).isEmpty)
+        let pending = try f.request(.pending, NoArguments(), as: PendingResult.self).reply.result?.pending
+        #expect(pending?.map(\.fingerprint) == [Fingerprint.of(stranger.key.publicKey)])
+        #expect(pending?.map(\.hellos) == [2])
+    }
+
+    @Test func helloWithAnotherKeyGetsNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        try f.enroll([device], group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        let impostor = TestDevice(id: "omega-1")
+        let actions = try f.engine.hello(device: impostor.id, publicKey: impostor.publicKey)
+        #expect(configs(actions).isEmpty)
+        #expect(events(actions) == ["device.key_mismatch"])
+    }
+
+    @Test func approveWithWrongFingerprintChangesNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "late")
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let refused = try f.request(
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: "0000-0000-0000-0000"),
+            as: DeviceSummary.self)
+        #expect(refused.reply.error?.code == "fingerprint_mismatch")
+        #expect(try f.store.registry.device(device.id) == nil)
+        let approved = try f.request(
+            .approve, ApproveArgs(device: device.id, group: "lab", fingerprint: Fingerprint.of(device.key.publicKey)),
+            as: DeviceSummary.self)
+        #expect(approved.reply.result?.group == "lab")
+    }
+
+    @Test func pushSealsANewSeqForEveryDeviceOfTheGroup() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let devices = [TestDevice(id: "a"), TestDevice(id: "b"), TestDevice(id: "c")]
+        try f.enroll(devices, group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        let (reply, actions) = try f.request(.push, PushArgs(devices: nil, group: "lab"), as: PushResult.self)
+        #expect(reply.result?.pushed.map(\.device) == ["a", "b", "c"])
+        #expect(reply.result?.pushed.map(\.seq) == [1, 1, 1])
+        let published = configs(actions)
+        for (device, entry) in zip(devices, published) {
+            #expect(entry.device == device.id)
+            #expect(try f.open(entry.payload, for: device).envelope.seq == 1)
+        }
+    }
+
+    @Test func pushWithoutAssignedProfileFailsAndSealsNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        try f.enroll([TestDevice(id: "a")], group: "lab")
+        let (reply, actions) = try f.request(.push, PushArgs(devices: ["a"], group: nil), as: PushResult.self)
+        #expect(reply.error?.code == "no_profile_assigned")
+        #expect(actions.isEmpty)
+        #expect(try f.store.registry.requireDevice("a").lastSeq == 0)
+    }
+
+    @Test func invalidProfileIsRefusedWithEveryIssue() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let reply = try f.addProfile("bad", json: Array(#"{"ssid":"","encryption":"psk2","key":"short"}"#.utf8))
+        #expect(reply.error?.code == "invalid_profile")
+        #expect(reply.error?.message.contains("ssid") == true)
+        #expect(reply.error?.message.contains("key") == true)
+        #expect(reply.error?.message.contains("short") == false, "the key must not be echoed")
+        #expect(try f.store.registry.profileSummaries().isEmpty)
+    }
+
+    @Test func secretSealedForAnotherRequestIsRefused() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let sealed = try OperatorSecretBox.seal(
+            MessageCodec.encode(officeProfile), correlation: "first", servicePublicKey: f.service.publicKey)
+        let reply = try f.request(
+            .profileAdd, ProfileAddArgs(name: "office", sealed: sealed), as: ProfileAddResult.self,
+            correlation: "replayed"
+        ).reply
+        #expect(reply.error?.code == "sealed_secret")
+    }
+
+    @Test(arguments: [
+        (#"{"v":1,"id":"r1","op":"frobnicate","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "unknown_op"),
+        (#"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
+        (#"{"v":2,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
+        (
+            #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"ghost"}}"#,
+            "unknown_device"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"a/b"}}"#,
+            "invalid_device_id"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"enroll","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"devices":[{"uri":"FB1:I:x;;"}]}}"#,
+            "invalid_uri"
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"assign","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"profile":"nope","group":"lab"}}"#,
+            "unknown_profile"
+        ),
+    ])
+    func malformedOrUnknownRequestsGetAClearErrorAndChangeNothing(_ request: String, _ code: String) throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let actions = f.engine.operatorRequest(Array(request.utf8))
+        #expect(actions.count == 1)
+        guard case .reply(_, let payload) = actions.first else { throw SiteError("no reply") }
+        let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(payload))
+        #expect(reply.ok == false)
+        #expect(reply.error?.code == code)
+        #expect(try f.store.registry.devices().isEmpty)
+        #expect(try f.store.registry.auditLog().isEmpty)
+    }
+
+    @Test func requestWithoutValidReplyTopicIsDropped() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        for text in [
+            "not json", #"{"v":1,"id":"r1","op":"status","reply_to":"elsewhere/r1","args":{}}"#,
+            #"{"v":1,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/other","args":{}}"#,
+        ] {
+            #expect(f.engine.operatorRequest(Array(text.utf8)).isEmpty)
+        }
+    }
+
+    @Test func manifestWithOneBadLineEnrollsNobody() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let args = EnrollArgs(devices: [
+            EnrollEntry(uri: TestDevice(id: "ok").uri, group: nil), EnrollEntry(uri: "FB1:garbage", group: nil),
+        ])
+        let reply = try f.request(.enroll, args, as: EnrollResult.self).reply
+        #expect(reply.error?.code == "invalid_uri")
+        #expect(reply.error?.message.hasPrefix("entry 2") == true)
+        #expect(try f.store.registry.devices().isEmpty)
+    }
+
+    @Test func revokePublishesARetainedResetAndClearsItOnceConfirmed() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        try f.enroll([device], group: "lab")
+        let (reply, actions) = try f.request(.revoke, DeviceArgs(device: device.id), as: RevokeResult.self)
+        #expect(reply.result?.seq == 1)
+        #expect(actions.first == .clearConfig(device: device.id))
+        let reset = try f.open(configs(actions)[0].payload, for: device)
+        #expect(reset.envelope.kind == .reset)
+        #expect(try MessageCodec.decode(ResetCommand.self, from: reset.plaintext).reason == "revoked")
+        // Retained for the device; republished after a service (re)connect until confirmed.
+        #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
+        #expect(configs(try f.engine.reconcile()).count == 1)
+        let confirmed = try f.engine.status(device: device.id, state: "reset", seq: 1, reason: nil, detail: nil)
+        #expect(confirmed.first == .clearConfig(device: device.id))
+        #expect(try f.engine.reconcile().isEmpty)
+        #expect(try f.store.registry.requireDevice(device.id).state == .revoked)
+    }
+
+    @Test func reconcileRepublishesOnlyUnacknowledgedEnvelopes() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let devices = [TestDevice(id: "a"), TestDevice(id: "b")]
+        try f.enroll(devices, group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        for d in devices { _ = try f.engine.hello(device: d.id, publicKey: d.publicKey) }
+        _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
+        #expect(configs(try f.engine.reconcile()).map(\.device) == ["b"])
+    }
+
+    @Test func replayReportForAnAppliedDeviceDoesNotMarkItFailed() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "a")
+        try f.enroll([device], group: "lab")
+        _ = try f.addProfile("office", officeProfile)
+        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
+        _ = try f.engine.status(device: "a", state: "failed", seq: 1, reason: "replay", detail: nil)
+        #expect(try f.store.registry.requireDevice("a").state == .applied)
+    }
+
+    @Test func brokerAccountsFollowEnrollmentAndConfirmedRevocation() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        let args = EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: "lab")])
+        let first = try f.request(.enroll, args, as: EnrollResult.self).actions
+        #expect(first.contains(.registerBrokerAccount(device: device.id, publicKey: device.publicKey)))
+        let again = try f.request(.enroll, args, as: EnrollResult.self, correlation: "again").actions
+        #expect(!again.contains { if case .registerBrokerAccount = $0 { true } else { false } })
+
+        _ = try f.request(.revoke, DeviceArgs(device: device.id), as: RevokeResult.self)
+        let confirmed = try f.engine.status(device: device.id, state: "reset", seq: 1, reason: nil, detail: nil)
+        #expect(confirmed.contains(.removeBrokerAccount(device: device.id)))
+
+        let renewed = TestDevice(id: "omega-1")
+        let reenrolled = try f.request(
+            .enroll, EnrollArgs(devices: [EnrollEntry(uri: renewed.uri, group: "lab")]), as: EnrollResult.self,
+            correlation: "renewed"
+        ).actions
+        #expect(
+            Array(reenrolled.prefix(2)) == [
+                .removeBrokerAccount(device: device.id),
+                .registerBrokerAccount(device: device.id, publicKey: renewed.publicKey),
+            ])
+    }
+}

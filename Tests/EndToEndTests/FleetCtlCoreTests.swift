@@ -1,0 +1,40 @@
+import FleetCtlCore
+import Testing
+
+@Suite("fleetctl library")
+struct FleetCtlCoreTests {
+    @Test func manifestSkipsHeaderCommentsAndEmptyGroups() throws {
+        let entries = try Manifest.parse("uri,group\n# comment\nFB1:I:a;X:1;;,lab\n\nFB1:I:b;X:2;;,\n")
+        #expect(
+            entries == [EnrollEntry(uri: "FB1:I:a;X:1;;", group: "lab"), EnrollEntry(uri: "FB1:I:b;X:2;;", group: nil)])
+    }
+
+    @Test(arguments: ["", "uri,group\n", "a,b,c\n", ",lab\n"])
+    func manifestRejectsUnusableInput(_ text: String) {
+        #expect(throws: ManifestError.self) { try Manifest.parse(text) }
+    }
+
+    @Test func pushProgressCountsOnlyTheSeqThatWasPushed() {
+        var progress = PushProgress(pushed: [
+            PushedDevice(device: "a", seq: 2, profile: "p"), PushedDevice(device: "b", seq: 5, profile: "p"),
+        ])
+        let changed1 = progress.record(device: "a", state: "applied", seq: 1, reason: nil)
+        #expect(!changed1)
+        let changed2 = progress.record(device: "a", state: "applied", seq: 2, reason: nil)
+        #expect(changed2)
+        let changed3 = progress.record(device: "x", state: "applied", seq: 2, reason: nil)
+        #expect(!changed3)
+        #expect(progress.line == "applied 1/2 · failed 0 · waiting 1")
+        #expect(!progress.isFinished)
+        let changed4 = progress.record(device: "b", state: "failed", seq: 5, reason: "auth_failed")
+        #expect(changed4)
+        #expect(progress.isFinished)
+        #expect(!progress.succeeded)
+        #expect(progress.failed.map(\.reason) == ["auth_failed"])
+    }
+
+    @Test func statusTableAlignsColumns() {
+        let text = TextTable.render(header: ["A", "BB"], rows: [["long", "x"]])
+        #expect(text == "A     BB\nlong  x")
+    }
+}

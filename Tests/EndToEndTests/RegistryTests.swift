@@ -1,0 +1,158 @@
+import Foundation
+import Provisioning
+import Testing
+
+/// A fresh registry in its own temporary directory, removed at the end of the test.
+struct TemporaryRegistry {
+    let directory: URL
+    let path: String
+    let registry: Registry
+
+    init(serviceKey: [UInt8] = Array(repeating: 7, count: 32)) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        path = directory.appendingPathComponent("registry.sqlite").path
+        registry = try Registry(path: path, cipher: AtRestCipher(servicePrivateKey: serviceKey))
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+@Suite("Registry")
+struct RegistryTests {
+    let key = Data(repeating: 1, count: 32)
+
+    @Test func createsFileWithMode0600InWALMode() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let attributes = try FileManager.default.attributesOfItem(atPath: t.path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try t.registry.journalMode() == "wal")
+    }
+
+    @Test func profileSecretsAreNotStoredInPlaintext() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let secret = "sup3r-secret-wifi-key-\(UUID().uuidString)"
+        try t.registry.saveProfile(
+            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: secret), now: 1)
+        #expect(try t.registry.profile("office")?.key == secret)
+        // Checkpoint nothing by hand: scan the database and its WAL for the key bytes.
+        for suffix in ["", "-wal"] {
+            let bytes = (try? Data(contentsOf: URL(fileURLWithPath: t.path + suffix))) ?? Data()
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "key found in registry\(suffix)")
+        }
+    }
+
+    @Test func anotherServiceKeyCannotReadProfileSecrets() throws {
+        let t = try TemporaryRegistry(serviceKey: Array(repeating: 7, count: 32))
+        defer { t.remove() }
+        try t.registry.saveProfile(
+            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: "12345678"), now: 1)
+        let other = try Registry(path: t.path, cipher: AtRestCipher(servicePrivateKey: Array(repeating: 8, count: 32)))
+        #expect(throws: RegistryError.self) { try other.profile("office") }
+    }
+
+    @Test func savingAProfileAgainBumpsItsRevision() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let first = try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "A", encryption: "none"), now: 1)
+        let second = try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "B", encryption: "none"), now: 2)
+        #expect(first.revision == 1)
+        #expect(second.revision == 2)
+        #expect(try t.registry.profile("p")?.ssid == "B")
+    }
+
+    @Test func enrollIsIdempotentForTheSameKeyAndRefusesAnotherKey() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: "g", now: 1)
+        try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: nil, now: 2)
+        #expect(try t.registry.device("d1")?.groupName == "g")
+        #expect(throws: RegistryError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")) {
+            try t.registry.enroll(
+                id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
+        }
+    }
+
+    @Test func approveMovesAPendingDeviceIntoTheRegistry() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 1)
+        try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 2)
+        #expect(try t.registry.pendingDevices().map(\.helloCount) == [2])
+        let device = try t.registry.approve(id: "d2", group: "lab", now: 3)
+        #expect(device.fingerprint == "fp")
+        #expect(try t.registry.pendingDevices().isEmpty)
+        #expect(throws: RegistryError.self) { try t.registry.approve(id: "nope", group: nil, now: 4) }
+    }
+
+    @Test func deviceAssignmentWinsOverGroupAssignment() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.saveProfile(ProfileDefinition(name: "g", ssid: "G", encryption: "none"), now: 1)
+        try t.registry.saveProfile(ProfileDefinition(name: "own", ssid: "O", encryption: "none"), now: 1)
+        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1)
+        try t.registry.enroll(id: "b", publicKey: key, fingerprint: "f", group: "lab", now: 1)
+        try t.registry.assign(profile: "g", group: "lab", now: 2)
+        try t.registry.assign(profile: "own", devices: ["b"], now: 2)
+        #expect(try t.registry.effectiveProfile(for: t.registry.requireDevice("a"))?.name == "g")
+        #expect(try t.registry.effectiveProfile(for: t.registry.requireDevice("b"))?.name == "own")
+    }
+
+    @Test func assigningUnknownProfileOrDeviceChangesNothing() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "P", encryption: "none"), now: 1)
+        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
+        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
+        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2) }
+        #expect(try t.registry.requireDevice("a").profile == nil)
+    }
+
+    @Test func removingAnAssignedProfileIsRefused() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "P", encryption: "none"), now: 1)
+        try t.registry.assign(profile: "p", group: "lab", now: 1)
+        #expect(throws: RegistryError.self) { try t.registry.removeProfile("p") }
+        try t.registry.assign(profile: nil, group: "lab", now: 2)
+        try t.registry.removeProfile("p")
+        #expect(try t.registry.profile("p") == nil)
+    }
+
+    @Test func onlyAStatusForTheLatestSeqAcknowledgesTheEnvelope() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
+        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@1", now: 2) { _, seq in
+            "{\"seq\":\(seq)}"
+        }
+        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@2", now: 3) { _, seq in
+            "{\"seq\":\(seq)}"
+        }
+        #expect(try t.registry.unacknowledgedDevices().map(\.id) == ["a"])
+        try t.registry.recordStatus(device: "a", state: "applied", seq: 1, reason: nil, detail: nil, now: 4)
+        #expect(try t.registry.requireDevice("a").state == .sent)
+        try t.registry.recordStatus(device: "a", state: "failed", seq: 2, reason: "auth_failed", detail: nil, now: 5)
+        let device = try t.registry.requireDevice("a")
+        #expect(device.state == .failed)
+        #expect(device.statusReason == "auth_failed")
+        #expect(device.lastSeq == 2)
+        #expect(device.envelope == "{\"seq\":2}")
+        #expect(try t.registry.unacknowledgedDevices().isEmpty)
+    }
+
+    @Test func auditLogKeepsOrder() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try t.registry.appendAudit(AuditRecord(ts: 1, type: "device.pending", device: "x"))
+        try t.registry.appendAudit(AuditRecord(ts: 2, type: "device.enrolled", device: "x"))
+        #expect(try t.registry.auditLog().map(\.type) == ["device.pending", "device.enrolled"])
+    }
+}
+
+struct SiteError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,92 @@
+import BrokerHarness
+import Foundation
+import Synchronization
+
+/// The real omega-agent binary with the uci/wifi/ubus stand-ins working on a private copy of an
+/// Omega2's uci files, and a scenario with one premises access point.
+final class RealAgent: Sendable {
+    let id: String
+    let directory: URL
+    let uri: String
+    private let port: Int
+    private let servicePublicKeyPath: String
+    private let process = ProcessBox()
+
+    /// Creates the device's identity (`omega-agent identity`) and its world; does not start it.
+    init(id: String, site: Site, accessPoint: (ssid: String, key: String)) async throws {
+        self.id = id
+        self.port = site.broker.port
+        self.servicePublicKeyPath = site.servicePublicKeyPath
+        directory = site.directory.appendingPathComponent("agent-\(id)")
+        let uciDir = directory.appendingPathComponent("uci")
+        try FileManager.default.createDirectory(at: uciDir, withIntermediateDirectories: true)
+        let golden = BinaryLocator.packageRoot().appendingPathComponent("agent/tests/golden/apply/omega2/before")
+        for name in try FileManager.default.contentsOfDirectory(atPath: golden.path) {
+            try FileManager.default.copyItem(
+                at: golden.appendingPathComponent(name), to: uciDir.appendingPathComponent(name))
+        }
+        let scenario: [String: Any] = [
+            "confdir": uciDir.path, "state": directory.appendingPathComponent("radio.json").path,
+            "aps": [
+                [
+                    "ssid": accessPoint.ssid, "encryption": "psk2", "key": accessPoint.key, "gives_lease": true,
+                    "address": "192.168.8.20",
+                ],
+                // The staging SoftAP the golden config's station joins (back there after a reset).
+                [
+                    "ssid": "FleetProvisioning", "encryption": "psk2", "key": "provisioning-key", "gives_lease": true,
+                    "address": "10.0.0.20",
+                ],
+            ],
+        ]
+        try JSONSerialization.data(withJSONObject: scenario).write(
+            to: directory.appendingPathComponent("scenario.json"))
+        let identity = try ManagedProcess.start(
+            try BinaryLocator.path(of: "omega-agent"),
+            arguments: [
+                "identity", "--device-id", id, "--state-dir", directory.path, "--key-file",
+                directory.appendingPathComponent("device.key").path,
+            ])
+        guard try await identity.waitForExit(timeout: .seconds(30)) == 0,
+            let line = identity.output().split(separator: "\n").first, line.hasPrefix("FB1:")
+        else { throw SiteError("omega-agent identity failed: \(identity.output())") }
+        uri = String(line)
+    }
+
+    func start() throws {
+        let standins = BinaryLocator.packageRoot().appendingPathComponent("agent/standins")
+        var environment = ProcessInfo.processInfo.environment
+        environment["FB_STANDIN_SCENARIO"] = directory.appendingPathComponent("scenario.json").path
+        let started = try ManagedProcess.start(
+            try BinaryLocator.path(of: "omega-agent"),
+            arguments: [
+                "run", "--device-id", id, "--state-dir", directory.path,
+                "--key-file", directory.appendingPathComponent("device.key").path, "--broker-host", "127.0.0.1",
+                "--broker-port", String(port), "--uci-confdir", directory.appendingPathComponent("uci").path,
+                "--set", "uci_path=\(standins.appendingPathComponent("uci").path)",
+                "--set", "wifi_path=\(standins.appendingPathComponent("wifi").path)",
+                "--set", "ubus_path=\(standins.appendingPathComponent("ubus").path)",
+                "--set", "service_pubkey=\(servicePublicKeyPath)", "--set", "verify_timeout=15", "--stderr",
+            ],
+            environment: environment)
+        process.set(started)
+    }
+
+    /// The committed wireless config.
+    func wireless() -> String {
+        (try? String(contentsOf: directory.appendingPathComponent("uci/wireless"), encoding: .utf8)) ?? ""
+    }
+
+    func log() -> String { process.get()?.output() ?? "" }
+
+    func stop() async {
+        if let running = process.get() { _ = await running.terminate() }
+    }
+}
+
+/// Holds the agent process once started.
+private final class ProcessBox: Sendable {
+    private let value = Mutex<ManagedProcess?>(nil)
+    func set(_ process: ManagedProcess) { value.withLock { $0 = process } }
+    func get() -> ManagedProcess? { value.withLock { $0 } }
+}
