@@ -255,6 +255,7 @@ out:
     OPENSSL_cleanse(dh, sizeof dh);
     OPENSSL_cleanse(shared, sizeof shared);
     OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(nonce, sizeof nonce);
     return rc;
 }
 
@@ -286,5 +287,6 @@ out:
     OPENSSL_cleanse(dh, sizeof dh);
     OPENSSL_cleanse(shared, sizeof shared);
     OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(nonce, sizeof nonce);
     return rc;
 }

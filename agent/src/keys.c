@@ -95,10 +95,26 @@ static int small_order(const uint8_t pub[FB_X25519_LEN])
 int fb_key_file_read(const char *path, const char *label, uint8_t key[FB_X25519_LEN], char *err, size_t errlen)
 {
     char buf[FB_KEY_FILE_MAX + 2];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int is_private = strcmp(label, "x25519-private") == 0;
+    /* A private key is checked on the descriptor it is read from: no symlink, a regular file, ours, 0600. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (is_private ? O_NOFOLLOW : 0));
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
+    }
+    if (is_private) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "%s: not a regular file", path);
+            close(fd);
+            return -1;
+        }
+        if (st.st_uid != geteuid() || (st.st_mode & 0077) != 0) {
+            snprintf(err, errlen, "%s: mode %03o owner %u; must be 0600 and owned by this user (chmod 600)", path,
+                     (unsigned)(st.st_mode & 0777), (unsigned)st.st_uid);
+            close(fd);
+            return -1;
+        }
     }
     size_t len = 0;
     for (;;) {
@@ -175,12 +191,7 @@ int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint
 {
     *created = 0;
     struct stat st;
-    if (stat(path, &st) == 0) {
-        if ((st.st_mode & 0077) != 0) {
-            snprintf(err, errlen, "%s: mode %03o, must not be readable by group or others (chmod 600)", path,
-                     (unsigned)(st.st_mode & 0777));
-            return -1;
-        }
+    if (lstat(path, &st) == 0) {
         if (fb_key_file_read(path, "x25519-private", sk, err, errlen) != 0)
             return -1;
     } else if (errno == ENOENT) {

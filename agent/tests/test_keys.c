@@ -63,6 +63,12 @@ int main(void)
     CHECK(chmod(path, 0640) == 0);
     CHECK(fb_identity_load_or_create(path, sk2, pk2, &created, err, sizeof err) != 0 && strstr(err, "chmod 600"));
     CHECK(chmod(path, 0600) == 0);
+    /* A symlink to a private key is refused (O_NOFOLLOW), and nothing new is created in its place. */
+    char link_path[600];
+    snprintf(link_path, sizeof link_path, "%s/link.key", dir);
+    CHECK(symlink(path, link_path) == 0);
+    CHECK(fb_identity_load_or_create(link_path, sk2, pk2, &created, err, sizeof err) != 0 && created == 0);
+    CHECK(unlink(link_path) == 0);
     /* Key file format. */
     snprintf(other, sizeof other, "%s/pub.key", dir);
     CHECK(fb_key_file_write(other, "x25519-public", pkS) == 0);

@@ -59,8 +59,3 @@ const char *fb_t_tmpdir(void)
     return dir;
 }
 
-const char *fb_t_vectors(void)
-{
-    const char *v = getenv("FB_VECTORS");
-    return v && v[0] ? v : "tests/vectors";
-}

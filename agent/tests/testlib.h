@@ -16,7 +16,5 @@ long fb_t_read_file(const char *path, char *buf, size_t cap);
 long fb_t_hex(const char *hex, uint8_t *out, size_t cap);
 /* A fresh temporary directory (static buffer). */
 const char *fb_t_tmpdir(void);
-/* Directory of the test vectors: $FB_VECTORS or tests/vectors. */
-const char *fb_t_vectors(void);
 
 #endif
