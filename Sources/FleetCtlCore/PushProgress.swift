@@ -48,8 +48,12 @@ public struct PushProgress: Sendable, Hashable {
     public var isFinished: Bool { waiting.isEmpty }
     public var succeeded: Bool { isFinished && failed.isEmpty }
 
-    /// `applied 2/3 · failed 0 · waiting 1`
+    public var applyingCount: Int { outcomes.values.filter { $0 == .applying }.count }
+
+    /// `applied 1/4 · applying 1 · failed 0 · waiting 2`: every recorded change alters the line, so a
+    /// non-interactive log gets one distinct line per change. "waiting" counts devices not heard from.
     public var line: String {
-        "applied \(appliedCount)/\(expected.count) · failed \(failed.count) · waiting \(waiting.count)"
+        "applied \(appliedCount)/\(expected.count) · applying \(applyingCount) · failed \(failed.count) · "
+            + "waiting \(waiting.count - applyingCount)"
     }
 }
