@@ -29,6 +29,7 @@ public enum OperatorErrorCode: String, Codable, Sendable, Hashable {
     case keyConflict = "key_conflict"
     case notPending = "not_pending"
     case fingerprintMismatch = "fingerprint_mismatch"
+    case conflictingKeys = "conflicting_keys"
     case profileInUse = "profile_in_use"
     case noProfileAssigned = "no_profile_assigned"
     case revoked = "revoked"
@@ -177,11 +178,34 @@ public struct PendingResult: Codable, Sendable, Hashable {
 public struct ApproveArgs: Codable, Sendable, Hashable {
     public var device: String
     public var group: String?
-    /// When given, the approval fails with `fingerprint_mismatch` unless the pending key has it.
-    public var fingerprint: String?
-    public init(device: String, group: String?, fingerprint: String?) {
+    /// Required: the fingerprint the operator read on the device's label. The approval fails with
+    /// `fingerprint_mismatch` unless the pending key has it.
+    public var fingerprint: String
+    public init(device: String, group: String?, fingerprint: String) {
         self.device = device
         self.group = group
+        self.fingerprint = fingerprint
+    }
+
+    enum CodingKeys: String, CodingKey { case device, group, fingerprint }
+
+    /// The fingerprint as typed by an operator, lowercased, or nil unless it is `xxxx-xxxx-xxxx-xxxx`.
+    public static func normalizedFingerprint(_ typed: String) -> String? {
+        let lowered = typed.lowercased()
+        return Fingerprint.isWellFormed(lowered) ? lowered : nil
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        device = try c.decode(String.self, forKey: .device)
+        group = try c.decodeIfPresent(String.self, forKey: .group)
+        guard let fingerprint = try c.decodeIfPresent(String.self, forKey: .fingerprint) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [CodingKeys.fingerprint],
+                    debugDescription:
+                        "approve needs 'fingerprint': the one on the device's label, compared with `fleetctl pending`"))
+        }
         self.fingerprint = fingerprint
     }
 }

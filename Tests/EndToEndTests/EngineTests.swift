@@ -175,6 +175,43 @@ struct EngineTests {
         #expect(approved.reply.result?.group == "lab")
     }
 
+    @Test func approveWithoutFingerprintIsRefusedWithAHint() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "late")
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let refused = try f.request(.approve, ["device": device.id], as: DeviceSummary.self)
+        #expect(refused.reply.error?.code == "bad_request")
+        #expect(refused.reply.error?.message.contains("fleetctl pending") == true)
+        #expect(try f.store.registry.device(device.id) == nil)
+    }
+
+    @Test func approveAfterThePendingKeyWasReplacedEnrollsNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "late")
+        let attacker = TestDevice(id: "late")
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let (listed, _) = try f.request(.pending, NoArguments(), as: PendingResult.self)
+        let shown = try #require(listed.result?.pending.first?.fingerprint)
+        #expect(shown == Fingerprint.of(device.key.publicKey))
+        // Between `pending` and `approve` the attacker's hello replaces the pending key.
+        _ = try f.engine.hello(device: attacker.id, publicKey: attacker.publicKey)
+        let refused = try f.request(
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
+        #expect(refused.reply.ok == false)
+        #expect(refused.actions.isEmpty)
+        #expect(try f.store.registry.device(device.id) == nil)
+        // The real key saying hello again does not help: two keys were seen for that id.
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let conflicting = try f.request(
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
+        #expect(conflicting.reply.error?.code == "conflicting_keys")
+        #expect(conflicting.reply.error?.message.contains(Fingerprint.of(attacker.key.publicKey)) == true)
+        #expect(conflicting.actions.isEmpty)
+        #expect(try f.store.registry.device(device.id) == nil)
+    }
+
     @Test func pushSealsANewSeqForEveryDeviceOfTheGroup() throws {
         let f = try EngineFixture()
         defer { f.store.remove() }

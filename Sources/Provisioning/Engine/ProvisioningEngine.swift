@@ -274,16 +274,10 @@ public final class ProvisioningEngine: Sendable {
     private func approve(_ args: ApproveArgs, _ context: RequestContext) throws -> ([EngineAction], DeviceSummary) {
         try requireValidID(args.device)
         if let group = args.group { try requireValidGroup(group) }
-        guard let pending = try registry.pendingDevices().first(where: { $0.id == args.device }) else {
-            throw OpsError(code: .notPending, message: "no pending device '\(args.device)'")
-        }
-        if let expected = args.fingerprint, expected.lowercased() != pending.fingerprint {
-            throw OpsError(
-                code: .fingerprintMismatch,
-                message: "device '\(args.device)' announced fingerprint \(pending.fingerprint), not \(expected)")
-        }
-        let before = try registry.device(args.device)
-        let device = try registry.approve(id: args.device, group: args.group, now: now())
+        // Fingerprint check and enrollment happen in one registry transaction: the key enrolled is
+        // exactly the one whose fingerprint the operator compared.
+        let (before, device) = try registry.approve(
+            id: args.device, expectedFingerprint: args.fingerprint, group: args.group, now: now())
         let accounts = brokerAccountActions(enrolled: device, before: before)
         let event = try audit(
             "device.enrolled", device: device.id, fingerprint: device.fingerprint, detail: "approved from pending",
