@@ -1,7 +1,7 @@
 import FleetProtocol
 import Foundation
 
-/// The operator operations on `P/v1/ops/request`, their arguments and results (Topics.md,
+/// The operator operations on `P/v1/ops/request/{operator}`, their arguments and results (Topics.md,
 /// "Operator operations"). Shared by fleetctl (client) and provisiond (server) so both agree on
 /// field names.
 public enum OperatorOp: String, Codable, Sendable, CaseIterable {
@@ -30,6 +30,7 @@ public enum OperatorErrorCode: String, Codable, Sendable, Hashable {
     case notPending = "not_pending"
     case fingerprintMismatch = "fingerprint_mismatch"
     case conflictingKeys = "conflicting_keys"
+    case replyToMismatch = "reply_to_mismatch"
     case profileInUse = "profile_in_use"
     case noProfileAssigned = "no_profile_assigned"
     case revoked = "revoked"
@@ -52,7 +53,7 @@ public struct OpsError: Codable, Sendable, Hashable, Error, CustomStringConverti
     public var description: String { "\(code): \(message)" }
 }
 
-/// A request as published on `P/v1/ops/request`; `Args` is the op's argument object.
+/// A request as published on `P/v1/ops/request/{operator}`; `Args` is the op's argument object.
 public struct OperatorRequestMessage<Args: Codable & Sendable>: Codable, Sendable {
     public var v: Int
     public var id: String

@@ -165,8 +165,8 @@ struct SimulatedFleetTests {
                     "bootstrap/v1/devices/x/status",
                     Array(#"{"v":1,"device":"x","state":"exploded","seq":1,"ts":0}"#.utf8)
                 ),
-                ("bootstrap/v1/ops/request", Array("{}".utf8)),
-                ("bootstrap/v1/ops/request", Array(repeating: UInt8(ascii: "{"), count: 20000)),
+                ("bootstrap/v1/ops/request/operator", Array("{}".utf8)),
+                ("bootstrap/v1/ops/request/operator", Array(repeating: UInt8(ascii: "{"), count: 20000)),
             ]
             for (topic, payload) in garbage { try await client.publish(topic, payload: payload) }
             let pending = try await site.fleetctl(["pending", "--json"])
@@ -179,6 +179,44 @@ struct SimulatedFleetTests {
         }
         await client.disconnect()
         client.close()
+        await site.stop()
+    }
+
+    @Test func requestOnAlicesTopicWithBobsReplyTopicGetsNoReplyThereAndChangesNothing() async throws {
+        let site = try await Site.start()
+        let spy = try await Eavesdropper(port: site.broker.port)
+        let client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "alice-raw"))
+        do {
+            try await client.connect()
+            let device = TestDevice(id: "victim-1")
+            let forged = try JSONEncoder().encode(
+                OperatorRequestMessage(
+                    id: "r1", op: .enroll, replyTo: "bootstrap/v1/ops/reply/bob/r1",
+                    args: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(forged), qos: .atLeastOnce)
+            // A valid request after it: once its reply is there, the forged one was handled.
+            let probe = try JSONEncoder().encode(
+                OperatorRequestMessage(
+                    id: "r2", op: .status, replyTo: "bootstrap/v1/ops/reply/alice/r2", args: NoArguments()))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(probe), qos: .atLeastOnce)
+            try await eventually("reply to the probe") {
+                await spy.messages().contains { $0.topic == "bootstrap/v1/ops/reply/alice/r2" }
+            }
+            let seen = await spy.messages()
+            #expect(!seen.contains { $0.topic.hasPrefix("bootstrap/v1/ops/reply/bob/") })
+            let refusal = try #require(seen.first { $0.topic == "bootstrap/v1/ops/reply/alice/r1" })
+            let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(refusal.payload))
+            #expect(reply.error?.code == "reply_to_mismatch")
+            #expect(seen.contains { $0.topic == "bootstrap/v1/events" && String(decoding: $0.payload, as: UTF8.self).contains("ops.rejected") })
+            let status = try await site.fleetctl(["status", "--json"])
+            #expect(status.status == 0, "\(status.output)")
+            #expect(!status.output.contains("victim-1"))
+        } catch {
+            Issue.record("\(error)\nprovisiond log:\n\(site.provisiond.output())")
+        }
+        await client.disconnect()
+        client.close()
+        await spy.stop()
         await site.stop()
     }
 

@@ -152,14 +152,35 @@ public final class ProvisioningEngine: Sendable {
 
     // MARK: - Operator requests
 
-    /// Handles one operator request payload. Returns no action when the request names no usable reply
-    /// topic (then nobody could read an answer); the caller logs that.
-    public func operatorRequest(_ payload: [UInt8]) -> [EngineAction] {
-        guard payload.count <= 16384 else { return [] }
+    /// Handles one operator request payload received on `P/v1/ops/request/{operator}`.
+    ///
+    /// `operatorName` comes from the topic, which the broker lets only that operator publish to: it is
+    /// the authenticated requester. A request whose `reply_to` is not exactly that operator's reply
+    /// topic for its id is refused: an error reply on the requester's own reply topic and an
+    /// `ops.rejected` audit event, nothing else. Returns no action when the payload has no usable id
+    /// (then nobody could read an answer); the caller logs that.
+    public func operatorRequest(_ payload: [UInt8], from operatorName: String) -> [EngineAction] {
+        guard payload.count <= 16384, wire.isValidIdentifier(operatorName) else { return [] }
         let decoder = JSONDecoder()
         guard let header = try? decoder.decode(OperatorRequestHeader.self, from: Data(payload)),
-            let operatorName = replyOperator(header.replyTo, correlation: header.id)
+            wire.isValidIdentifier(header.id)
         else { return [] }
+        guard
+            wire.replyTopicMatches(header.replyTo, operator: operatorName, correlation: header.id, prefix: prefix)
+        else {
+            let ownReplyTo = "\(prefix)/v1/ops/reply/\(operatorName)/\(header.id)"
+            let own = RequestContext(id: header.id, replyTo: ownReplyTo, operatorName: operatorName)
+            var actions: [EngineAction] = []
+            if let event = try? audit(
+                "ops.rejected",
+                detail: "request \(header.id) asked for replies on '\(header.replyTo.prefix(200))', not its own reply topic",
+                operatorName: operatorName)
+            {
+                actions.append(event)
+            }
+            actions.append(own.failure(.replyToMismatch, "reply_to must be \(ownReplyTo); request refused"))
+            return actions
+        }
         let context = RequestContext(id: header.id, replyTo: header.replyTo, operatorName: operatorName)
         guard header.v == 1 else {
             return [context.failure(.badRequest, "unsupported request version \(header.v)")]
@@ -187,17 +208,6 @@ public final class ProvisioningEngine: Sendable {
         } catch {
             return [context.failure(.internalError, "\(error)")]
         }
-    }
-
-    /// The operator name of a reply topic `P/v1/ops/reply/{operator}/{correlation}`, or nil.
-    private func replyOperator(_ topic: String, correlation: String) -> String? {
-        let base = "\(prefix)/v1/ops/reply/"
-        guard topic.hasPrefix(base), wire.isValidIdentifier(correlation) else { return nil }
-        let rest = topic.dropFirst(base.count).split(separator: "/", omittingEmptySubsequences: false)
-        guard rest.count == 2, String(rest[1]) == correlation, wire.isValidIdentifier(String(rest[0])) else {
-            return nil
-        }
-        return String(rest[0])
     }
 
     private func requireValidID(_ id: String) throws {
