@@ -157,17 +157,25 @@ public struct PendingEntry: Codable, Sendable, Hashable {
     public var firstSeen: Int64
     public var lastSeen: Int64
     public var hellos: Int64
+    /// Fingerprints of every distinct key announced for this id (at most 8), oldest first. More
+    /// than one: somebody else also says hello as this id, and `approve` is refused.
+    public var keysSeen: [String]?
     enum CodingKeys: String, CodingKey {
         case device, fingerprint, hellos
         case firstSeen = "first_seen"
         case lastSeen = "last_seen"
+        case keysSeen = "keys_seen"
     }
-    public init(device: String, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64) {
+    public init(
+        device: String, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64,
+        keysSeen: [String]? = nil
+    ) {
         self.device = device
         self.fingerprint = fingerprint
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
         self.hellos = hellos
+        self.keysSeen = keysSeen
     }
 }
 

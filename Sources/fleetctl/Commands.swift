@@ -71,11 +71,13 @@ struct Pending: AsyncParsableCommand {
             if json { return try printJSON(result) }
             print(
                 TextTable.render(
-                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN"],
+                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN", "KEYS"],
                     rows: result.pending.map {
-                        [
+                        let keys = $0.keysSeen ?? [$0.fingerprint]
+                        return [
                             $0.device, $0.fingerprint, String($0.hellos),
                             Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
+                            keys.count > 1 ? "CONFLICT: \(keys.joined(separator: " "))" : "1",
                         ]
                     }))
         }

@@ -204,6 +204,10 @@ struct EngineTests {
         #expect(try f.store.registry.device(device.id) == nil)
         // The real key saying hello again does not help: two keys were seen for that id.
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let (relisted, _) = try f.request(.pending, NoArguments(), as: PendingResult.self)
+        #expect(
+            relisted.result?.pending.first?.keysSeen
+                == [Fingerprint.of(device.key.publicKey), Fingerprint.of(attacker.key.publicKey)])
         let conflicting = try f.request(
             .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
         #expect(conflicting.reply.error?.code == "conflicting_keys")

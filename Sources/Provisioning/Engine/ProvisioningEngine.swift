@@ -276,7 +276,7 @@ public final class ProvisioningEngine: Sendable {
         let entries = try registry.pendingDevices().map {
             PendingEntry(
                 device: $0.id, fingerprint: $0.fingerprint, firstSeen: $0.firstSeen, lastSeen: $0.lastSeen,
-                hellos: $0.helloCount)
+                hellos: $0.helloCount, keysSeen: $0.seenFingerprintList)
         }
         return ([], PendingResult(pending: entries))
     }
