@@ -54,11 +54,14 @@ def roles(prefix, operator):
          "acls": read_write(prefix + "/#") + read_write("$CONTROL/dynamic-security/#")
          + [acl("subscribePattern", "$share/provisiond/" + prefix + "/#"),
             acl("unsubscribePattern", "$share/provisiond/" + prefix + "/#")]},
-        {"rolename": "operator", "textname": "operators: requests to provisiond, read status and events",
-         "acls": [acl("publishClientSend", p + "/ops/request")] + watch},
-        # dynsec in mosquitto 2.0 has no %u substitution in ACL topics: one role per operator.
-        {"rolename": "operator-" + operator, "textname": "replies to operator " + operator,
-         "acls": read_only(p + "/ops/reply/" + operator + "/#")},
+        {"rolename": "operator", "textname": "operators: read status and events",
+         "acls": watch},
+        # dynsec in mosquitto 2.0 has no %u substitution in ACL topics: one role per operator. Each
+        # operator publishes requests only on its own request topic, so provisiond knows from the
+        # topic who asks, and reads only its own replies.
+        {"rolename": "operator-" + operator, "textname": "requests and replies of operator " + operator,
+         "acls": [acl("publishClientSend", p + "/ops/request/" + operator)]
+         + read_only(p + "/ops/reply/" + operator + "/#")},
         {"rolename": "monitor", "textname": "read-only: status, service status, events",
          "acls": watch},
         # '+' cannot be bound to the client's own id: provisiond trusts a hello only if its pubkey

@@ -84,10 +84,11 @@ out=$(pub stolen -t "$P/devices/dev-b/status" -m x) && bad "other client id acce
 denied() { echo "$1" | grep -q "Not authorized"; }
 out=$(pub dev-a -q 1 -r -t "$P/devices/dev-a/status" -m '{"v":1}'); denied "$out" && bad "device cannot publish own status" || ok "device publishes its own status"
 out=$(pub dev-a -q 1 -t "$P/devices/dev-b/status" -m x); denied "$out" && ok "device cannot publish another device's status" || bad "dev-a published dev-b status"
-out=$(pub dev-a -q 1 -t "$P/ops/request" -m x); denied "$out" && ok "device cannot publish an operator request" || bad "device published ops request"
+out=$(pub dev-a -q 1 -t "$P/ops/request/operator" -m x); denied "$out" && ok "device cannot publish an operator request" || bad "device published ops request"
 out=$(pub mon -q 1 -t "$P/devices/dev-a/status" -m x); denied "$out" && ok "monitor cannot publish" || bad "monitor published"
 out=$(pub op -q 1 -t "$P/devices/dev-a/config" -m x); denied "$out" && ok "operator cannot publish config" || bad "operator published config"
-out=$(pub op -q 1 -t "$P/ops/request" -m x); denied "$out" && bad "operator cannot publish request" || ok "operator publishes a request"
+out=$(pub op -q 1 -t "$P/ops/request/operator" -m x); denied "$out" && bad "operator cannot publish request" || ok "operator publishes a request on its own request topic"
+out=$(pub op -q 1 -t "$P/ops/request/bob" -m x); denied "$out" && ok "operator cannot publish on another operator's request topic" || bad "operator published as bob"
 out=$(pub hello -q 1 -t "$P/devices/dev-a/hello" -m x); denied "$out" && bad "hello-only cannot announce" || ok "hello-only account announces"
 out=$(pub hello -q 1 -t "$P/devices/dev-a/status" -m x); denied "$out" && ok "hello-only cannot publish status" || bad "hello-only published status"
 

@@ -1,7 +1,7 @@
 import FleetProtocol
 import Foundation
 
-/// The operator operations on `P/v1/ops/request`, their arguments and results (Topics.md,
+/// The operator operations on `P/v1/ops/request/{operator}`, their arguments and results (Topics.md,
 /// "Operator operations"). Shared by fleetctl (client) and provisiond (server) so both agree on
 /// field names.
 public enum OperatorOp: String, Codable, Sendable, CaseIterable {
@@ -29,6 +29,8 @@ public enum OperatorErrorCode: String, Codable, Sendable, Hashable {
     case keyConflict = "key_conflict"
     case notPending = "not_pending"
     case fingerprintMismatch = "fingerprint_mismatch"
+    case conflictingKeys = "conflicting_keys"
+    case replyToMismatch = "reply_to_mismatch"
     case profileInUse = "profile_in_use"
     case noProfileAssigned = "no_profile_assigned"
     case revoked = "revoked"
@@ -51,7 +53,7 @@ public struct OpsError: Codable, Sendable, Hashable, Error, CustomStringConverti
     public var description: String { "\(code): \(message)" }
 }
 
-/// A request as published on `P/v1/ops/request`; `Args` is the op's argument object.
+/// A request as published on `P/v1/ops/request/{operator}`; `Args` is the op's argument object.
 public struct OperatorRequestMessage<Args: Codable & Sendable>: Codable, Sendable {
     public var v: Int
     public var id: String
@@ -155,17 +157,25 @@ public struct PendingEntry: Codable, Sendable, Hashable {
     public var firstSeen: Int64
     public var lastSeen: Int64
     public var hellos: Int64
+    /// Fingerprints of every distinct key announced for this id (at most 8), oldest first. More
+    /// than one: somebody else also says hello as this id, and `approve` is refused.
+    public var keysSeen: [String]?
     enum CodingKeys: String, CodingKey {
         case device, fingerprint, hellos
         case firstSeen = "first_seen"
         case lastSeen = "last_seen"
+        case keysSeen = "keys_seen"
     }
-    public init(device: String, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64) {
+    public init(
+        device: String, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64,
+        keysSeen: [String]? = nil
+    ) {
         self.device = device
         self.fingerprint = fingerprint
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
         self.hellos = hellos
+        self.keysSeen = keysSeen
     }
 }
 
@@ -177,11 +187,34 @@ public struct PendingResult: Codable, Sendable, Hashable {
 public struct ApproveArgs: Codable, Sendable, Hashable {
     public var device: String
     public var group: String?
-    /// When given, the approval fails with `fingerprint_mismatch` unless the pending key has it.
-    public var fingerprint: String?
-    public init(device: String, group: String?, fingerprint: String?) {
+    /// Required: the fingerprint the operator read on the device's label. The approval fails with
+    /// `fingerprint_mismatch` unless the pending key has it.
+    public var fingerprint: String
+    public init(device: String, group: String?, fingerprint: String) {
         self.device = device
         self.group = group
+        self.fingerprint = fingerprint
+    }
+
+    enum CodingKeys: String, CodingKey { case device, group, fingerprint }
+
+    /// The fingerprint as typed by an operator, lowercased, or nil unless it is `xxxx-xxxx-xxxx-xxxx`.
+    public static func normalizedFingerprint(_ typed: String) -> String? {
+        let lowered = typed.lowercased()
+        return Fingerprint.isWellFormed(lowered) ? lowered : nil
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        device = try c.decode(String.self, forKey: .device)
+        group = try c.decodeIfPresent(String.self, forKey: .group)
+        guard let fingerprint = try c.decodeIfPresent(String.self, forKey: .fingerprint) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: [CodingKeys.fingerprint],
+                    debugDescription:
+                        "approve needs 'fingerprint': the one on the device's label, compared with `fleetctl pending`"))
+        }
         self.fingerprint = fingerprint
     }
 }

@@ -93,7 +93,10 @@ public final class OperatorSession: Sendable {
             OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
         let waiter = await router.expect(topic: replyTo)
         do {
-            try await client.publish(topics.prefix + "/v1/ops/request", payload: Array(payload), qos: .atLeastOnce)
+            // Our own request topic: the broker lets only this operator publish there, which is how
+            // provisiond knows who asks.
+            try await client.publish(
+                topics.prefix + "/v1/ops/request/\(operatorName)", payload: Array(payload), qos: .atLeastOnce)
         } catch {
             await router.cancel(topic: replyTo)
             throw FleetCtlError("cannot publish the request: \(error)")

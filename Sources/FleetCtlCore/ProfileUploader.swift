@@ -56,15 +56,78 @@ public struct ProfileDraft: Sendable {
     }
 }
 
-/// `fleetctl profile add`: validates locally, fetches and checks the service public key, seals the
-/// profile JSON to it (OperatorSecretBox, bound to the request's correlation id) and sends it.
+/// What the operator trusts as the service public key: a premises key is sealed only to a key that
+/// matches it, never to whatever key the broker happens to hold.
+public enum ServiceKeyPin: Sendable, Hashable {
+    /// The fingerprint (`xxxx-xxxx-xxxx-xxxx`, lowercase), as printed by `fleetctl keys create`.
+    case fingerprint(String)
+    /// The full raw 32-byte public key, e.g. read from `service.pub`.
+    case publicKey([UInt8])
+
+    /// The environment variable that may hold the fingerprint.
+    public static let environmentVariable = "FLEETCTL_SERVICE_FINGERPRINT"
+
+    /// The pin from `--service-pubkey FILE`, else `--service-fingerprint`, else the environment.
+    /// When both flags are given they must agree.
+    /// - Throws: ``FleetCtlError`` (one line) when none is given, or one is malformed or unreadable.
+    public static func resolve(
+        fingerprint: String?, publicKeyFile: String?, environment: [String: String]
+    ) throws(FleetCtlError) -> ServiceKeyPin {
+        func checked(_ typed: String, from source: String) throws(FleetCtlError) -> String {
+            let lowered = typed.trimmingCharacters(in: .whitespaces).lowercased()
+            guard Fingerprint.isWellFormed(lowered) else {
+                throw FleetCtlError("\(source) must look like 3f2a-91c0-7d44-e810, not '\(typed.prefix(40))'")
+            }
+            return lowered
+        }
+        if let publicKeyFile {
+            let key: Curve25519.KeyAgreement.PublicKey
+            do {
+                key = try KeyFile.loadPublicKey(from: publicKeyFile)
+            } catch {
+                throw FleetCtlError("cannot read the service public key \(publicKeyFile): \(error)")
+            }
+            if let fingerprint, try checked(fingerprint, from: "--service-fingerprint") != Fingerprint.of(key) {
+                throw FleetCtlError(
+                    "--service-fingerprint \(fingerprint) does not match \(publicKeyFile) (\(Fingerprint.of(key)))")
+            }
+            return .publicKey(Array(key.rawRepresentation))
+        }
+        if let fingerprint { return .fingerprint(try checked(fingerprint, from: "--service-fingerprint")) }
+        if let value = environment[environmentVariable], !value.isEmpty {
+            return .fingerprint(try checked(value, from: environmentVariable))
+        }
+        throw FleetCtlError(
+            "refusing to seal a key to an unpinned service key: give --service-fingerprint xxxx-xxxx-xxxx-xxxx "
+                + "(printed by `fleetctl keys create`), \(environmentVariable), or --service-pubkey FILE")
+    }
+
+    /// Whether `key` is the pinned key.
+    public func matches(_ key: Curve25519.KeyAgreement.PublicKey) -> Bool {
+        switch self {
+        case .fingerprint(let fingerprint): return Fingerprint.of(key) == fingerprint
+        case .publicKey(let raw): return Array(key.rawRepresentation) == raw
+        }
+    }
+
+    var expected: String {
+        switch self {
+        case .fingerprint(let fingerprint): return fingerprint
+        case .publicKey(let raw): return Fingerprint.of(rawPublicKey: raw) + " (full key from file)"
+        }
+    }
+}
+
+/// `fleetctl profile add`: validates locally, fetches the service public key and checks it against
+/// the operator's pin, seals the profile JSON to it (OperatorSecretBox, bound to the request's
+/// correlation id) and sends it.
 public struct ProfileUploader: Sendable {
     public let session: OperatorSession
     public init(session: OperatorSession) { self.session = session }
 
-    public func add(name: String, draft: ProfileDraft, expectedFingerprint: String?) async throws -> ProfileAddResult {
+    public func add(name: String, draft: ProfileDraft, pin: ServiceKeyPin) async throws -> ProfileAddResult {
         let profile = try draft.profile()
-        let serviceKey = try await servicePublicKey(expectedFingerprint: expectedFingerprint)
+        let serviceKey = try await servicePublicKey(pin: pin)
         let correlation = OperatorSession.newCorrelation()
         var plaintext = try MessageCodec.encode(profile)
         defer { plaintext.withUnsafeMutableBufferPointer { $0.initialize(repeating: 0) } }
@@ -74,8 +137,8 @@ public struct ProfileUploader: Sendable {
         )
     }
 
-    /// The retained service public key, checked against its `kid` and the operator's expectation.
-    public func servicePublicKey(expectedFingerprint: String?, timeout: Duration = .seconds(10)) async throws
+    /// The retained service public key, checked against its `kid` and the operator's pin.
+    public func servicePublicKey(pin: ServiceKeyPin, timeout: Duration = .seconds(10)) async throws
         -> Curve25519.KeyAgreement.PublicKey
     {
         let messages = try await session.subscribe(session.topics.servicePublicKey)
@@ -103,9 +166,9 @@ public struct ProfileUploader: Sendable {
         guard fingerprint == message.kid else {
             throw FleetCtlError("service public key message is inconsistent (kid \(message.kid), key \(fingerprint))")
         }
-        if let expectedFingerprint, expectedFingerprint.lowercased() != fingerprint {
+        guard pin.matches(key) else {
             throw FleetCtlError(
-                "service key fingerprint is \(fingerprint), expected \(expectedFingerprint): refusing to send the key")
+                "service key fingerprint is \(fingerprint), expected \(pin.expected): refusing to send the key")
         }
         return key
     }

@@ -71,11 +71,13 @@ struct Pending: AsyncParsableCommand {
             if json { return try printJSON(result) }
             print(
                 TextTable.render(
-                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN"],
+                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN", "KEYS"],
                     rows: result.pending.map {
-                        [
+                        let keys = $0.keysSeen ?? [$0.fingerprint]
+                        return [
                             $0.device, $0.fingerprint, String($0.hellos),
                             Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
+                            keys.count > 1 ? "CONFLICT: \(keys.joined(separator: " "))" : "1",
                         ]
                     }))
         }
@@ -84,16 +86,36 @@ struct Pending: AsyncParsableCommand {
 
 struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Enroll a pending device with the key it announced. Compare the fingerprint with its label.")
+        abstract: "Enroll a pending device with the key it announced, after comparing its fingerprint with its label.")
     @OptionGroup var connection: ConnectionFlags
     @Argument(help: "Device id.") var device: String
     @Option(help: "Group for the device.") var group: String?
-    @Option(help: "Refuse unless the announced key has this fingerprint.") var fingerprint: String?
+    @Option(
+        help: ArgumentHelp(
+            "Required: the fingerprint on the device's label (xxxx-xxxx-xxxx-xxxx); compare it with `fleetctl pending`.",
+            valueName: "xxxx-xxxx-xxxx-xxxx"))
+    var fingerprint: String?
+
+    func validate() throws {
+        guard let fingerprint else {
+            throw ValidationError(
+                "approve needs --fingerprint xxxx-xxxx-xxxx-xxxx: read it on the device's label and compare it with `fleetctl pending`")
+        }
+        guard ApproveArgs.normalizedFingerprint(fingerprint) != nil else {
+            throw ValidationError("--fingerprint must look like 3f2a-91c0-7d44-e810 (four groups of four hex digits)")
+        }
+    }
 
     func run() async throws {
+        let expected = (fingerprint ?? "").lowercased()
         try await withSession(connection) { session in
             let result = try await session.request(
-                .approve, ApproveArgs(device: device, group: group, fingerprint: fingerprint), as: DeviceSummary.self)
+                .approve, ApproveArgs(device: device, group: group, fingerprint: expected), as: DeviceSummary.self)
+            guard result.device == device, result.fingerprint == expected else {
+                throw FleetCtlError(
+                    "the service enrolled \(result.device) with fingerprint \(result.fingerprint), not \(expected): "
+                        + "revoke it now (fleetctl revoke \(result.device)) and re-verify the device")
+            }
             print("approved \(result.device)  fingerprint \(result.fingerprint)  group \(result.group ?? "-")")
         }
     }

@@ -22,13 +22,28 @@ struct Profile: AsyncParsableCommand {
         @Option(help: "Enterprise identity.") var identity: String?
         @Option(help: "Enterprise: file whose first line is the EAP password.") var eapPasswordFile: String?
         @Option(help: "Enterprise: CA certificate PEM file.") var caCertFile: String?
-        @Option(help: "Refuse unless the service public key has this fingerprint.") var serviceFingerprint: String?
+        @Option(
+            help: ArgumentHelp(
+                "Pin: the service key's fingerprint (from `fleetctl keys create`); or set FLEETCTL_SERVICE_FINGERPRINT.",
+                valueName: "xxxx-xxxx-xxxx-xxxx"))
+        var serviceFingerprint: String?
+        @Option(help: "Pin: the service public key file (service.pub); the full key must match.")
+        var servicePubkey: String?
 
         func validate() throws {
             if keyFile != nil && keyStdin { throw ValidationError("give --key-file or --key-stdin, not both") }
         }
 
         func run() async throws {
+            // The pin first: without one nothing is read, sealed or sent.
+            let pin: ServiceKeyPin
+            do {
+                pin = try ServiceKeyPin.resolve(
+                    fingerprint: serviceFingerprint, publicKeyFile: servicePubkey,
+                    environment: ProcessInfo.processInfo.environment)
+            } catch {
+                fail(error)
+            }
             let needsKey = ["psk", "psk2", "psk-mixed", "sae", "sae-mixed"].contains(encryption)
             var key: String?
             do {
@@ -57,7 +72,7 @@ struct Profile: AsyncParsableCommand {
                 })
             try await withSession(connection) { session in
                 let result = try await ProfileUploader(session: session).add(
-                    name: name, draft: draft, expectedFingerprint: serviceFingerprint)
+                    name: name, draft: draft, pin: pin)
                 print("profile \(result.name) saved (revision \(result.revision))")
             }
         }

@@ -225,14 +225,14 @@ struct BrokerACLTests {
             try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/status", sentinel: own)
             try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-b/hello", sentinel: own)
             try await site.expectPublishDenied(a, to: "\(site.p)/devices/dev-a/config", sentinel: own)
-            try await site.expectPublishDenied(a, to: "\(site.p)/ops/request", sentinel: own)
+            try await site.expectPublishDenied(a, to: "\(site.p)/ops/request/alice", sentinel: own)
             try await site.expectPublishDenied(a, to: "\(site.p)/events", sentinel: own)
             // the same with MQTT 3.1.1, where the broker drops the message silently
             a.close()
             let a311 = try await site.device("dev-a", password: "password-of-device-a", version: .v311)
             defer { a311.close() }
             try await site.expectPublishDenied(a311, to: "\(site.p)/devices/dev-b/status", sentinel: own, v5: false)
-            try await site.expectPublishDenied(a311, to: "\(site.p)/ops/request", sentinel: own, v5: false)
+            try await site.expectPublishDenied(a311, to: "\(site.p)/ops/request/alice", sentinel: own, v5: false)
         }
     }
 
@@ -285,7 +285,7 @@ struct BrokerACLTests {
             #expect(status.topic == "\(site.p)/devices/dev-a/status")
             await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/devices/+/config") }
             await #expect(throws: MQTTError.self) { _ = try await monitor.subscribe("\(site.p)/#") }
-            for topic in ["\(site.p)/devices/dev-a/status", "\(site.p)/events", "\(site.p)/ops/request"] {
+            for topic in ["\(site.p)/devices/dev-a/status", "\(site.p)/events", "\(site.p)/ops/request/monitor"] {
                 await #expect(throws: MQTTError.self) {
                     try await monitor.publish(topic, payload: Array("x".utf8), qos: .atLeastOnce)
                 }
@@ -298,7 +298,10 @@ struct BrokerACLTests {
             let alice = site.client("alice", password: try site.password(of: "alice"), clientID: "alice-cli")
             try await alice.connect()
             defer { alice.close() }
-            let request = "\(site.p)/ops/request"
+            let request = "\(site.p)/ops/request/alice"
+            // only its own request topic: the topic level is how provisiond knows who asks
+            try await site.expectPublishDenied(alice, to: "\(site.p)/ops/request/bob", sentinel: request)
+            try await site.expectPublishDenied(alice, to: "\(site.p)/ops/request", sentinel: request)
             try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/config", sentinel: request)
             try await site.expectPublishDenied(alice, to: "\(site.p)/devices/dev-a/status", sentinel: request)
             try await site.expectPublishDenied(alice, to: "\(site.p)/service/status", sentinel: request)
@@ -323,7 +326,7 @@ struct BrokerACLTests {
             try await hello.publish("\(site.p)/devices/omega-a1b2/hello", payload: Array("{}".utf8))
             let sentinel = "\(site.p)/devices/omega-a1b2/hello"
             try await site.expectPublishDenied(hello, to: "\(site.p)/devices/omega-a1b2/status", sentinel: sentinel)
-            try await site.expectPublishDenied(hello, to: "\(site.p)/ops/request", sentinel: sentinel)
+            try await site.expectPublishDenied(hello, to: "\(site.p)/ops/request/operator", sentinel: sentinel)
             await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("\(site.p)/devices/omega-a1b2/config") }
             await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("#") }
         }

@@ -35,7 +35,10 @@ struct AgentFleetTests {
             try Data("\(psk)\n".utf8).write(to: keyFile)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyFile.path)
             let added = try await site.fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-file", keyFile.path])
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-file", keyFile.path,
+                    "--service-pubkey", site.servicePublicKeyPath,
+                ])
             #expect(added.status == 0, "\(added.output)")
             #expect(try await site.fleetctl(["assign", "office", "--group", "warehouse"]).status == 0)
             #expect(try await site.fleetctl(["assign", "office", "--group", "latecomers"]).status == 0)

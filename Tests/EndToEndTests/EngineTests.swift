@@ -33,7 +33,7 @@ struct EngineFixture {
         let payload = try JSONEncoder().encode(
             OperatorRequestMessage(
                 id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", args: args))
-        var actions = engine.operatorRequest(Array(payload))
+        var actions = engine.operatorRequest(Array(payload), from: "alice")
         guard case .reply(let topic, let bytes) = actions.popLast() else {
             throw SiteError("no reply among \(actions)")
         }
@@ -175,6 +175,47 @@ struct EngineTests {
         #expect(approved.reply.result?.group == "lab")
     }
 
+    @Test func approveWithoutFingerprintIsRefusedWithAHint() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "late")
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let refused = try f.request(.approve, ["device": device.id], as: DeviceSummary.self)
+        #expect(refused.reply.error?.code == "bad_request")
+        #expect(refused.reply.error?.message.contains("fleetctl pending") == true)
+        #expect(try f.store.registry.device(device.id) == nil)
+    }
+
+    @Test func approveAfterThePendingKeyWasReplacedEnrollsNothing() throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "late")
+        let attacker = TestDevice(id: "late")
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let (listed, _) = try f.request(.pending, NoArguments(), as: PendingResult.self)
+        let shown = try #require(listed.result?.pending.first?.fingerprint)
+        #expect(shown == Fingerprint.of(device.key.publicKey))
+        // Between `pending` and `approve` the attacker's hello replaces the pending key.
+        _ = try f.engine.hello(device: attacker.id, publicKey: attacker.publicKey)
+        let refused = try f.request(
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
+        #expect(refused.reply.ok == false)
+        #expect(refused.actions.isEmpty)
+        #expect(try f.store.registry.device(device.id) == nil)
+        // The real key saying hello again does not help: two keys were seen for that id.
+        _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
+        let (relisted, _) = try f.request(.pending, NoArguments(), as: PendingResult.self)
+        #expect(
+            relisted.result?.pending.first?.keysSeen
+                == [Fingerprint.of(device.key.publicKey), Fingerprint.of(attacker.key.publicKey)])
+        let conflicting = try f.request(
+            .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
+        #expect(conflicting.reply.error?.code == "conflicting_keys")
+        #expect(conflicting.reply.error?.message.contains(Fingerprint.of(attacker.key.publicKey)) == true)
+        #expect(conflicting.actions.isEmpty)
+        #expect(try f.store.registry.device(device.id) == nil)
+    }
+
     @Test func pushSealsANewSeqForEveryDeviceOfTheGroup() throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
@@ -249,7 +290,7 @@ struct EngineTests {
     func malformedOrUnknownRequestsGetAClearErrorAndChangeNothing(_ request: String, _ code: String) throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
-        let actions = f.engine.operatorRequest(Array(request.utf8))
+        let actions = f.engine.operatorRequest(Array(request.utf8), from: "alice")
         #expect(actions.count == 1)
         guard case .reply(_, let payload) = actions.first else { throw SiteError("no reply") }
         let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(payload))
@@ -259,15 +300,42 @@ struct EngineTests {
         #expect(try f.store.registry.auditLog().isEmpty)
     }
 
-    @Test func requestWithoutValidReplyTopicIsDropped() throws {
+    @Test func requestWithoutValidIDIsDropped() throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
         for text in [
-            "not json", #"{"v":1,"id":"r1","op":"status","reply_to":"elsewhere/r1","args":{}}"#,
-            #"{"v":1,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/other","args":{}}"#,
+            "not json", #"{"v":1,"id":"r/1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/r/1","args":{}}"#,
         ] {
-            #expect(f.engine.operatorRequest(Array(text.utf8)).isEmpty)
+            #expect(f.engine.operatorRequest(Array(text.utf8), from: "alice").isEmpty)
         }
+        #expect(f.engine.operatorRequest(Array(#"{"v":1,"id":"r1","op":"status","reply_to":"x"}"#.utf8), from: "a/b").isEmpty)
+    }
+
+    @Test(arguments: [
+        "bootstrap/v1/ops/reply/bob/r1", "elsewhere/r1", "bootstrap/v1/ops/reply/alice/other",
+        "bootstrap/v1/ops/reply/alice/r1/x", "bootstrap/v1/devices/omega-1/config",
+    ])
+    func requestWhoseReplyToIsNotTheRequestersOwnIsRefused(_ replyTo: String) throws {
+        let f = try EngineFixture()
+        defer { f.store.remove() }
+        let device = TestDevice(id: "omega-1")
+        // alice (the topic says so) asks for an enrollment and the replies on bob's topic
+        let payload = try JSONEncoder().encode(
+            OperatorRequestMessage(
+                id: "r1", op: .enroll, replyTo: replyTo,
+                args: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
+        let actions = f.engine.operatorRequest(Array(payload), from: "alice")
+        let replies = actions.compactMap { if case .reply(let t, let p) = $0 { return (t, p) } else { return nil } }
+        #expect(replies.count == 1)
+        #expect(!replies.contains { $0.0 == replyTo })
+        let (topic, bytes) = try #require(replies.first)
+        #expect(topic == "bootstrap/v1/ops/reply/alice/r1")
+        let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(bytes))
+        #expect(reply.error?.code == "reply_to_mismatch")
+        #expect(events(actions) == ["ops.rejected"])
+        #expect(try f.store.registry.auditLog().map(\.operatorName) == ["alice"])
+        #expect(try f.store.registry.devices().isEmpty)
+        #expect(!actions.contains { if case .registerBrokerAccount = $0 { return true } else { return false } })
     }
 
     @Test func manifestWithOneBadLineEnrollsNobody() throws {

@@ -1,8 +1,39 @@
+import Crypto
 import FleetCtlCore
+import FleetProtocol
+import Foundation
 import Testing
 
 @Suite("fleetctl library")
 struct FleetCtlCoreTests {
+    @Test func serviceKeyPinIsRequiredAndComesFromAFlagTheEnvironmentOrAKeyFile() throws {
+        #expect(throws: FleetCtlError.self) {
+            try ServiceKeyPin.resolve(fingerprint: nil, publicKeyFile: nil, environment: [:])
+        }
+        #expect(throws: FleetCtlError.self) {
+            try ServiceKeyPin.resolve(fingerprint: "not-a-fingerprint", publicKeyFile: nil, environment: [:])
+        }
+        #expect(
+            try ServiceKeyPin.resolve(fingerprint: "3F2A-91c0-7d44-e810", publicKeyFile: nil, environment: [:])
+                == .fingerprint("3f2a-91c0-7d44-e810"))
+        #expect(
+            try ServiceKeyPin.resolve(
+                fingerprint: nil, publicKeyFile: nil,
+                environment: [ServiceKeyPin.environmentVariable: "3f2a-91c0-7d44-e810"])
+                == .fingerprint("3f2a-91c0-7d44-e810"))
+        let key = Curve25519.KeyAgreement.PrivateKey().publicKey
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pin-\(UUID().uuidString).pub").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try KeyFile.savePublicKey(key, to: file)
+        let pin = try ServiceKeyPin.resolve(fingerprint: nil, publicKeyFile: file, environment: [:])
+        #expect(pin == .publicKey(Array(key.rawRepresentation)))
+        #expect(pin.matches(key))
+        #expect(!pin.matches(Curve25519.KeyAgreement.PrivateKey().publicKey))
+        #expect(throws: FleetCtlError.self) {
+            try ServiceKeyPin.resolve(fingerprint: "0000-0000-0000-0000", publicKeyFile: file, environment: [:])
+        }
+    }
+
     @Test func manifestSkipsHeaderCommentsAndEmptyGroups() throws {
         let entries = try Manifest.parse("uri,group\n# comment\nFB1:I:a;X:1;;,lab\n\nFB1:I:b;X:2;;,\n")
         #expect(

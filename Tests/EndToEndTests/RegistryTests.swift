@@ -81,10 +81,57 @@ struct RegistryTests {
         try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 1)
         try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 2)
         #expect(try t.registry.pendingDevices().map(\.helloCount) == [2])
-        let device = try t.registry.approve(id: "d2", group: "lab", now: 3)
+        let (before, device) = try t.registry.approve(id: "d2", expectedFingerprint: "fp", group: "lab", now: 3)
+        #expect(before == nil)
         #expect(device.fingerprint == "fp")
         #expect(try t.registry.pendingDevices().isEmpty)
-        #expect(throws: RegistryError.self) { try t.registry.approve(id: "nope", group: nil, now: 4) }
+        #expect(throws: RegistryError.self) {
+            try t.registry.approve(id: "nope", expectedFingerprint: "fp", group: nil, now: 4)
+        }
+    }
+
+    @Test func approveWithTheFingerprintOfAReplacedPendingKeyEnrollsNothing() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let attacker = Data(repeating: 7, count: 32)
+        // The operator reads "fp-real" in `pending`, then the attacker's hello replaces the pending key.
+        try t.registry.recordPending(id: "d3", publicKey: key, fingerprint: "fp-real", now: 1)
+        try t.registry.recordPending(id: "d3", publicKey: attacker, fingerprint: "fp-evil", now: 2)
+        #expect(throws: RegistryError.self) {
+            try t.registry.approve(id: "d3", expectedFingerprint: "fp-real", group: nil, now: 3)
+        }
+        #expect(try t.registry.device("d3") == nil)
+        #expect(try t.registry.pendingDevices().map(\.id) == ["d3"])
+    }
+
+    @Test func approveIsRefusedOnceAPendingIDAnnouncedTwoKeys() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let attacker = Data(repeating: 7, count: 32)
+        try t.registry.recordPending(id: "d4", publicKey: attacker, fingerprint: "fp-evil", now: 1)
+        try t.registry.recordPending(id: "d4", publicKey: key, fingerprint: "fp-real", now: 2)
+        // The latest key is the real one, yet two keys were seen: nobody can say which is the device.
+        do {
+            try t.registry.approve(id: "d4", expectedFingerprint: "fp-real", group: nil, now: 3)
+            Issue.record("approve should have been refused")
+        } catch {
+            #expect(error.code == .conflictingKeys)
+            #expect(error.message.hasPrefix("conflicting keys seen for d4: fp-evil, fp-real;"))
+            #expect(error.message.contains("re-verify the device") || error.message.contains("Re-verify the device"))
+        }
+        #expect(try t.registry.device("d4") == nil)
+    }
+
+    @Test func pendingRemembersAtMostEightDistinctKeys() throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        for i in 0..<20 {
+            try t.registry.recordPending(
+                id: "d5", publicKey: Data(repeating: UInt8(i), count: 32), fingerprint: "fp\(i)", now: Int64(i))
+        }
+        let pending = try #require(try t.registry.pendingDevices().first)
+        #expect(pending.seenFingerprintList == (0..<8).map { "fp\($0)" })
+        #expect(pending.fingerprint == "fp19")
     }
 
     @Test func deviceAssignmentWinsOverGroupAssignment() throws {

@@ -1,3 +1,4 @@
+import Crypto
 import BrokerHarness
 import FleetCtlCore
 import FleetProtocol
@@ -33,7 +34,8 @@ struct SimulatedFleetTests {
             }
 
             let added = try await site.fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"],
+                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                 "--service-pubkey", site.servicePublicKeyPath],
                 stdin: Data("\(psk)\n".utf8))
             #expect(added.status == 0, "\(added.output)")
             let assigned = try await site.fleetctl(["assign", "office", "--group", "lab"])
@@ -89,7 +91,8 @@ struct SimulatedFleetTests {
             #expect(unknown.output.split(separator: "\n").count == 1)
 
             let weak = try await site.fleetctl(
-                ["profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"],
+                ["profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                 "--service-pubkey", site.servicePublicKeyPath],
                 stdin: Data("short\n".utf8))
             #expect(weak.status != 0)
             #expect(weak.output.contains("key"), "\(weak.output)")
@@ -127,7 +130,8 @@ struct SimulatedFleetTests {
             device = late
             #expect(try await site.fleetctl(["enroll", late.uri, "--group", "lab"]).status == 0)
             _ = try await site.fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"],
+                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                 "--service-pubkey", site.servicePublicKeyPath],
                 stdin: Data("a long enough key\n".utf8))
             #expect(try await site.fleetctl(["assign", "office", "--group", "lab"]).status == 0)
             #expect(try await site.fleetctl(["push", "--group", "lab", "--timeout", "1"]).status != 0)
@@ -165,8 +169,8 @@ struct SimulatedFleetTests {
                     "bootstrap/v1/devices/x/status",
                     Array(#"{"v":1,"device":"x","state":"exploded","seq":1,"ts":0}"#.utf8)
                 ),
-                ("bootstrap/v1/ops/request", Array("{}".utf8)),
-                ("bootstrap/v1/ops/request", Array(repeating: UInt8(ascii: "{"), count: 20000)),
+                ("bootstrap/v1/ops/request/operator", Array("{}".utf8)),
+                ("bootstrap/v1/ops/request/operator", Array(repeating: UInt8(ascii: "{"), count: 20000)),
             ]
             for (topic, payload) in garbage { try await client.publish(topic, payload: payload) }
             let pending = try await site.fleetctl(["pending", "--json"])
@@ -179,6 +183,81 @@ struct SimulatedFleetTests {
         }
         await client.disconnect()
         client.close()
+        await site.stop()
+    }
+
+    @Test func requestOnAlicesTopicWithBobsReplyTopicGetsNoReplyThereAndChangesNothing() async throws {
+        let site = try await Site.start()
+        let spy = try await Eavesdropper(port: site.broker.port)
+        let client = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "alice-raw"))
+        do {
+            try await client.connect()
+            let device = TestDevice(id: "victim-1")
+            let forged = try JSONEncoder().encode(
+                OperatorRequestMessage(
+                    id: "r1", op: .enroll, replyTo: "bootstrap/v1/ops/reply/bob/r1",
+                    args: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(forged), qos: .atLeastOnce)
+            // A valid request after it: once its reply is there, the forged one was handled.
+            let probe = try JSONEncoder().encode(
+                OperatorRequestMessage(
+                    id: "r2", op: .status, replyTo: "bootstrap/v1/ops/reply/alice/r2", args: NoArguments()))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(probe), qos: .atLeastOnce)
+            try await eventually("reply to the probe") {
+                await spy.messages().contains { $0.topic == "bootstrap/v1/ops/reply/alice/r2" }
+            }
+            let seen = await spy.messages()
+            #expect(!seen.contains { $0.topic.hasPrefix("bootstrap/v1/ops/reply/bob/") })
+            let refusal = try #require(seen.first { $0.topic == "bootstrap/v1/ops/reply/alice/r1" })
+            let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(refusal.payload))
+            #expect(reply.error?.code == "reply_to_mismatch")
+            #expect(seen.contains { $0.topic == "bootstrap/v1/events" && String(decoding: $0.payload, as: UTF8.self).contains("ops.rejected") })
+            let status = try await site.fleetctl(["status", "--json"])
+            #expect(status.status == 0, "\(status.output)")
+            #expect(!status.output.contains("victim-1"))
+        } catch {
+            Issue.record("\(error)\nprovisiond log:\n\(site.provisiond.output())")
+        }
+        await client.disconnect()
+        client.close()
+        await spy.stop()
+        await site.stop()
+    }
+
+    @Test func profileAddRefusesASubstitutedServiceKeyOrNoPinAndPublishesNothing() async throws {
+        let site = try await Site.start()
+        let spy = try await Eavesdropper(port: site.broker.port)
+        let mallory = MQTTClient(MQTTConfiguration(host: "127.0.0.1", port: site.broker.port, clientID: "mallory"))
+        do {
+            let real = try KeyFile.loadPublicKey(from: site.servicePublicKeyPath)
+            try await mallory.connect()
+            // Whoever can write the retained pubkey swaps in a key of their own (with a consistent kid).
+            let substitute = Curve25519.KeyAgreement.PrivateKey()
+            try await mallory.publish(
+                "bootstrap/v1/service/pubkey",
+                payload: try MessageCodec.encode(ServicePublicKeyMessage(publicKey: substitute.publicKey)),
+                qos: .atLeastOnce, retain: true)
+            let add = ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"]
+            for pin in [["--service-pubkey", site.servicePublicKeyPath], ["--service-fingerprint", Fingerprint.of(real)]] {
+                let refused = try await site.fleetctl(add + pin, stdin: Data("a long enough key\n".utf8))
+                #expect(refused.status != 0)
+                #expect(refused.output.contains("refusing to send the key"), "\(refused.output)")
+                #expect(refused.output.split(separator: "\n").count == 1, "\(refused.output)")
+            }
+            let unpinned = try await site.fleetctl(add, stdin: Data("a long enough key\n".utf8))
+            #expect(unpinned.status != 0)
+            #expect(unpinned.output.contains("--service-fingerprint"), "\(unpinned.output)")
+            #expect(unpinned.output.split(separator: "\n").count == 1, "\(unpinned.output)")
+            let sentinel = Array("sentinel-\(UUID().uuidString)".utf8)
+            try await mallory.publish("bootstrap/v1/sentinel", payload: sentinel, qos: .atLeastOnce)
+            try await eventually("sentinel") { await spy.messages().contains { $0.payload == sentinel } }
+            #expect(!(await spy.messages()).contains { $0.topic.hasPrefix("bootstrap/v1/ops/request") })
+        } catch {
+            Issue.record("\(error)\nprovisiond log:\n\(site.provisiond.output())")
+        }
+        await mallory.disconnect()
+        mallory.close()
+        await spy.stop()
         await site.stop()
     }
 

@@ -66,7 +66,8 @@ struct StagingSiteTests {
                 }
             }
             let sealed = try await fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"] + operatorArgs,
+                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"] + operatorArgs
+                    + ["--service-fingerprint", Fingerprint.of(serviceKey)],
                 stdin: Data("staging site passphrase\n".utf8))
             #expect(sealed.status == 0, "\(sealed.output)")
             #expect(try await fleetctl(["assign", "office", "--group", "lab"] + operatorArgs).status == 0)

@@ -49,7 +49,9 @@ import Testing
         #expect(tree.serviceStatus == "bootstrap/v1/service/status")
         #expect(tree.servicePublicKey == "bootstrap/v1/service/pubkey")
         #expect(tree.events == "bootstrap/v1/events")
-        #expect(tree.opsRequest == "bootstrap/v1/ops/request")
+        #expect(try tree.opsRequest(operator: "alice") == "bootstrap/v1/ops/request/alice")
+        #expect(tree.opsRequestFilter == "bootstrap/v1/ops/request/+")
+        #expect(throws: ProtocolError.self) { try tree.opsRequest(operator: "a/b") }
         #expect(
             try tree.opsReply(operator: "alice", correlation: "c0ffee01") == "bootstrap/v1/ops/reply/alice/c0ffee01")
         #expect(tree.helloFilter == "bootstrap/v1/devices/+/hello")
@@ -66,7 +68,7 @@ import Testing
         #expect(tree.route(tree.serviceStatus) == .serviceStatus)
         #expect(tree.route(tree.servicePublicKey) == .servicePublicKey)
         #expect(tree.route(tree.events) == .events)
-        #expect(tree.route(tree.opsRequest) == .opsRequest)
+        #expect(tree.route(try tree.opsRequest(operator: "alice")) == .opsRequest(operator: "alice"))
         #expect(
             tree.route(try tree.opsReply(operator: "alice", correlation: "c1"))
                 == .opsReply(operator: "alice", correlation: "c1"))
@@ -75,7 +77,8 @@ import Testing
     @Test(arguments: [
         "bootstrap/v2/events", "other/v1/events", "bootstrap/v1", "bootstrap/v1/", "bootstrap/v1/devices/a/other",
         "bootstrap/v1/devices/+/hello", "bootstrap/v1/devices//hello", "bootstrap/v1/devices/a/hello/x",
-        "bootstrap/v1/ops/reply/alice", "bootstrap/v1/ops/reply/al#ice/c1", "bootstrap/v1/service/other",
+        "bootstrap/v1/ops/reply/alice", "bootstrap/v1/ops/reply/al#ice/c1",
+        "bootstrap/v1/ops/request", "bootstrap/v1/ops/request/+", "bootstrap/v1/ops/request/alice/x", "bootstrap/v1/service/other",
         "bootstrapx/v1/events", "bootstrap/v1/events/",
         "bootstrap/v1/devices/\(String(repeating: "a", count: 65))/hello",
     ])

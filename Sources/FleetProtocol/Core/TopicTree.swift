@@ -18,7 +18,8 @@ public struct TopicTree: Hashable, Sendable {
         case serviceStatus
         case servicePublicKey
         case events
-        case opsRequest
+        /// `P/v1/ops/request/{operator}`: the broker lets only that operator publish here.
+        case opsRequest(operator: String)
         case opsReply(operator: String, correlation: String)
     }
 
@@ -57,8 +58,15 @@ public struct TopicTree: Hashable, Sendable {
     public var servicePublicKey: String { "\(root)/service/pubkey" }
     /// `P/v1/events`
     public var events: String { "\(root)/events" }
-    /// `P/v1/ops/request`
-    public var opsRequest: String { "\(root)/ops/request" }
+    /// `P/v1/ops/request/{operator}`: where operator `op` publishes its requests (only it may).
+    /// - Throws: `.invalidIdentifier` when `op` breaks the id rules.
+    public func opsRequest(operator op: String) throws(ProtocolError) -> String {
+        try Identifier.validateOperator(op)
+        return "\(root)/ops/request/\(op)"
+    }
+
+    /// `P/v1/ops/request/+`: every operator's requests (what the service subscribes to).
+    public var opsRequestFilter: String { "\(root)/ops/request/+" }
 
     /// `P/v1/ops/reply/{operator}/{correlation}`
     /// - Throws: `.invalidIdentifier` when either part breaks the id rules.
@@ -97,10 +105,12 @@ public struct TopicTree: Hashable, Sendable {
             switch (levels[0], levels[1]) {
             case ("service", "status"): return .serviceStatus
             case ("service", "pubkey"): return .servicePublicKey
-            case ("ops", "request"): return .opsRequest
             default: return nil
             }
         case 3:
+            if levels[0] == "ops", levels[1] == "request" {
+                return Identifier.problem(levels[2]) == nil ? .opsRequest(operator: levels[2]) : nil
+            }
             guard levels[0] == "devices", let id = try? DeviceID(levels[1]) else { return nil }
             switch levels[2] {
             case "hello": return .hello(id)

@@ -109,6 +109,8 @@ public enum EnvelopeCrypto {
         if let highestAppliedSeq, e.seq <= highestAppliedSeq {
             throw .replay(seq: e.seq, highestApplied: highestAppliedSeq)
         }
+        // A small-order `enc` makes DH(skR, enc) all zeros (swift-crypto does not refuse that).
+        if X25519KeyCheck.isUnusable(e.enc.bytes) { throw .openFailed }
         do {
             var recipient = try HPKE.Recipient(
                 privateKey: devicePrivateKey, ciphersuite: ciphersuite,

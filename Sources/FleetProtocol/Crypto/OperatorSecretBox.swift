@@ -67,6 +67,9 @@ public enum OperatorSecretBox {
         if box.ct.count < Envelope.tagBytes + 1 || box.ct.count > maxPlaintextBytes + Envelope.tagBytes {
             throw .malformed("ct must be 17–\(maxPlaintextBytes + Envelope.tagBytes) bytes, got \(box.ct.count)")
         }
+        // A small-order `enc` makes DH(skR, enc) all zeros, a shared secret anybody can compute
+        // (swift-crypto does not refuse it).
+        if X25519KeyCheck.isUnusable(box.enc.bytes) { throw .openFailed }
         do {
             var recipient = try HPKE.Recipient(
                 privateKey: servicePrivateKey, ciphersuite: EnvelopeCrypto.ciphersuite, info: Data(info),

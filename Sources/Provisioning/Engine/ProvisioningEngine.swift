@@ -152,14 +152,35 @@ public final class ProvisioningEngine: Sendable {
 
     // MARK: - Operator requests
 
-    /// Handles one operator request payload. Returns no action when the request names no usable reply
-    /// topic (then nobody could read an answer); the caller logs that.
-    public func operatorRequest(_ payload: [UInt8]) -> [EngineAction] {
-        guard payload.count <= 16384 else { return [] }
+    /// Handles one operator request payload received on `P/v1/ops/request/{operator}`.
+    ///
+    /// `operatorName` comes from the topic, which the broker lets only that operator publish to: it is
+    /// the authenticated requester. A request whose `reply_to` is not exactly that operator's reply
+    /// topic for its id is refused: an error reply on the requester's own reply topic and an
+    /// `ops.rejected` audit event, nothing else. Returns no action when the payload has no usable id
+    /// (then nobody could read an answer); the caller logs that.
+    public func operatorRequest(_ payload: [UInt8], from operatorName: String) -> [EngineAction] {
+        guard payload.count <= 16384, wire.isValidIdentifier(operatorName) else { return [] }
         let decoder = JSONDecoder()
         guard let header = try? decoder.decode(OperatorRequestHeader.self, from: Data(payload)),
-            let operatorName = replyOperator(header.replyTo, correlation: header.id)
+            wire.isValidIdentifier(header.id)
         else { return [] }
+        guard
+            wire.replyTopicMatches(header.replyTo, operator: operatorName, correlation: header.id, prefix: prefix)
+        else {
+            let ownReplyTo = "\(prefix)/v1/ops/reply/\(operatorName)/\(header.id)"
+            let own = RequestContext(id: header.id, replyTo: ownReplyTo, operatorName: operatorName)
+            var actions: [EngineAction] = []
+            if let event = try? audit(
+                "ops.rejected",
+                detail: "request \(header.id) asked for replies on '\(header.replyTo.prefix(200))', not its own reply topic",
+                operatorName: operatorName)
+            {
+                actions.append(event)
+            }
+            actions.append(own.failure(.replyToMismatch, "reply_to must be \(ownReplyTo); request refused"))
+            return actions
+        }
         let context = RequestContext(id: header.id, replyTo: header.replyTo, operatorName: operatorName)
         guard header.v == 1 else {
             return [context.failure(.badRequest, "unsupported request version \(header.v)")]
@@ -187,17 +208,6 @@ public final class ProvisioningEngine: Sendable {
         } catch {
             return [context.failure(.internalError, "\(error)")]
         }
-    }
-
-    /// The operator name of a reply topic `P/v1/ops/reply/{operator}/{correlation}`, or nil.
-    private func replyOperator(_ topic: String, correlation: String) -> String? {
-        let base = "\(prefix)/v1/ops/reply/"
-        guard topic.hasPrefix(base), wire.isValidIdentifier(correlation) else { return nil }
-        let rest = topic.dropFirst(base.count).split(separator: "/", omittingEmptySubsequences: false)
-        guard rest.count == 2, String(rest[1]) == correlation, wire.isValidIdentifier(String(rest[0])) else {
-            return nil
-        }
-        return String(rest[0])
     }
 
     private func requireValidID(_ id: String) throws {
@@ -266,7 +276,7 @@ public final class ProvisioningEngine: Sendable {
         let entries = try registry.pendingDevices().map {
             PendingEntry(
                 device: $0.id, fingerprint: $0.fingerprint, firstSeen: $0.firstSeen, lastSeen: $0.lastSeen,
-                hellos: $0.helloCount)
+                hellos: $0.helloCount, keysSeen: $0.seenFingerprintList)
         }
         return ([], PendingResult(pending: entries))
     }
@@ -274,16 +284,10 @@ public final class ProvisioningEngine: Sendable {
     private func approve(_ args: ApproveArgs, _ context: RequestContext) throws -> ([EngineAction], DeviceSummary) {
         try requireValidID(args.device)
         if let group = args.group { try requireValidGroup(group) }
-        guard let pending = try registry.pendingDevices().first(where: { $0.id == args.device }) else {
-            throw OpsError(code: .notPending, message: "no pending device '\(args.device)'")
-        }
-        if let expected = args.fingerprint, expected.lowercased() != pending.fingerprint {
-            throw OpsError(
-                code: .fingerprintMismatch,
-                message: "device '\(args.device)' announced fingerprint \(pending.fingerprint), not \(expected)")
-        }
-        let before = try registry.device(args.device)
-        let device = try registry.approve(id: args.device, group: args.group, now: now())
+        // Fingerprint check and enrollment happen in one registry transaction: the key enrolled is
+        // exactly the one whose fingerprint the operator compared.
+        let (before, device) = try registry.approve(
+            id: args.device, expectedFingerprint: args.fingerprint, group: args.group, now: now())
         let accounts = brokerAccountActions(enrolled: device, before: before)
         let event = try audit(
             "device.enrolled", device: device.id, fingerprint: device.fingerprint, detail: "approved from pending",

@@ -37,6 +37,9 @@ public protocol WirePort: Sendable {
     func encodeProfile(_ profile: ProfileDefinition) throws -> [UInt8]
     /// The audit event JSON for `P/v1/events`.
     func encodeAudit(_ record: AuditRecord) -> [UInt8]
+    /// Whether `replyTo` is exactly `P/v1/ops/reply/{operatorName}/{correlation}` under `prefix`.
+    func replyTopicMatches(_ replyTo: String, operator operatorName: String, correlation: String, prefix: String)
+        -> Bool
 }
 
 /// Every problem found in a profile, each naming its field.

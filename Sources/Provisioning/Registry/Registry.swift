@@ -12,6 +12,8 @@ public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible 
         case unknownProfile = "unknown_profile"
         case notPending = "not_pending"
         case keyConflict = "key_conflict"
+        case fingerprintMismatch = "fingerprint_mismatch"
+        case conflictingKeys = "conflicting_keys"
         case profileInUse = "profile_in_use"
         case revoked = "revoked"
         case secretsUnreadable = "secrets_unreadable"
@@ -131,8 +133,19 @@ public final class Registry: Sendable {
                 t.column("operatorName", .text)
             }
         }
+        migrator.registerMigration("v2-pending-seen-keys") { db in
+            // Comma-separated fingerprints of every distinct key a pending id announced (at most
+            // `maxSeenPendingKeys`): more than one means somebody else also says hello as that id.
+            try db.alter(table: "pendingDevice") { t in
+                t.add(column: "seenFingerprints", .text).notNull().defaults(to: "")
+            }
+            try db.execute(sql: "UPDATE pendingDevice SET seenFingerprints = fingerprint")
+        }
         return migrator
     }
+
+    /// How many distinct keys a pending entry remembers; more are not recorded (approval is refused anyway).
+    public static let maxSeenPendingKeys = 8
 
     /// The journal mode SQLite reports, `wal` for a healthy registry.
     public func journalMode() throws(RegistryError) -> String {
@@ -152,49 +165,81 @@ public final class Registry: Sendable {
         -> DeviceRecord
     {
         try write { db in
-            if var existing = try DeviceRecord.fetchOne(db, key: id) {
-                if existing.state == .revoked {
-                    existing.publicKey = publicKey
-                    existing.fingerprint = fingerprint
-                    existing.state = .enrolled
-                    existing.envelope = nil
-                    existing.envelopeKind = nil
-                    existing.envelopeAssignment = nil
-                    existing.acknowledged = true
-                } else if existing.publicKey != publicKey {
-                    throw RegistryError(
-                        .keyConflict,
-                        "device '\(id)' is enrolled with another key (\(existing.fingerprint)); revoke it first")
-                }
-                if let group { existing.groupName = group }
-                existing.updatedAt = now
-                try existing.update(db)
-                _ = try PendingDeviceRecord.deleteOne(db, key: id)
-                return existing
+            try Self.enroll(db, id: id, publicKey: publicKey, fingerprint: fingerprint, group: group, now: now).device
+        }
+    }
+
+    /// The enrollment inside the caller's write transaction; also returns the record before it.
+    private static func enroll(
+        _ db: Database, id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64
+    ) throws -> (before: DeviceRecord?, device: DeviceRecord) {
+        if let before = try DeviceRecord.fetchOne(db, key: id) {
+            var existing = before
+            if existing.state == .revoked {
+                existing.publicKey = publicKey
+                existing.fingerprint = fingerprint
+                existing.state = .enrolled
+                existing.envelope = nil
+                existing.envelopeKind = nil
+                existing.envelopeAssignment = nil
+                existing.acknowledged = true
+            } else if existing.publicKey != publicKey {
+                throw RegistryError(
+                    .keyConflict,
+                    "device '\(id)' is enrolled with another key (\(existing.fingerprint)); revoke it first")
             }
-            let record = DeviceRecord(
-                id: id, publicKey: publicKey, fingerprint: fingerprint, groupName: group, profile: nil,
-                state: .enrolled, lastSeq: 0, envelope: nil, envelopeKind: nil, envelopeAssignment: nil,
-                acknowledged: true, statusState: nil, statusSeq: nil, statusReason: nil, statusDetail: nil,
-                statusAt: nil, createdAt: now, updatedAt: now)
-            try record.insert(db)
+            if let group { existing.groupName = group }
+            existing.updatedAt = now
+            try existing.update(db)
             _ = try PendingDeviceRecord.deleteOne(db, key: id)
-            return record
+            return (before, existing)
         }
+        let record = DeviceRecord(
+            id: id, publicKey: publicKey, fingerprint: fingerprint, groupName: group, profile: nil,
+            state: .enrolled, lastSeq: 0, envelope: nil, envelopeKind: nil, envelopeAssignment: nil,
+            acknowledged: true, statusState: nil, statusSeq: nil, statusReason: nil, statusDetail: nil,
+            statusAt: nil, createdAt: now, updatedAt: now)
+        try record.insert(db)
+        _ = try PendingDeviceRecord.deleteOne(db, key: id)
+        return (nil, record)
     }
 
-    /// Enrolls a pending device with the key it announced.
-    /// - Throws: `not_pending` when no hello from that id is on record.
+    /// Enrolls a pending device with the key it announced, if that key has `expectedFingerprint`
+    /// (the one the operator compared with the device's label).
+    ///
+    /// Check and enrollment are one write transaction: a hello with another key arriving at any moment
+    /// cannot slip its key in between.
+    /// - Returns: the device record before (nil for a new device) and after the enrollment.
+    /// - Throws: `not_pending` when no hello from that id is on record; `fingerprint_mismatch` when the
+    ///   pending key has another fingerprint; `conflicting_keys` when the id announced more than one
+    ///   distinct key. Nothing changes in all these cases.
     @discardableResult
-    public func approve(id: String, group: String?, now: Int64) throws(RegistryError) -> DeviceRecord {
-        guard let pending = try read({ db in try PendingDeviceRecord.fetchOne(db, key: id) }) else {
-            throw RegistryError(.notPending, "no pending device '\(id)'")
+    public func approve(id: String, expectedFingerprint: String, group: String?, now: Int64) throws(RegistryError)
+        -> (before: DeviceRecord?, device: DeviceRecord)
+    {
+        try write { db in
+            guard let pending = try PendingDeviceRecord.fetchOne(db, key: id) else {
+                throw RegistryError(.notPending, "no pending device '\(id)'")
+            }
+            let seen = pending.seenFingerprintList
+            if seen.count > 1 {
+                throw RegistryError(
+                    .conflictingKeys,
+                    "conflicting keys seen for \(id): \(seen.joined(separator: ", ")); another party also says hello "
+                        + "as this device. Re-verify the device (its label) and enroll it by its bootstrap URI")
+            }
+            guard pending.fingerprint == expectedFingerprint.lowercased() else {
+                throw RegistryError(
+                    .fingerprintMismatch,
+                    "device '\(id)' announced fingerprint \(pending.fingerprint), not \(expectedFingerprint)")
+            }
+            return try Self.enroll(
+                db, id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
         }
-        return try enroll(
-            id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
     }
 
-    /// Records a hello from a device that is not enrolled; the latest key wins.
+    /// Records a hello from a device that is not enrolled. The latest key is the one shown, and every
+    /// distinct key is remembered (up to ``maxSeenPendingKeys``) so that an approval can see conflicts.
     @discardableResult
     public func recordPending(id: String, publicKey: Data, fingerprint: String, now: Int64) throws(RegistryError)
         -> PendingDeviceRecord
@@ -204,7 +249,12 @@ public final class Registry: Sendable {
                 try PendingDeviceRecord.fetchOne(db, key: id)
                 ?? PendingDeviceRecord(
                     id: id, publicKey: publicKey, fingerprint: fingerprint, firstSeen: now, lastSeen: now,
-                    helloCount: 0)
+                    helloCount: 0, seenFingerprints: "")
+            var seen = record.seenFingerprintList
+            if !seen.contains(fingerprint), seen.count < Self.maxSeenPendingKeys {
+                seen.append(fingerprint)
+                record.seenFingerprints = seen.joined(separator: ",")
+            }
             record.publicKey = publicKey
             record.fingerprint = fingerprint
             record.lastSeen = now

@@ -58,6 +58,13 @@ public struct PendingDeviceRecord: Codable, Sendable, Hashable, FetchableRecord,
     public var firstSeen: Int64
     public var lastSeen: Int64
     public var helloCount: Int64
+    /// Comma-separated fingerprints of the distinct keys this id announced, oldest first.
+    public var seenFingerprints: String
+
+    /// The distinct fingerprints this id announced, oldest first.
+    public var seenFingerprintList: [String] {
+        seenFingerprints.split(separator: ",").map(String.init)
+    }
 }
 
 /// The non-secret half of a profile row plus the sealed secrets.

@@ -14,6 +14,14 @@ public struct FleetProtocolPort: WirePort {
         Fingerprint.of(rawPublicKey: Array(publicKey))
     }
 
+    public func replyTopicMatches(
+        _ replyTo: String, operator operatorName: String, correlation: String, prefix: String
+    ) -> Bool {
+        guard let tree = try? TopicTree(prefix: prefix) else { return false }
+        return OperatorRequest(id: correlation, op: "-", replyTo: replyTo)
+            .replyTopicMatches(operator: operatorName, in: tree)
+    }
+
     public func isValidIdentifier(_ id: String) -> Bool {
         Identifier.problem(id) == nil
     }

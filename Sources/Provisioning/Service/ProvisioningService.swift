@@ -144,7 +144,7 @@ public struct ProvisioningService: Service {
 
     /// Subscribes, publishes the retained public key and online status, and reconciles.
     private func announce(_ client: MQTTClient) async throws {
-        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequest] {
+        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequestFilter] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
         if configuration.manageBrokerAccounts {
@@ -180,10 +180,11 @@ public struct ProvisioningService: Service {
                         device: status.device, state: status.state, seq: status.seq, reason: status.reason,
                         detail: status.detail),
                     client: client)
-            case .opsRequest:
-                let actions = engine.operatorRequest(message.payload)
+            case .opsRequest(let operatorName):
+                let actions = engine.operatorRequest(message.payload, from: operatorName)
                 if actions.isEmpty {
-                    logger.warning("dropped an operator request without a valid id and reply topic")
+                    logger.warning(
+                        "dropped an operator request without a valid id", metadata: ["operator": "\(operatorName)"])
                 }
                 await perform(actions, client: client)
             default:
