@@ -49,6 +49,7 @@ struct apply_ctx {
     char delta[PATH_MAX];
     int timeout_s;
     int poll_ms;
+    long long reload_mono; /* CLOCK_MONOTONIC ms taken right before the last reload */
 };
 
 /* What a station section needs to be written into. */
@@ -62,6 +63,8 @@ struct station {
 };
 
 enum { OPT_KEY = 1, OPT_BSSID = 2, OPT_EAP = 4, OPT_IDENTITY = 8, OPT_PASSWORD = 16, OPT_CA = 32, OPT_DISABLED = 64 };
+
+static long long mono_ms(void);
 
 static void logmsg(const char *what, const char *detail)
 {
@@ -329,6 +332,7 @@ static int tool(struct apply_ctx *c, const char *path, const char *a1, const cha
  */
 static int reload(struct apply_ctx *c, int network_changed, int firewall_changed)
 {
+    c->reload_mono = mono_ms();
     if (network_changed && tool(c, c->cfg->ubus_path, "call", "network", "reload", NULL, NULL, 0, NULL) != 0)
         logmsg("ubus call network reload failed", NULL);
     if (firewall_changed &&
@@ -720,16 +724,30 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
-/* network.interface.wwan status: "up": true and an "ipv4-address" entry with an address. */
-static int iface_has_address(struct apply_ctx *c)
+/*
+ * network.interface.wwan status: 1 when "up": true with an "ipv4-address" entry that belongs to
+ * THIS reload, 0 otherwise. netifd's reload only starts the teardown, so right after it the old
+ * lease is still up; a lease counts as new when the interface was seen down since the reload
+ * (*seen_down, sticky) or its "uptime" (seconds) is not longer than the time since the reload.
+ */
+static int iface_fresh_address(struct apply_ctx *c, int *seen_down)
 {
     json_object *j = ubus_call(c, "network.interface." STA_NETWORK, "status", NULL);
-    json_object *up, *addrs;
+    json_object *up, *addrs, *upt;
     int ok = 0;
     if (!j)
         return 0;
-    if (json_object_object_get_ex(j, "up", &up) && json_object_get_boolean(up) &&
-        json_object_object_get_ex(j, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array)) {
+    if (!json_object_object_get_ex(j, "up", &up) || !json_object_get_boolean(up)) {
+        *seen_down = 1;
+        json_object_put(j);
+        return 0;
+    }
+    int fresh = *seen_down;
+    if (!fresh && json_object_object_get_ex(j, "uptime", &upt) && json_object_is_type(upt, json_type_int)) {
+        long long up_s = (long long)json_object_get_int64(upt);
+        fresh = up_s >= 0 && up_s * 1000 <= mono_ms() - c->reload_mono;
+    }
+    if (fresh && json_object_object_get_ex(j, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array)) {
         size_t n = json_object_array_length(addrs);
         for (size_t i = 0; i < n && !ok; i++) {
             const char *a = jstr(json_object_array_get_idx(addrs, i), "address");
@@ -849,17 +867,21 @@ static int wrong_key_logged(struct apply_ctx *c, const char *ifname, long long s
     return found;
 }
 
-/* Polls until the station has an address or the timeout passes; returns the reason (NONE = joined). */
+/*
+ * Polls until the station has a NEW address (see iface_fresh_address) while not known to be
+ * unassociated, or the timeout passes; returns the reason (NONE = joined). c->reload_mono is the
+ * reload this verifies. associated == -1 (no iwinfo object, interface being recreated, ifname
+ * unknown) is accepted only together with a fresh lease.
+ */
 static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid, long long since)
 {
     long long deadline = mono_ms() + (long long)c->timeout_s * 1000;
-    int associated = -1;
+    int associated = -1, seen_down = 0;
     for (;;) {
         if (!st->ifname[0])
             find_ifname(c, st);
         associated = station_associated(c, st->ifname, ssid);
-        /* an address alone could still be the previous network's lease right after the reload */
-        if (associated != 0 && iface_has_address(c))
+        if (associated != 0 && iface_fresh_address(c, &seen_down))
             return FB_REASON_NONE;
         if (associated != 1 && wrong_key_logged(c, st->ifname, since))
             return FB_REASON_AUTH_FAILED;

@@ -389,6 +389,9 @@ static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
 #define PROV_SSID "FleetProvisioning"
 #define PROV_KEY "provisioning-key"
 
+/* Extra top-level scenario members (",\"reload_lag_s\":1.5" ...), "" for the defaults. */
+static const char *g_sc_extra = "";
+
 /* Writes the scenario: the provisioning AP always exists; the premises AP as given (NULL = absent). */
 static void write_scenario(struct env *e, const char *prem_ssid, const char *prem_key, int gives_lease, double delay_s)
 {
@@ -400,14 +403,14 @@ static void write_scenario(struct env *e, const char *prem_ssid, const char *pre
                      "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
                      "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\",\"bssid\":\"02:00:00:00:00:01\"},"
                      "{\"ssid\":\"%s\",\"encryption\":\"psk2\",\"key\":\"%s\",\"gives_lease\":%s,"
-                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]}",
-                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s);
+                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]%s}",
+                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s, g_sc_extra);
     else
         n = snprintf(buf, sizeof buf,
                      "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
                      "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
-                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\"}]}",
-                     e->conf, e->wstate);
+                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\"}]%s}",
+                     e->conf, e->wstate, g_sc_extra);
     if (n < 0 || (size_t)n >= sizeof buf || write_all(e->scenario, buf, (size_t)n) != 0) {
         fprintf(stderr, "cannot write scenario\n");
         exit(2);
@@ -719,6 +722,37 @@ static void test_kill_and_recover(void)
     env_teardown(&e);
 }
 
+/*
+ * Key rotation on the network the device is on: same SSID, wrong key. Right after `wifi reload`
+ * the old association and the old lease are still visible (reload_lag_s); they must not count as
+ * the join. With and without the iwinfo ubus object (rpcd-mod-iwinfo missing).
+ */
+static void test_same_ssid_stale(int no_iwinfo)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *label = no_iwinfo ? "same ssid, wrong key, stale lease, no iwinfo" : "same ssid, wrong key, stale lease";
+    g_sc_extra = no_iwinfo ? ",\"reload_lag_s\":1.5,\"no_iwinfo\":true" : ",\"reload_lag_s\":1.5";
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "%s: setup", label);
+        g_sc_extra = "";
+        env_teardown(&e);
+        return;
+    }
+    /* the provisioning lease has been up for a while (as on a device), not for less than a second */
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL);
+    premises_profile(&p, PROV_SSID, "wrong key wrong key");
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && (r == FB_REASON_AUTH_FAILED || r == FB_REASON_TIMEOUT), "%s: not joined (rc %d, reason %s)",
+          label, rc, fb_reason_name(r));
+    CHECK(conf_matches(&e, e.before), "%s: files byte-identical to before", label);
+    CHECK(!marker_present(&e), "%s: marker cleared after rollback", label);
+    g_sc_extra = "";
+    env_teardown(&e);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -742,22 +776,34 @@ int main(int argc, char **argv)
     snprintf(g_wifi, sizeof g_wifi, "%s/wifi", g_standins);
     snprintf(g_ubus, sizeof g_ubus, "%s/ubus", g_standins);
 
-    test_qemu_shebang();
-    test_uci_golden();
-    test_show_parser();
-    test_apply_success("omega2", FB_LAYOUT_AUTO);
-    test_apply_success("generic-anon", FB_LAYOUT_AUTO);
-    test_apply_success("generic-new", FB_LAYOUT_GENERIC);
-    test_apply_failure("omega2", FB_LAYOUT_AUTO, "wrong key", PREM_SSID, "another key entirely", 1, 0,
-                       FB_REASON_AUTH_FAILED);
-    test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "ssid absent", NULL, NULL, 1, 0, FB_REASON_NETWORK_NOT_FOUND);
-    test_apply_failure("omega2", FB_LAYOUT_OMEGA2, "no lease", PREM_SSID, PREM_KEY, 0, 0, FB_REASON_NO_ADDRESS);
-    test_apply_failure("generic-anon", FB_LAYOUT_GENERIC, "slow join", PREM_SSID, PREM_KEY, 1, 30, FB_REASON_TIMEOUT);
-    test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section", PREM_SSID, "another key entirely", 1,
-                       0, FB_REASON_AUTH_FAILED);
-    test_invalid_and_tool_errors();
-    test_special_values();
-    test_kill_and_recover();
+#define RUN(name, call)                                                                                               \
+    do {                                                                                                              \
+        const char *only = getenv("FB_APPLY_ONLY");                                                                   \
+        if (!only || strstr(name, only))                                                                              \
+            call;                                                                                                     \
+    } while (0)
+    RUN("qemu_shebang", test_qemu_shebang());
+    RUN("uci_golden", test_uci_golden());
+    RUN("show_parser", test_show_parser());
+    RUN("same_ssid_stale", test_same_ssid_stale(0));
+    RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
+    RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
+    RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
+    RUN("success_generic_new", test_apply_success("generic-new", FB_LAYOUT_GENERIC));
+    RUN("fail_wrong_key", test_apply_failure("omega2", FB_LAYOUT_AUTO, "wrong key", PREM_SSID, "another key entirely",
+                                             1, 0, FB_REASON_AUTH_FAILED));
+    RUN("fail_ssid_absent_anon", test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "ssid absent", NULL, NULL, 1, 0,
+                                                    FB_REASON_NETWORK_NOT_FOUND));
+    RUN("fail_no_lease", test_apply_failure("omega2", FB_LAYOUT_OMEGA2, "no lease", PREM_SSID, PREM_KEY, 0, 0,
+                                            FB_REASON_NO_ADDRESS));
+    RUN("fail_slow_join", test_apply_failure("generic-anon", FB_LAYOUT_GENERIC, "slow join", PREM_SSID, PREM_KEY, 1, 30,
+                                             FB_REASON_TIMEOUT));
+    RUN("fail_wrong_key_new_section", test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section",
+                                                         PREM_SSID, "another key entirely", 1, 0,
+                                                         FB_REASON_AUTH_FAILED));
+    RUN("invalid_and_tool_errors", test_invalid_and_tool_errors());
+    RUN("special_values", test_special_values());
+    RUN("kill_and_recover", test_kill_and_recover());
 
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
