@@ -758,10 +758,41 @@ static int iface_fresh_address(struct apply_ctx *c, int *seen_down)
     return ok;
 }
 
-/* network.wireless status: radios -> interfaces[] {section, ifname}. */
+/* The status entry's "config" is a station on the wwan network (mode "sta", network holds wwan). */
+static int status_entry_is_wwan_sta(json_object *e)
+{
+    json_object *cfg, *net;
+    const char *mode;
+    if (!json_object_object_get_ex(e, "config", &cfg) || !json_object_is_type(cfg, json_type_object))
+        return 0;
+    mode = jstr(cfg, "mode");
+    if (!mode || strcmp(mode, "sta") != 0 || !json_object_object_get_ex(cfg, "network", &net))
+        return 0;
+    if (json_object_is_type(net, json_type_string)) {
+        char *v = (char *)json_object_get_string(net);
+        return list_has(&v, 1, STA_NETWORK);
+    }
+    if (!json_object_is_type(net, json_type_array))
+        return 0;
+    size_t n = json_object_array_length(net);
+    for (size_t i = 0; i < n; i++) {
+        json_object *x = json_object_array_get_idx(net, i);
+        if (json_object_is_type(x, json_type_string) && strcmp(json_object_get_string(x), STA_NETWORK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * network.wireless status: radios -> interfaces[] {section, ifname, config}. netifd names an
+ * anonymous section "@wifi-iface[N]", never the cfgNNHHHH name `uci -X show` gives (which also
+ * changes when the section's options change), so an entry matches by section name (named
+ * sections such as Omega2's "client") or by its config: mode sta on the wwan network.
+ */
 static void find_ifname(struct apply_ctx *c, struct station *st)
 {
     json_object *j = ubus_call(c, "network.wireless", "status", NULL);
+    int by_name = 0;
     if (!j)
         return;
     json_object_object_foreach(j, radio, rv)
@@ -772,12 +803,18 @@ static void find_ifname(struct apply_ctx *c, struct station *st)
             !json_object_is_type(ifs, json_type_array))
             continue;
         size_t n = json_object_array_length(ifs);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !by_name; i++) {
             json_object *e = json_object_array_get_idx(ifs, i);
             const char *s = jstr(e, "section");
             const char *ifn = jstr(e, "ifname");
-            if (s && ifn && strcmp(s, st->sec) == 0 && strlen(ifn) < sizeof st->ifname)
+            if (!s || !ifn || !ifn[0] || strlen(ifn) >= sizeof st->ifname)
+                continue;
+            if (strcmp(s, st->sec) == 0) {
                 copy_str(st->ifname, sizeof st->ifname, ifn);
+                by_name = 1;
+            } else if (!st->ifname[0] && status_entry_is_wwan_sta(e)) {
+                copy_str(st->ifname, sizeof st->ifname, ifn);
+            }
         }
     }
     json_object_put(j);
