@@ -280,11 +280,20 @@ static int read_marker(struct apply_ctx *c, int *mask)
     return 1;
 }
 
-static int clear_marker(struct apply_ctx *c)
+static int clear_marker_once(struct apply_ctx *c)
 {
     if (remove_file(c->cfg->state_dir, MARKER_NAME) != 0)
         return -1;
     return fsync_dir(c->cfg->state_dir);
+}
+
+/* Removes the marker durably; tries twice. Failure means the outcome is not settled. */
+static int clear_marker(struct apply_ctx *c)
+{
+    if (clear_marker_once(c) == 0)
+        return 0;
+    logmsg("cannot clear the applying marker; trying again", NULL);
+    return clear_marker_once(c);
 }
 
 static void remove_backup(struct apply_ctx *c, const char *dirname)
@@ -357,9 +366,20 @@ static int restore_from(struct apply_ctx *c, const char *dirname, int mask)
     if (clear_delta(c) != 0)
         rc = -1;
     for (size_t i = 0; i < N_PKGS; i++) {
+        struct stat sb;
         if (!(mask & (1 << i)))
             continue;
-        if (join_path(path, sizeof path, dir, k_pkgs[i], NULL) != 0 || fb_uci_import_file(&c->u, k_pkgs[i], path) != 0) {
+        if (join_path(path, sizeof path, dir, k_pkgs[i], NULL) != 0) {
+            rc = -1;
+            continue;
+        }
+        if (lstat(path, &sb) != 0 && errno == ENOENT) {
+            /* named by the marker (or a torn marker) but never written or lost: restore the rest,
+               rather than failing on every start from now on */
+            logmsg("no backup for package; left as it is", k_pkgs[i]);
+            continue;
+        }
+        if (fb_uci_import_file(&c->u, k_pkgs[i], path) != 0) {
             logmsg("restore failed for package", k_pkgs[i]);
             rc = -1;
         }
@@ -1098,10 +1118,14 @@ static int apply_values(struct apply_ctx *c, int mask, const struct sta_values *
         goto fail;
     r = verify(c, &st, v->ssid, since);
     if (r == FB_REASON_NONE) {
-        if (clear_marker(c) != 0)
-            logmsg("cannot clear the applying marker", NULL);
-        *reason = FB_REASON_NONE;
-        return 0;
+        if (clear_marker(c) == 0) {
+            *reason = FB_REASON_NONE;
+            return 0;
+        }
+        /* the next start would roll back what we reported as applied: undo it now instead */
+        logmsg("cannot clear the applying marker; rolling back", NULL);
+        r = FB_REASON_APPLY_ERROR;
+        goto fail;
     }
     logmsg("join failed; rolling back", fb_reason_name(r));
 fail:
@@ -1199,7 +1223,12 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
             roll_back(&c, mask);
             return -1;
         }
-        (void)clear_marker(&c);
+        if (clear_marker(&c) != 0) {
+            logmsg("cannot clear the applying marker; rolling back", NULL);
+            *reason = FB_REASON_APPLY_ERROR;
+            roll_back(&c, mask);
+            return -1;
+        }
         remove_backup(&c, BACKUP_NAME);
         remove_backup(&c, PROV_NAME);
         return 0;

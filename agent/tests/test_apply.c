@@ -753,6 +753,44 @@ static void test_same_ssid_stale(int no_iwinfo)
     env_teardown(&e);
 }
 
+/*
+ * A marker that names a package whose backup file is gone (lost, or a torn marker meaning "all"):
+ * recover restores what exists, clears the marker and reports 1, instead of failing on every start.
+ */
+static void test_recover_missing_backup(int torn)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *label = torn ? "torn marker, backup missing" : "marker names a missing backup";
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "%s: setup", label);
+        env_teardown(&e);
+        return;
+    }
+    /* an apply whose rollback cannot reload leaves the marker and the backup behind */
+    e.cfg.wifi_path = "/nonexistent/wifi";
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && marker_present(&e), "%s: marker left behind", label);
+    e.cfg.wifi_path = g_wifi;
+    /* the premises settings as if the crash came before the restore */
+    char w[PATH_MAX], after[PATH_MAX], gone[PATH_MAX], mk[PATH_MAX];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    path_fmt(after, sizeof after, "%s/wireless", e.after);
+    CHECK(copy_file(after, w) == 0, "%s: premises wireless in place", label);
+    path_fmt(gone, sizeof gone, "%s/backup/%s", e.state, torn ? "firewall" : "network");
+    CHECK(unlink(gone) == 0, "%s: backup file removed", label);
+    if (torn) {
+        path_fmt(mk, sizeof mk, "%s/applying", e.state);
+        CHECK(write_all(mk, "fleetboot", 9) == 0, "%s: torn marker written", label);
+    }
+    CHECK(fb_apply_recover(&e.cfg) == 1, "%s: recover restores what exists", label);
+    CHECK(!marker_present(&e), "%s: marker cleared", label);
+    CHECK(conf_matches(&e, e.before), "%s: files as before the apply", label);
+    CHECK(fb_apply_recover(&e.cfg) == 0, "%s: nothing left to recover", label);
+    env_teardown(&e);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -787,6 +825,8 @@ int main(int argc, char **argv)
     RUN("show_parser", test_show_parser());
     RUN("same_ssid_stale", test_same_ssid_stale(0));
     RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
+    RUN("recover_missing_backup", test_recover_missing_backup(0));
+    RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
     RUN("success_generic_new", test_apply_success("generic-new", FB_LAYOUT_GENERIC));
