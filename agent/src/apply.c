@@ -280,6 +280,20 @@ static int read_marker(struct apply_ctx *c, int *mask)
     return 1;
 }
 
+/*
+ * uci commit/import fsync the new file and rename it over the old one, but not the directory:
+ * without this the rename may not survive a power cut (UBIFS, ext4) while the marker removal does.
+ */
+static int sync_confdir(struct apply_ctx *c)
+{
+    const char *dir = c->cfg->uci_confdir ? c->cfg->uci_confdir : "/etc/config";
+    if (fsync_dir(dir) != 0) {
+        logmsg("cannot fsync the uci config directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
 static int clear_marker_once(struct apply_ctx *c)
 {
     if (remove_file(c->cfg->state_dir, MARKER_NAME) != 0)
@@ -290,6 +304,9 @@ static int clear_marker_once(struct apply_ctx *c)
 /* Removes the marker durably; tries twice. Failure means the outcome is not settled. */
 static int clear_marker(struct apply_ctx *c)
 {
+    /* the restored or applied files must be on disk before the marker stops pointing at them */
+    if (sync_confdir(c) != 0)
+        return -1;
     if (clear_marker_once(c) == 0)
         return 0;
     logmsg("cannot clear the applying marker; trying again", NULL);
@@ -379,7 +396,7 @@ static int restore_from(struct apply_ctx *c, const char *dirname, int mask)
             logmsg("no backup for package; left as it is", k_pkgs[i]);
             continue;
         }
-        if (fb_uci_import_file(&c->u, k_pkgs[i], path) != 0) {
+        if (fb_uci_import_file(&c->u, k_pkgs[i], path) != 0 || sync_confdir(c) != 0) {
             logmsg("restore failed for package", k_pkgs[i]);
             rc = -1;
         }
@@ -1091,11 +1108,11 @@ static void roll_back(struct apply_ctx *c, int mask)
 
 static int commit_all(struct apply_ctx *c, int mask, int net_changed, int fw_changed)
 {
-    if (fb_uci_commit(&c->u, "wireless") != 0)
+    if (fb_uci_commit(&c->u, "wireless") != 0 || sync_confdir(c) != 0)
         return -1;
-    if (net_changed && (mask & 2) && fb_uci_commit(&c->u, "network") != 0)
+    if (net_changed && (mask & 2) && (fb_uci_commit(&c->u, "network") != 0 || sync_confdir(c) != 0))
         return -1;
-    if (fw_changed && (mask & 4) && fb_uci_commit(&c->u, "firewall") != 0)
+    if (fw_changed && (mask & 4) && (fb_uci_commit(&c->u, "firewall") != 0 || sync_confdir(c) != 0))
         return -1;
     return 0;
 }

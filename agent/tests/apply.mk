@@ -41,6 +41,7 @@ $(APPLY_MIPSEL_BIN): $(APPLY_TEST_SRCS) $(APPLY_HDRS)
 
 test-apply: $(APPLY_NATIVE_BIN)
 	$(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
+	$(APPLY_TESTS_DIR)/check-durability.sh $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
 
 # qemu-mipsel runs the test binary; the Python stand-ins it forks start through the host
 # kernel's shebang handling (execve of a script needs no emulation).
