@@ -791,6 +791,55 @@ static void test_recover_missing_backup(int torn)
     env_teardown(&e);
 }
 
+/*
+ * The agent binary rolls an interrupted apply back before anything that may refuse to start: here
+ * agent.state is corrupt (the agent exits 1), yet the marker must be settled and the files restored.
+ */
+static void test_agent_recovers_first(void)
+{
+    const char *bin = getenv("FB_AGENT_BIN");
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    if (!bin || !*bin) {
+        printf("agent start-up order: skipped (FB_AGENT_BIN not set)\n");
+        return;
+    }
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "agent start-up: setup");
+        env_teardown(&e);
+        return;
+    }
+    e.cfg.wifi_path = "/nonexistent/wifi";
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && marker_present(&e), "agent start-up: marker left behind");
+    char w[PATH_MAX], after[PATH_MAX], st[PATH_MAX], key[PATH_MAX], s_uci[PATH_MAX + 16], s_wifi[PATH_MAX + 16],
+        s_ubus[PATH_MAX + 16];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    path_fmt(after, sizeof after, "%s/wireless", e.after);
+    CHECK(copy_file(after, w) == 0, "agent start-up: premises wireless in place (crash after commit)");
+    path_fmt(st, sizeof st, "%s/agent.state", e.state);
+    CHECK(write_all(st, "not a state file\n", 17) == 0, "agent start-up: corrupt agent.state");
+    path_fmt(key, sizeof key, "%s/device.key", e.root);
+    path_fmt(s_uci, sizeof s_uci, "uci_path=%s", g_uci);
+    path_fmt(s_wifi, sizeof s_wifi, "wifi_path=%s", g_wifi);
+    path_fmt(s_ubus, sizeof s_ubus, "ubus_path=%s", g_ubus);
+    char *argv[] = {(char *)bin, (char *)"run", (char *)"--stderr",
+                    (char *)"--device-id", (char *)"dev1", (char *)"--broker-host", (char *)"127.0.0.1",
+                    (char *)"--broker-port", (char *)"1", (char *)"--state-dir", e.state, (char *)"--key-file", key,
+                    (char *)"--uci-confdir", e.conf, (char *)"--set",
+                    (char *)"service_pubkey=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", (char *)"--set", s_uci,
+                    (char *)"--set", s_wifi, (char *)"--set", s_ubus, NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    CHECK(fb_proc_run(argv, NULL, 0, 60000, &res) == 0 && res.exit_code != 0,
+          "agent start-up: refuses to start on a corrupt agent.state (exit %d, %s)", res.exit_code, res.err);
+    CHECK(!marker_present(&e), "agent start-up: the interrupted apply was settled before the start-up error (%s)",
+          res.err);
+    CHECK(conf_matches(&e, e.before), "agent start-up: files restored");
+    env_teardown(&e);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -827,6 +876,7 @@ int main(int argc, char **argv)
     RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
     RUN("recover_missing_backup", test_recover_missing_backup(0));
     RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
+    RUN("agent_recovers_first", test_agent_recovers_first());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
     RUN("success_generic_new", test_apply_success("generic-new", FB_LAYOUT_GENERIC));
