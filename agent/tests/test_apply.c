@@ -840,6 +840,73 @@ static void test_agent_recovers_first(void)
     env_teardown(&e);
 }
 
+/* 1 when pid is gone or a zombie (waits up to 5 s for it to get there). */
+static int pid_dead(long pid)
+{
+    for (int i = 0; i < 100; i++) {
+        char p[64], *st;
+        snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+        st = read_all(p, NULL);
+        if (!st)
+            return 1;
+        char *rp = strrchr(st, ')');
+        int zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+        free(st);
+        if (zombie)
+            return 1;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/*
+ * fb_proc_run returns when the tool exits, even when something it started in the background still
+ * holds its stdout (as daemons started by `wifi` do); on a timeout it kills the tool's whole group.
+ */
+static void test_proc_background_child(void)
+{
+    char dir[] = "/tmp/fb-proc-XXXXXX", script[PATH_MAX], pidf[PATH_MAX];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    path_fmt(script, sizeof script, "%s/tool", dir);
+    path_fmt(pidf, sizeof pidf, "%s/bg.pid", dir);
+    const char body[] = "#!/bin/sh\nsleep 30 &\necho $! > \"$1\"\necho done\nif [ \"$2\" = hang ]; then sleep 30; fi\nexit 3\n";
+    CHECK(write_all(script, body, sizeof body - 1) == 0 && chmod(script, 0755) == 0, "write tool script");
+
+    char out[64];
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    res.out = out;
+    res.out_cap = sizeof out;
+    char *argv[] = {script, pidf, NULL};
+    int rc = fb_proc_run(argv, NULL, 0, 10000, &res);
+    CHECK(rc == 0 && res.exit_code == 3 && strcmp(out, "done\n") == 0,
+          "tool exit seen although a background child holds stdout (rc %d, exit %d)", rc, res.exit_code);
+    char *pid_s = read_all(pidf, NULL);
+    long bg = pid_s ? strtol(pid_s, NULL, 10) : 0;
+    free(pid_s);
+    CHECK(bg > 0 && !pid_dead(bg), "the background child was left running (a daemon must survive)");
+    if (bg > 0)
+        (void)kill((pid_t)bg, SIGKILL);
+
+    /* timeout: the tool and its background child are both killed */
+    char *argv2[] = {script, pidf, (char *)"hang", NULL};
+    (void)unlink(pidf);
+    memset(&res, 0, sizeof res);
+    rc = fb_proc_run(argv2, NULL, 0, 1500, &res);
+    CHECK(rc == -1, "a hanging tool times out");
+    pid_s = read_all(pidf, NULL);
+    bg = pid_s ? strtol(pid_s, NULL, 10) : 0;
+    free(pid_s);
+    CHECK(bg > 0 && pid_dead(bg), "timeout kills the tool's process group");
+    if (bg > 0)
+        (void)kill((pid_t)bg, SIGKILL);
+    rm_tree(dir);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -876,6 +943,7 @@ int main(int argc, char **argv)
     RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
     RUN("recover_missing_backup", test_recover_missing_backup(0));
     RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
+    RUN("proc_background_child", test_proc_background_child());
     RUN("agent_recovers_first", test_agent_recovers_first());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
