@@ -907,6 +907,39 @@ static void test_proc_background_child(void)
     rm_tree(dir);
 }
 
+/* uci exits 1 for every error: only "Entry not found" means absent; a parse error is an error. */
+static void test_uci_error_is_not_absent(void)
+{
+    char dir[] = "/tmp/fb-ucierr-XXXXXX", conf[PATH_MAX], delta[PATH_MAX], w[PATH_MAX], got[128];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    path_fmt(conf, sizeof conf, "%s/config", dir);
+    path_fmt(delta, sizeof delta, "%s/delta", dir);
+    path_fmt(w, sizeof w, "%s/wireless", conf);
+    (void)mkdir(conf, 0700);
+    (void)mkdir(delta, 0700);
+    const char broken[] = "config wifi-iface 'client'\n\toption ssid 'unterminated\n";
+    CHECK(write_all(w, broken, sizeof broken - 1) == 0, "write broken file");
+    struct fb_uci u = {g_uci, conf, delta};
+    struct collect col;
+    char *data = NULL;
+    size_t len = 0;
+    memset(&col, 0, sizeof col);
+    CHECK(fb_uci_get(&u, "wireless", "client", NULL, got, sizeof got) == -1, "get on a parse error is an error");
+    CHECK(fb_uci_get(&u, "wireless", "nosuch", "ssid", got, sizeof got) == -1, "get of any entry of a broken package is an error");
+    CHECK(fb_uci_export(&u, "wireless", &data, &len) == -1, "export of a broken package is an error");
+    CHECK(fb_uci_show(&u, "wireless", collect_cb, &col) == -1, "show of a broken package is an error");
+    CHECK(fb_uci_has_changes(&u, "wireless") == -1, "changes of a broken package is an error");
+    int grc = fb_uci_get(&u, "nopkg", "x", NULL, got, sizeof got);
+    CHECK(grc == 1, "get of a missing package: not found (%d)", grc);
+    CHECK(fb_uci_export(&u, "nopkg", &data, &len) == 1, "export of a missing package: not found");
+    CHECK(fb_uci_show(&u, "nopkg", collect_cb, &col) == 1, "show of a missing package: not found");
+    CHECK(fb_uci_has_changes(&u, "nopkg") == 0, "changes of a missing package: none");
+    rm_tree(dir);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -943,6 +976,7 @@ int main(int argc, char **argv)
     RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
     RUN("recover_missing_backup", test_recover_missing_backup(0));
     RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
+    RUN("uci_error_is_not_absent", test_uci_error_is_not_absent());
     RUN("proc_background_child", test_proc_background_child());
     RUN("agent_recovers_first", test_agent_recovers_first());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
