@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "proc.h"
 #include "uci_cli.h"
@@ -1151,17 +1152,55 @@ fail:
     return -1;
 }
 
-static int write_ca(struct apply_ctx *c, const char *pem, char *path, size_t cap)
+#define CA_PREFIX "premises-ca-"
+#define CA_SUFFIX ".pem"
+
+/*
+ * The CA certificate goes to a content-addressed file, premises-ca-<first 16 hex of SHA-256>.pem,
+ * so the file the current (backed-up) configuration points to is never overwritten by an apply
+ * that may be rolled back. *created is set when the file did not exist before.
+ */
+static int write_ca(struct apply_ctx *c, const char *pem, char *path, size_t cap, char *name, size_t name_cap,
+                    int *created)
 {
-    if (join_path(path, cap, c->cfg->state_dir, "premises-ca.pem", NULL) != 0)
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    struct stat sb;
+    size_t len = strlen(pem);
+    if (EVP_Digest(pem, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 8)
         return -1;
-    return write_atomic(c->cfg->state_dir, "premises-ca.pem", pem, strlen(pem));
+    int n = snprintf(name, name_cap, CA_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x" CA_SUFFIX, md[0], md[1], md[2],
+                     md[3], md[4], md[5], md[6], md[7]);
+    if (n < 0 || (size_t)n >= name_cap || join_path(path, cap, c->cfg->state_dir, name, NULL) != 0)
+        return -1;
+    *created = lstat(path, &sb) != 0;
+    return write_atomic(c->cfg->state_dir, name, pem, len);
+}
+
+/* Removes premises CA files (new and old naming) except `keep` (NULL: all). */
+static void remove_cas(struct apply_ctx *c, const char *keep)
+{
+    DIR *d = opendir(c->cfg->state_dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        int ours = strcmp(e->d_name, "premises-ca.pem") == 0 ||
+                   (strncmp(e->d_name, CA_PREFIX, strlen(CA_PREFIX)) == 0 && l > strlen(CA_SUFFIX) &&
+                    strcmp(e->d_name + l - strlen(CA_SUFFIX), CA_SUFFIX) == 0);
+        if (ours && (!keep || strcmp(e->d_name, keep) != 0))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    (void)closedir(d);
+    (void)fsync_dir(c->cfg->state_dir);
 }
 
 int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profile *p, enum fb_reason *reason)
 {
     struct apply_ctx c;
-    char ca_path[PATH_MAX] = "";
+    char ca_path[PATH_MAX] = "", ca_name[NAME_MAX_LEN] = "";
+    int ca_created = 0;
     struct sta_values v;
     enum fb_reason dummy;
     if (!reason)
@@ -1176,7 +1215,8 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
     int mask = begin(&c);
     if (mask < 0)
         return -1;
-    if (p->ca_cert[0] && write_ca(&c, p->ca_cert, ca_path, sizeof ca_path) != 0) {
+    if (p->ca_cert[0] &&
+        write_ca(&c, p->ca_cert, ca_path, sizeof ca_path, ca_name, sizeof ca_name, &ca_created) != 0) {
         roll_back(&c, mask);
         return -1;
     }
@@ -1188,8 +1228,14 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
     v.identity = p->identity;
     v.password = p->password;
     v.ca_path = ca_path;
-    if (apply_values(&c, mask, &v, reason) != 0)
+    if (apply_values(&c, mask, &v, reason) != 0) {
+        /* the restored configuration points to its own CA file (if any), never to this one */
+        if (ca_created)
+            (void)remove_file(cfg->state_dir, ca_name);
         return -1;
+    }
+    /* only now are CA files of earlier configurations unused (none when this one has no CA) */
+    remove_cas(&c, ca_name[0] ? ca_name : NULL);
     /* keep the configuration from before the first premises apply, for a reset without prov_* */
     char prov[PATH_MAX], bak[PATH_MAX];
     struct stat sb;
@@ -1248,6 +1294,7 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
         }
         remove_backup(&c, BACKUP_NAME);
         remove_backup(&c, PROV_NAME);
+        remove_cas(&c, NULL);
         return 0;
     }
     struct fb_wifi_profile prov;
@@ -1269,7 +1316,7 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
     if (rc == 0) {
         remove_backup(&c, BACKUP_NAME);
         remove_backup(&c, PROV_NAME);
-        (void)remove_file(cfg->state_dir, "premises-ca.pem");
+        remove_cas(&c, NULL);
     }
     return rc;
 fail:

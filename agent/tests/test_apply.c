@@ -940,6 +940,69 @@ static void test_uci_error_is_not_absent(void)
     rm_tree(dir);
 }
 
+/*
+ * Enterprise: a failed apply with a new CA certificate must not touch the CA file the restored
+ * configuration points to; after a successful apply only the current CA file is left.
+ */
+static void test_enterprise_ca(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *ca_a = "-----BEGIN CERTIFICATE-----\nQUFBQQ==\n-----END CERTIFICATE-----\n";
+    const char *ca_b = "-----BEGIN CERTIFICATE-----\nQkJCQg==\n-----END CERTIFICATE-----\n";
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "enterprise: setup");
+        env_teardown(&e);
+        return;
+    }
+    char sc[2048];
+    int n = snprintf(sc, sizeof sc,
+                     "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
+                     "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\"},"
+                     "{\"ssid\":\"Corp\",\"encryption\":\"wpa2\",\"identity\":\"dev1\",\"password\":\"pw-right\"}]}",
+                     e.conf, e.wstate);
+    CHECK(n > 0 && (size_t)n < sizeof sc && write_all(e.scenario, sc, (size_t)n) == 0, "enterprise: scenario");
+    memset(&p, 0, sizeof p);
+    snprintf(p.ssid, sizeof p.ssid, "Corp");
+    p.ssid_len = 4;
+    snprintf(p.encryption, sizeof p.encryption, "wpa2");
+    snprintf(p.eap_type, sizeof p.eap_type, "peap");
+    snprintf(p.identity, sizeof p.identity, "dev1");
+    snprintf(p.password, sizeof p.password, "pw-right");
+    snprintf(p.ca_cert, sizeof p.ca_cert, "%s", ca_a);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == 0, "enterprise: apply with CA A joins (%s)", fb_reason_name(r));
+    char delta[PATH_MAX], ca_path[512];
+    path_fmt(delta, sizeof delta, "%s/uci-delta", e.state);
+    struct fb_uci u = {g_uci, e.conf, delta};
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path, sizeof ca_path) == 0, "enterprise: ca_cert set");
+    char *got = read_all(ca_path, NULL);
+    CHECK(got && strcmp(got, ca_a) == 0, "enterprise: CA A written");
+    free(got);
+
+    /* a new CA with a wrong password: rolled back; the configuration's CA file still holds CA A */
+    snprintf(p.password, sizeof p.password, "pw-wrong");
+    snprintf(p.ca_cert, sizeof p.ca_cert, "%s", ca_b);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1, "enterprise: wrong password fails (%s)", fb_reason_name(r));
+    char ca_path2[512];
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path2, sizeof ca_path2) == 0 &&
+              strcmp(ca_path, ca_path2) == 0,
+          "enterprise: restored configuration points to the CA file it had");
+    got = read_all(ca_path2, NULL);
+    CHECK(got && strcmp(got, ca_a) == 0, "enterprise: the restored configuration's CA file still holds CA A");
+    free(got);
+
+    /* a new CA, right password: only the new CA file is left */
+    snprintf(p.password, sizeof p.password, "pw-right");
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == 0, "enterprise: apply with CA B joins (%s)", fb_reason_name(r));
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path2, sizeof ca_path2) == 0, "enterprise: ca_cert");
+    got = read_all(ca_path2, NULL);
+    CHECK(got && strcmp(got, ca_b) == 0, "enterprise: CA B in use");
+    free(got);
+    CHECK(strcmp(ca_path, ca_path2) == 0 || !exists(ca_path), "enterprise: the earlier CA file is removed");
+    env_teardown(&e);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -976,6 +1039,7 @@ int main(int argc, char **argv)
     RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
     RUN("recover_missing_backup", test_recover_missing_backup(0));
     RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
+    RUN("enterprise_ca", test_enterprise_ca());
     RUN("uci_error_is_not_absent", test_uci_error_is_not_absent());
     RUN("proc_background_child", test_proc_background_child());
     RUN("agent_recovers_first", test_agent_recovers_first());
