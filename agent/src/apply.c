@@ -39,6 +39,7 @@
 #define UBUS_OUT_MAX (64 * 1024)
 #define JSON_DEPTH 16
 #define TOOL_TIMEOUT_MS 60000
+#define UBUS_TIMEOUT_MS 10000
 #define NAME_MAX_LEN 64
 
 static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
@@ -736,7 +737,15 @@ static json_object *ubus_call(struct apply_ctx *c, const char *obj, const char *
     json_object *j = NULL;
     if (!buf)
         return NULL;
-    int rc = tool(c, c->cfg->ubus_path, "call", obj, method, msg, buf, UBUS_OUT_MAX, &len);
+    /* -t 5: ubus's own timeout for the object's answer, so one stuck poll cannot eat the verify window */
+    char *argv[] = {(char *)c->cfg->ubus_path, (char *)"-t", (char *)"5", (char *)"call", (char *)obj,
+                    (char *)method, (char *)msg, NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    res.out = buf;
+    res.out_cap = UBUS_OUT_MAX;
+    int rc = fb_proc_run(argv, NULL, 0, UBUS_TIMEOUT_MS, &res) == 0 && !res.out_truncated ? res.exit_code : -1;
+    len = res.out_len;
     if (rc == 0 && len > 0) {
         struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
         if (tok) {
@@ -1107,8 +1116,37 @@ static void roll_back(struct apply_ctx *c, int mask)
         remove_backup(c, BACKUP_NAME);
 }
 
+/*
+ * Has another uci caller staged changes (in the shared delta directory) since begin()? `uci commit`
+ * would commit them along with ours. Asked with an empty private delta directory, so only theirs show.
+ */
+static int others_staged(struct apply_ctx *c, int mask)
+{
+    char dir[PATH_MAX];
+    struct fb_uci u2 = c->u;
+    if (join_path(dir, sizeof dir, c->cfg->state_dir, "uci-check", NULL) != 0 || ensure_dir(dir) != 0)
+        return -1;
+    for (size_t i = 0; i < N_PKGS; i++)
+        if (remove_file(dir, k_pkgs[i]) != 0)
+            return -1;
+    u2.savedir = dir;
+    for (size_t i = 0; i < N_PKGS; i++) {
+        if (!(mask & (1 << i)))
+            continue;
+        int rc = fb_uci_has_changes(&u2, k_pkgs[i]);
+        if (rc != 0) {
+            logmsg(rc > 0 ? "another uci caller staged changes meanwhile; not committing" : "uci changes failed",
+                   k_pkgs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int commit_all(struct apply_ctx *c, int mask, int net_changed, int fw_changed)
 {
+    if (others_staged(c, mask) != 0)
+        return -1;
     if (fb_uci_commit(&c->u, "wireless") != 0 || sync_confdir(c) != 0)
         return -1;
     if (net_changed && (mask & 2) && (fb_uci_commit(&c->u, "network") != 0 || sync_confdir(c) != 0))
