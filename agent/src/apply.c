@@ -52,6 +52,7 @@ struct apply_ctx {
     int timeout_s;
     int poll_ms;
     long long reload_mono; /* CLOCK_MONOTONIC ms taken right before the last reload */
+    int require_fresh;     /* verify wants a lease from after reload_mono (0: nothing was reloaded) */
 };
 
 /* What a station section needs to be written into. */
@@ -192,6 +193,7 @@ static int ctx_init(struct apply_ctx *c, const struct fb_apply_config *cfg)
         logmsg("cannot prepare the state directory", cfg->state_dir);
         return -1;
     }
+    c->require_fresh = 1;
     c->u.uci_path = cfg->uci_path;
     c->u.confdir = cfg->uci_confdir;
     c->u.savedir = c->delta;
@@ -361,6 +363,7 @@ static int tool(struct apply_ctx *c, const char *path, const char *a1, const cha
 static int reload(struct apply_ctx *c, int network_changed, int firewall_changed)
 {
     c->reload_mono = mono_ms();
+    c->require_fresh = 1;
     if (network_changed && tool(c, c->cfg->ubus_path, "call", "network", "reload", NULL, NULL, 0, NULL) != 0)
         logmsg("ubus call network reload failed", NULL);
     if (firewall_changed &&
@@ -789,7 +792,7 @@ static int iface_fresh_address(struct apply_ctx *c, int *seen_down)
         json_object_put(j);
         return 0;
     }
-    int fresh = *seen_down;
+    int fresh = *seen_down || !c->require_fresh;
     if (!fresh && json_object_object_get_ex(j, "uptime", &upt) && json_object_is_type(upt, json_type_int)) {
         long long up_s = (long long)json_object_get_int64(upt);
         fresh = up_s >= 0 && up_s * 1000 <= mono_ms() - c->reload_mono;
@@ -1143,6 +1146,28 @@ static int others_staged(struct apply_ctx *c, int mask)
     return 0;
 }
 
+/* 1 when the staged wireless package equals its backup (the committed one) byte for byte, 0 if not, -1 on error. */
+static int staged_equals_backup(struct apply_ctx *c)
+{
+    char path[PATH_MAX];
+    char *now = NULL, *before = NULL;
+    size_t now_len = 0, before_len = 0;
+    int same = -1;
+    if (join_path(path, sizeof path, c->cfg->state_dir, BACKUP_NAME, k_pkgs[0]) != 0 ||
+        fb_uci_export(&c->u, k_pkgs[0], &now, &now_len) != 0)
+        return -1;
+    before = malloc(now_len + 2);
+    if (before) {
+        int rc = read_small(path, before, now_len + 2, &before_len);
+        same = rc == 0 && before_len == now_len && memcmp(before, now, now_len) == 0;
+        OPENSSL_cleanse(before, now_len + 2);
+        free(before);
+    }
+    OPENSSL_cleanse(now, now_len);
+    free(now);
+    return same;
+}
+
 static int commit_all(struct apply_ctx *c, int mask, int net_changed, int fw_changed)
 {
     if (others_staged(c, mask) != 0)
@@ -1163,15 +1188,29 @@ static int apply_values(struct apply_ctx *c, int mask, const struct sta_values *
     int net_changed = 0, fw_changed = 0;
     enum fb_reason r = FB_REASON_APPLY_ERROR;
 
-    if (find_station(c, &st) != 0 || ensure_wwan(c, &net_changed, &fw_changed) != 0 || write_station(c, &st, v) != 0 ||
-        commit_all(c, mask, net_changed, fw_changed) != 0) {
+    if (find_station(c, &st) != 0 || ensure_wwan(c, &net_changed, &fw_changed) != 0 || write_station(c, &st, v) != 0) {
         logmsg("writing the station settings failed; rolling back", NULL);
         goto fail;
     }
     /* log lines older than this reload belong to an earlier attempt */
     long long since = real_ms() - 1000;
-    if (reload(c, net_changed, fw_changed) != 0)
+    int same = !net_changed && !fw_changed ? staged_equals_backup(c) : 0;
+    if (same < 0)
         goto fail;
+    if (same) {
+        /*
+         * The settings are already the committed ones: nothing to commit, and a reload would restart
+         * nothing (netifd keeps an unchanged station), so the current lease is the proof.
+         */
+        if (clear_delta(c) != 0)
+            goto fail;
+        c->require_fresh = 0;
+    } else if (commit_all(c, mask, net_changed, fw_changed) != 0) {
+        logmsg("writing the station settings failed; rolling back", NULL);
+        goto fail;
+    } else if (reload(c, net_changed, fw_changed) != 0) {
+        goto fail;
+    }
     r = verify(c, &st, v->ssid, since);
     if (r == FB_REASON_NONE) {
         if (clear_marker(c) == 0) {
