@@ -993,6 +993,11 @@ static void confirm_restored(struct apply_ctx *c, long long since)
         logmsg("restored; no station configured to confirm", NULL);
         return;
     }
+    /*
+     * Only logged, so the current lease is accepted: when the restored settings equal the running
+     * ones (crash before the reload), netifd restarts nothing and no new lease would ever come.
+     */
+    c->require_fresh = 0;
     enum fb_reason r = verify(c, &st, ssid, since);
     if (r == FB_REASON_NONE)
         logmsg("restored; provisioning network is back", NULL);
