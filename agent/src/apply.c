@@ -24,6 +24,7 @@
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "proc.h"
 #include "uci_cli.h"
@@ -38,6 +39,7 @@
 #define UBUS_OUT_MAX (64 * 1024)
 #define JSON_DEPTH 16
 #define TOOL_TIMEOUT_MS 60000
+#define UBUS_TIMEOUT_MS 10000
 #define NAME_MAX_LEN 64
 
 static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
@@ -49,6 +51,8 @@ struct apply_ctx {
     char delta[PATH_MAX];
     int timeout_s;
     int poll_ms;
+    long long reload_mono; /* CLOCK_MONOTONIC ms taken right before the last reload */
+    int require_fresh;     /* verify wants a lease from after reload_mono (0: nothing was reloaded) */
 };
 
 /* What a station section needs to be written into. */
@@ -62,6 +66,8 @@ struct station {
 };
 
 enum { OPT_KEY = 1, OPT_BSSID = 2, OPT_EAP = 4, OPT_IDENTITY = 8, OPT_PASSWORD = 16, OPT_CA = 32, OPT_DISABLED = 64 };
+
+static long long mono_ms(void);
 
 static void logmsg(const char *what, const char *detail)
 {
@@ -187,6 +193,7 @@ static int ctx_init(struct apply_ctx *c, const struct fb_apply_config *cfg)
         logmsg("cannot prepare the state directory", cfg->state_dir);
         return -1;
     }
+    c->require_fresh = 1;
     c->u.uci_path = cfg->uci_path;
     c->u.confdir = cfg->uci_confdir;
     c->u.savedir = c->delta;
@@ -277,11 +284,37 @@ static int read_marker(struct apply_ctx *c, int *mask)
     return 1;
 }
 
-static int clear_marker(struct apply_ctx *c)
+/*
+ * uci commit/import fsync the new file and rename it over the old one, but not the directory:
+ * without this the rename may not survive a power cut (UBIFS, ext4) while the marker removal does.
+ */
+static int sync_confdir(struct apply_ctx *c)
+{
+    const char *dir = c->cfg->uci_confdir ? c->cfg->uci_confdir : "/etc/config";
+    if (fsync_dir(dir) != 0) {
+        logmsg("cannot fsync the uci config directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int clear_marker_once(struct apply_ctx *c)
 {
     if (remove_file(c->cfg->state_dir, MARKER_NAME) != 0)
         return -1;
     return fsync_dir(c->cfg->state_dir);
+}
+
+/* Removes the marker durably; tries twice. Failure means the outcome is not settled. */
+static int clear_marker(struct apply_ctx *c)
+{
+    /* the restored or applied files must be on disk before the marker stops pointing at them */
+    if (sync_confdir(c) != 0)
+        return -1;
+    if (clear_marker_once(c) == 0)
+        return 0;
+    logmsg("cannot clear the applying marker; trying again", NULL);
+    return clear_marker_once(c);
 }
 
 static void remove_backup(struct apply_ctx *c, const char *dirname)
@@ -329,6 +362,8 @@ static int tool(struct apply_ctx *c, const char *path, const char *a1, const cha
  */
 static int reload(struct apply_ctx *c, int network_changed, int firewall_changed)
 {
+    c->reload_mono = mono_ms();
+    c->require_fresh = 1;
     if (network_changed && tool(c, c->cfg->ubus_path, "call", "network", "reload", NULL, NULL, 0, NULL) != 0)
         logmsg("ubus call network reload failed", NULL);
     if (firewall_changed &&
@@ -353,9 +388,20 @@ static int restore_from(struct apply_ctx *c, const char *dirname, int mask)
     if (clear_delta(c) != 0)
         rc = -1;
     for (size_t i = 0; i < N_PKGS; i++) {
+        struct stat sb;
         if (!(mask & (1 << i)))
             continue;
-        if (join_path(path, sizeof path, dir, k_pkgs[i], NULL) != 0 || fb_uci_import_file(&c->u, k_pkgs[i], path) != 0) {
+        if (join_path(path, sizeof path, dir, k_pkgs[i], NULL) != 0) {
+            rc = -1;
+            continue;
+        }
+        if (lstat(path, &sb) != 0 && errno == ENOENT) {
+            /* named by the marker (or a torn marker) but never written or lost: restore the rest,
+               rather than failing on every start from now on */
+            logmsg("no backup for package; left as it is", k_pkgs[i]);
+            continue;
+        }
+        if (fb_uci_import_file(&c->u, k_pkgs[i], path) != 0 || sync_confdir(c) != 0) {
             logmsg("restore failed for package", k_pkgs[i]);
             rc = -1;
         }
@@ -694,7 +740,15 @@ static json_object *ubus_call(struct apply_ctx *c, const char *obj, const char *
     json_object *j = NULL;
     if (!buf)
         return NULL;
-    int rc = tool(c, c->cfg->ubus_path, "call", obj, method, msg, buf, UBUS_OUT_MAX, &len);
+    /* -t 5: ubus's own timeout for the object's answer, so one stuck poll cannot eat the verify window */
+    char *argv[] = {(char *)c->cfg->ubus_path, (char *)"-t", (char *)"5", (char *)"call", (char *)obj,
+                    (char *)method, (char *)msg, NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    res.out = buf;
+    res.out_cap = UBUS_OUT_MAX;
+    int rc = fb_proc_run(argv, NULL, 0, UBUS_TIMEOUT_MS, &res) == 0 && !res.out_truncated ? res.exit_code : -1;
+    len = res.out_len;
     if (rc == 0 && len > 0) {
         struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
         if (tok) {
@@ -720,16 +774,30 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
-/* network.interface.wwan status: "up": true and an "ipv4-address" entry with an address. */
-static int iface_has_address(struct apply_ctx *c)
+/*
+ * network.interface.wwan status: 1 when "up": true with an "ipv4-address" entry that belongs to
+ * THIS reload, 0 otherwise. netifd's reload only starts the teardown, so right after it the old
+ * lease is still up; a lease counts as new when the interface was seen down since the reload
+ * (*seen_down, sticky) or its "uptime" (seconds) is not longer than the time since the reload.
+ */
+static int iface_fresh_address(struct apply_ctx *c, int *seen_down)
 {
     json_object *j = ubus_call(c, "network.interface." STA_NETWORK, "status", NULL);
-    json_object *up, *addrs;
+    json_object *up, *addrs, *upt;
     int ok = 0;
     if (!j)
         return 0;
-    if (json_object_object_get_ex(j, "up", &up) && json_object_get_boolean(up) &&
-        json_object_object_get_ex(j, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array)) {
+    if (!json_object_object_get_ex(j, "up", &up) || !json_object_get_boolean(up)) {
+        *seen_down = 1;
+        json_object_put(j);
+        return 0;
+    }
+    int fresh = *seen_down || !c->require_fresh;
+    if (!fresh && json_object_object_get_ex(j, "uptime", &upt) && json_object_is_type(upt, json_type_int)) {
+        long long up_s = (long long)json_object_get_int64(upt);
+        fresh = up_s >= 0 && up_s * 1000 <= mono_ms() - c->reload_mono;
+    }
+    if (fresh && json_object_object_get_ex(j, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array)) {
         size_t n = json_object_array_length(addrs);
         for (size_t i = 0; i < n && !ok; i++) {
             const char *a = jstr(json_object_array_get_idx(addrs, i), "address");
@@ -740,10 +808,41 @@ static int iface_has_address(struct apply_ctx *c)
     return ok;
 }
 
-/* network.wireless status: radios -> interfaces[] {section, ifname}. */
+/* The status entry's "config" is a station on the wwan network (mode "sta", network holds wwan). */
+static int status_entry_is_wwan_sta(json_object *e)
+{
+    json_object *cfg, *net;
+    const char *mode;
+    if (!json_object_object_get_ex(e, "config", &cfg) || !json_object_is_type(cfg, json_type_object))
+        return 0;
+    mode = jstr(cfg, "mode");
+    if (!mode || strcmp(mode, "sta") != 0 || !json_object_object_get_ex(cfg, "network", &net))
+        return 0;
+    if (json_object_is_type(net, json_type_string)) {
+        char *v = (char *)json_object_get_string(net);
+        return list_has(&v, 1, STA_NETWORK);
+    }
+    if (!json_object_is_type(net, json_type_array))
+        return 0;
+    size_t n = json_object_array_length(net);
+    for (size_t i = 0; i < n; i++) {
+        json_object *x = json_object_array_get_idx(net, i);
+        if (json_object_is_type(x, json_type_string) && strcmp(json_object_get_string(x), STA_NETWORK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * network.wireless status: radios -> interfaces[] {section, ifname, config}. netifd names an
+ * anonymous section "@wifi-iface[N]", never the cfgNNHHHH name `uci -X show` gives (which also
+ * changes when the section's options change), so an entry matches by section name (named
+ * sections such as Omega2's "client") or by its config: mode sta on the wwan network.
+ */
 static void find_ifname(struct apply_ctx *c, struct station *st)
 {
     json_object *j = ubus_call(c, "network.wireless", "status", NULL);
+    int by_name = 0;
     if (!j)
         return;
     json_object_object_foreach(j, radio, rv)
@@ -754,12 +853,18 @@ static void find_ifname(struct apply_ctx *c, struct station *st)
             !json_object_is_type(ifs, json_type_array))
             continue;
         size_t n = json_object_array_length(ifs);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !by_name; i++) {
             json_object *e = json_object_array_get_idx(ifs, i);
             const char *s = jstr(e, "section");
             const char *ifn = jstr(e, "ifname");
-            if (s && ifn && strcmp(s, st->sec) == 0 && strlen(ifn) < sizeof st->ifname)
+            if (!s || !ifn || !ifn[0] || strlen(ifn) >= sizeof st->ifname)
+                continue;
+            if (strcmp(s, st->sec) == 0) {
                 copy_str(st->ifname, sizeof st->ifname, ifn);
+                by_name = 1;
+            } else if (!st->ifname[0] && status_entry_is_wwan_sta(e)) {
+                copy_str(st->ifname, sizeof st->ifname, ifn);
+            }
         }
     }
     json_object_put(j);
@@ -849,17 +954,21 @@ static int wrong_key_logged(struct apply_ctx *c, const char *ifname, long long s
     return found;
 }
 
-/* Polls until the station has an address or the timeout passes; returns the reason (NONE = joined). */
+/*
+ * Polls until the station has a NEW address (see iface_fresh_address) while not known to be
+ * unassociated, or the timeout passes; returns the reason (NONE = joined). c->reload_mono is the
+ * reload this verifies. associated == -1 (no iwinfo object, interface being recreated, ifname
+ * unknown) is accepted only together with a fresh lease.
+ */
 static enum fb_reason verify(struct apply_ctx *c, struct station *st, const char *ssid, long long since)
 {
     long long deadline = mono_ms() + (long long)c->timeout_s * 1000;
-    int associated = -1;
+    int associated = -1, seen_down = 0;
     for (;;) {
         if (!st->ifname[0])
             find_ifname(c, st);
         associated = station_associated(c, st->ifname, ssid);
-        /* an address alone could still be the previous network's lease right after the reload */
-        if (associated != 0 && iface_has_address(c))
+        if (associated != 0 && iface_fresh_address(c, &seen_down))
             return FB_REASON_NONE;
         if (associated != 1 && wrong_key_logged(c, st->ifname, since))
             return FB_REASON_AUTH_FAILED;
@@ -884,6 +993,11 @@ static void confirm_restored(struct apply_ctx *c, long long since)
         logmsg("restored; no station configured to confirm", NULL);
         return;
     }
+    /*
+     * Only logged, so the current lease is accepted: when the restored settings equal the running
+     * ones (crash before the reload), netifd restarts nothing and no new lease would ever come.
+     */
+    c->require_fresh = 0;
     enum fb_reason r = verify(c, &st, ssid, since);
     if (r == FB_REASON_NONE)
         logmsg("restored; provisioning network is back", NULL);
@@ -1010,13 +1124,64 @@ static void roll_back(struct apply_ctx *c, int mask)
         remove_backup(c, BACKUP_NAME);
 }
 
+/*
+ * Has another uci caller staged changes (in the shared delta directory) since begin()? `uci commit`
+ * would commit them along with ours. Asked with an empty private delta directory, so only theirs show.
+ */
+static int others_staged(struct apply_ctx *c, int mask)
+{
+    char dir[PATH_MAX];
+    struct fb_uci u2 = c->u;
+    if (join_path(dir, sizeof dir, c->cfg->state_dir, "uci-check", NULL) != 0 || ensure_dir(dir) != 0)
+        return -1;
+    for (size_t i = 0; i < N_PKGS; i++)
+        if (remove_file(dir, k_pkgs[i]) != 0)
+            return -1;
+    u2.savedir = dir;
+    for (size_t i = 0; i < N_PKGS; i++) {
+        if (!(mask & (1 << i)))
+            continue;
+        int rc = fb_uci_has_changes(&u2, k_pkgs[i]);
+        if (rc != 0) {
+            logmsg(rc > 0 ? "another uci caller staged changes meanwhile; not committing" : "uci changes failed",
+                   k_pkgs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when the staged wireless package equals its backup (the committed one) byte for byte, 0 if not, -1 on error. */
+static int staged_equals_backup(struct apply_ctx *c)
+{
+    char path[PATH_MAX];
+    char *now = NULL, *before = NULL;
+    size_t now_len = 0, before_len = 0;
+    int same = -1;
+    if (join_path(path, sizeof path, c->cfg->state_dir, BACKUP_NAME, k_pkgs[0]) != 0 ||
+        fb_uci_export(&c->u, k_pkgs[0], &now, &now_len) != 0)
+        return -1;
+    before = malloc(now_len + 2);
+    if (before) {
+        int rc = read_small(path, before, now_len + 2, &before_len);
+        same = rc == 0 && before_len == now_len && memcmp(before, now, now_len) == 0;
+        OPENSSL_cleanse(before, now_len + 2);
+        free(before);
+    }
+    OPENSSL_cleanse(now, now_len);
+    free(now);
+    return same;
+}
+
 static int commit_all(struct apply_ctx *c, int mask, int net_changed, int fw_changed)
 {
-    if (fb_uci_commit(&c->u, "wireless") != 0)
+    if (others_staged(c, mask) != 0)
         return -1;
-    if (net_changed && (mask & 2) && fb_uci_commit(&c->u, "network") != 0)
+    if (fb_uci_commit(&c->u, "wireless") != 0 || sync_confdir(c) != 0)
         return -1;
-    if (fw_changed && (mask & 4) && fb_uci_commit(&c->u, "firewall") != 0)
+    if (net_changed && (mask & 2) && (fb_uci_commit(&c->u, "network") != 0 || sync_confdir(c) != 0))
+        return -1;
+    if (fw_changed && (mask & 4) && (fb_uci_commit(&c->u, "firewall") != 0 || sync_confdir(c) != 0))
         return -1;
     return 0;
 }
@@ -1028,21 +1193,39 @@ static int apply_values(struct apply_ctx *c, int mask, const struct sta_values *
     int net_changed = 0, fw_changed = 0;
     enum fb_reason r = FB_REASON_APPLY_ERROR;
 
-    if (find_station(c, &st) != 0 || ensure_wwan(c, &net_changed, &fw_changed) != 0 || write_station(c, &st, v) != 0 ||
-        commit_all(c, mask, net_changed, fw_changed) != 0) {
+    if (find_station(c, &st) != 0 || ensure_wwan(c, &net_changed, &fw_changed) != 0 || write_station(c, &st, v) != 0) {
         logmsg("writing the station settings failed; rolling back", NULL);
         goto fail;
     }
     /* log lines older than this reload belong to an earlier attempt */
     long long since = real_ms() - 1000;
-    if (reload(c, net_changed, fw_changed) != 0)
+    int same = !net_changed && !fw_changed ? staged_equals_backup(c) : 0;
+    if (same < 0)
         goto fail;
+    if (same) {
+        /*
+         * The settings are already the committed ones: nothing to commit, and a reload would restart
+         * nothing (netifd keeps an unchanged station), so the current lease is the proof.
+         */
+        if (clear_delta(c) != 0)
+            goto fail;
+        c->require_fresh = 0;
+    } else if (commit_all(c, mask, net_changed, fw_changed) != 0) {
+        logmsg("writing the station settings failed; rolling back", NULL);
+        goto fail;
+    } else if (reload(c, net_changed, fw_changed) != 0) {
+        goto fail;
+    }
     r = verify(c, &st, v->ssid, since);
     if (r == FB_REASON_NONE) {
-        if (clear_marker(c) != 0)
-            logmsg("cannot clear the applying marker", NULL);
-        *reason = FB_REASON_NONE;
-        return 0;
+        if (clear_marker(c) == 0) {
+            *reason = FB_REASON_NONE;
+            return 0;
+        }
+        /* the next start would roll back what we reported as applied: undo it now instead */
+        logmsg("cannot clear the applying marker; rolling back", NULL);
+        r = FB_REASON_APPLY_ERROR;
+        goto fail;
     }
     logmsg("join failed; rolling back", fb_reason_name(r));
 fail:
@@ -1051,17 +1234,55 @@ fail:
     return -1;
 }
 
-static int write_ca(struct apply_ctx *c, const char *pem, char *path, size_t cap)
+#define CA_PREFIX "premises-ca-"
+#define CA_SUFFIX ".pem"
+
+/*
+ * The CA certificate goes to a content-addressed file, premises-ca-<first 16 hex of SHA-256>.pem,
+ * so the file the current (backed-up) configuration points to is never overwritten by an apply
+ * that may be rolled back. *created is set when the file did not exist before.
+ */
+static int write_ca(struct apply_ctx *c, const char *pem, char *path, size_t cap, char *name, size_t name_cap,
+                    int *created)
 {
-    if (join_path(path, cap, c->cfg->state_dir, "premises-ca.pem", NULL) != 0)
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    struct stat sb;
+    size_t len = strlen(pem);
+    if (EVP_Digest(pem, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len < 8)
         return -1;
-    return write_atomic(c->cfg->state_dir, "premises-ca.pem", pem, strlen(pem));
+    int n = snprintf(name, name_cap, CA_PREFIX "%02x%02x%02x%02x%02x%02x%02x%02x" CA_SUFFIX, md[0], md[1], md[2],
+                     md[3], md[4], md[5], md[6], md[7]);
+    if (n < 0 || (size_t)n >= name_cap || join_path(path, cap, c->cfg->state_dir, name, NULL) != 0)
+        return -1;
+    *created = lstat(path, &sb) != 0;
+    return write_atomic(c->cfg->state_dir, name, pem, len);
+}
+
+/* Removes premises CA files (new and old naming) except `keep` (NULL: all). */
+static void remove_cas(struct apply_ctx *c, const char *keep)
+{
+    DIR *d = opendir(c->cfg->state_dir);
+    struct dirent *e;
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        int ours = strcmp(e->d_name, "premises-ca.pem") == 0 ||
+                   (strncmp(e->d_name, CA_PREFIX, strlen(CA_PREFIX)) == 0 && l > strlen(CA_SUFFIX) &&
+                    strcmp(e->d_name + l - strlen(CA_SUFFIX), CA_SUFFIX) == 0);
+        if (ours && (!keep || strcmp(e->d_name, keep) != 0))
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    (void)closedir(d);
+    (void)fsync_dir(c->cfg->state_dir);
 }
 
 int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profile *p, enum fb_reason *reason)
 {
     struct apply_ctx c;
-    char ca_path[PATH_MAX] = "";
+    char ca_path[PATH_MAX] = "", ca_name[NAME_MAX_LEN] = "";
+    int ca_created = 0;
     struct sta_values v;
     enum fb_reason dummy;
     if (!reason)
@@ -1076,7 +1297,8 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
     int mask = begin(&c);
     if (mask < 0)
         return -1;
-    if (p->ca_cert[0] && write_ca(&c, p->ca_cert, ca_path, sizeof ca_path) != 0) {
+    if (p->ca_cert[0] &&
+        write_ca(&c, p->ca_cert, ca_path, sizeof ca_path, ca_name, sizeof ca_name, &ca_created) != 0) {
         roll_back(&c, mask);
         return -1;
     }
@@ -1088,8 +1310,14 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
     v.identity = p->identity;
     v.password = p->password;
     v.ca_path = ca_path;
-    if (apply_values(&c, mask, &v, reason) != 0)
+    if (apply_values(&c, mask, &v, reason) != 0) {
+        /* the restored configuration points to its own CA file (if any), never to this one */
+        if (ca_created)
+            (void)remove_file(cfg->state_dir, ca_name);
         return -1;
+    }
+    /* only now are CA files of earlier configurations unused (none when this one has no CA) */
+    remove_cas(&c, ca_name[0] ? ca_name : NULL);
     /* keep the configuration from before the first premises apply, for a reset without prov_* */
     char prov[PATH_MAX], bak[PATH_MAX];
     struct stat sb;
@@ -1140,9 +1368,15 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
             roll_back(&c, mask);
             return -1;
         }
-        (void)clear_marker(&c);
+        if (clear_marker(&c) != 0) {
+            logmsg("cannot clear the applying marker; rolling back", NULL);
+            *reason = FB_REASON_APPLY_ERROR;
+            roll_back(&c, mask);
+            return -1;
+        }
         remove_backup(&c, BACKUP_NAME);
         remove_backup(&c, PROV_NAME);
+        remove_cas(&c, NULL);
         return 0;
     }
     struct fb_wifi_profile prov;
@@ -1164,7 +1398,7 @@ int fb_apply_reset(const struct fb_apply_config *cfg, enum fb_reason *reason)
     if (rc == 0) {
         remove_backup(&c, BACKUP_NAME);
         remove_backup(&c, PROV_NAME);
-        (void)remove_file(cfg->state_dir, "premises-ca.pem");
+        remove_cas(&c, NULL);
     }
     return rc;
 fail:

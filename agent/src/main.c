@@ -393,6 +393,19 @@ int main(int argc, char **argv)
         return 1;
     signal(SIGPIPE, SIG_IGN);
 
+    /*
+     * An interrupted apply is rolled back first, before anything that may refuse to start (key,
+     * agent.state, boot counter): a device must not stay on a half-applied network because of an
+     * unrelated start-up error.
+     */
+    struct fb_apply_config early_apply;
+    fb_config_apply_view(&cfg, &early_apply);
+    int recovered = fb_apply_recover(&early_apply);
+    if (recovered < 0)
+        fb_err("recovery of an interrupted apply failed");
+    else if (recovered == 1)
+        fb_warn("restored the Wi-Fi settings from before an interrupted apply");
+
     if (fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
         fb_err("%s", err);
         fb_config_wipe(&cfg);
@@ -402,11 +415,6 @@ int main(int argc, char **argv)
     fb_fingerprint(rt.agent.pk, fp);
     fb_info("device %s key %s boot %llu, highest applied seq %llu, service key %s", cfg.device_id, fp,
             (unsigned long long)rt.agent.state.boot, (unsigned long long)rt.agent.state.seq, rt.agent.service_kid);
-    int recovered = fb_apply_recover(&rt.agent.apply);
-    if (recovered < 0)
-        fb_err("recovery of an interrupted apply failed");
-    else if (recovered == 1)
-        fb_warn("restored the Wi-Fi settings from before an interrupted apply");
     if (fb_mqtt_lib_init() != 0) {
         fb_err("libmosquitto init failed");
         return 1;

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,9 +30,20 @@ static void close_fd(int *fd)
     }
 }
 
-/* Child side: wire the pipes to 0/1/2 and exec. Never returns. */
-static void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd)
+/* After the child exited: how long output still open (held by its own children) is read. */
+#define DRAIN_MS 200
+/* While the child runs: how often it is checked for having exited. */
+#define REAP_POLL_MS 50
+
+/*
+ * Child side: its own process group (a timeout kills everything the tool started), dies with the
+ * agent, wires the pipes to 0/1/2 and execs. Never returns.
+ */
+static void child_exec(char *const argv[], int in_fd, int out_fd, int err_fd, pid_t parent)
 {
+    (void)setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(127);
     if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0)
         _exit(127);
     /* restore default signal handling the parent may have changed (e.g. SIGPIPE ignored) */
@@ -44,9 +56,9 @@ int fb_proc_run(char *const argv[], const char *in, size_t in_len, int timeout_m
 {
     int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
     size_t err_len = 0;
-    pid_t pid;
+    pid_t pid, parent = getpid();
     int status = 0;
-    int timed_out = 0;
+    int timed_out = 0, reaped = 0;
 
     res->out_len = 0;
     res->out_truncated = 0;
@@ -79,14 +91,20 @@ int fb_proc_run(char *const argv[], const char *in, size_t in_len, int timeout_m
     if (pid < 0)
         goto fail;
     if (pid == 0)
-        child_exec(argv, in_pipe[0], out_pipe[1], err_pipe[1]);
+        child_exec(argv, in_pipe[0], out_pipe[1], err_pipe[1], parent);
+    (void)setpgid(pid, pid); /* also here: no window in which a kill(-pid) would miss */
 
     close_fd(&in_pipe[0]);
     close_fd(&out_pipe[1]);
     close_fd(&err_pipe[1]);
 
+    /*
+     * Read until the child has exited and its output is drained. End of output alone is not the
+     * signal: a daemon the tool starts (wifi) may inherit stdout and keep it open for ever.
+     */
     long long deadline = now_ms() + timeout_ms;
-    while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
+    long long drain_end = 0;
+    while (out_pipe[0] >= 0 || err_pipe[0] >= 0 || !reaped) {
         struct pollfd pfd[2];
         nfds_t n = 0;
         int idx_out = -1, idx_err = -1;
@@ -100,12 +118,29 @@ int fb_proc_run(char *const argv[], const char *in, size_t in_len, int timeout_m
             pfd[n].events = POLLIN;
             idx_err = (int)n++;
         }
-        long long left = deadline - now_ms();
+        if (!reaped) {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w == pid) {
+                reaped = 1;
+                drain_end = now_ms() + DRAIN_MS;
+            } else if (w < 0 && errno != EINTR) {
+                timed_out = 1; /* cannot happen for our own child; treat as lost */
+                break;
+            }
+        }
+        long long now = now_ms();
+        if (reaped && (n == 0 || now >= drain_end))
+            break;
+        long long left = deadline - now;
         if (left <= 0) {
             timed_out = 1;
             break;
         }
-        int pr = poll(pfd, n, left > 1000 ? 1000 : (int)left);
+        if (reaped && drain_end - now < left)
+            left = drain_end - now;
+        else if (!reaped && left > REAP_POLL_MS)
+            left = REAP_POLL_MS;
+        int pr = poll(pfd, n, (int)left);
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
@@ -150,9 +185,11 @@ int fb_proc_run(char *const argv[], const char *in, size_t in_len, int timeout_m
     close_fd(&out_pipe[0]);
     close_fd(&err_pipe[0]);
 
-    if (timed_out)
+    if (timed_out && !reaped) {
+        (void)kill(-pid, SIGKILL); /* the tool and whatever it started */
         (void)kill(pid, SIGKILL);
-    for (;;) {
+    }
+    while (!reaped) {
         pid_t w = waitpid(pid, &status, 0);
         if (w == pid)
             break;

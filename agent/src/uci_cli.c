@@ -12,8 +12,13 @@
 #define MAX_ARGS 16
 #define TUPLE_MAX 1024
 
-int fb_uci_run(const struct fb_uci *u, const char *const *args, size_t nargs, const char *in, size_t in_len,
-               char *out, size_t out_cap, size_t *out_len)
+/*
+ * Runs uci; returns its exit code (-1 when it could not run). uci exits 1 for EVERY error (parse
+ * error, I/O error, invalid argument), so "absent" is only what stderr calls "Entry not found":
+ * *not_found (when not NULL) is set then; such an answer is not logged as an error.
+ */
+static int run_uci(const struct fb_uci *u, const char *const *args, size_t nargs, const char *in, size_t in_len,
+                   char *out, size_t out_cap, size_t *out_len, int *not_found)
 {
     char *argv[MAX_ARGS + 8];
     size_t n = 0;
@@ -41,9 +46,26 @@ int fb_uci_run(const struct fb_uci *u, const char *const *args, size_t nargs, co
         *out_len = res.out_len;
     if (res.out_truncated)
         return -1;
-    if (res.exit_code != 0 && res.err[0])
+    int nf = res.exit_code == 1 && strstr(res.err, "Entry not found") != NULL;
+    if (not_found)
+        *not_found = nf;
+    if (res.exit_code != 0 && res.err[0] && !(nf && not_found))
         fprintf(stderr, "omega-agent: uci %s: %s", args[0], res.err);
     return res.exit_code;
+}
+
+int fb_uci_run(const struct fb_uci *u, const char *const *args, size_t nargs, const char *in, size_t in_len,
+               char *out, size_t out_cap, size_t *out_len)
+{
+    return run_uci(u, args, nargs, in, in_len, out, out_cap, out_len, NULL);
+}
+
+/* 1 for "Entry not found", -1 for any other failure, 0 for success (call after run_uci set not_found). */
+static int absent_or_error(int rc, int not_found)
+{
+    if (rc == 0)
+        return 0;
+    return (rc == 1 && not_found) ? 1 : -1;
 }
 
 /* "pkg.sec[.opt][=value]" into buf; -1 when it does not fit. */
@@ -90,12 +112,13 @@ int fb_uci_get(const struct fb_uci *u, const char *pkg, const char *sec, const c
     size_t len = 0;
     if (tuple(t, sizeof t, pkg, sec, opt, NULL) != 0)
         return -1;
-    const char *args[] = {"-q", "get", t}; /* "Entry not found" is an answer here, not an error */
-    int rc = fb_uci_run(u, args, 3, NULL, 0, out, cap, &len);
-    if (rc == 1)
-        return 1; /* uci: Entry not found */
+    /* no -q: it would hide the message that tells "not found" from other errors (all exit 1) */
+    const char *args[] = {"get", t};
+    int nf = 0;
+    int rc = run_uci(u, args, 2, NULL, 0, out, cap, &len, &nf);
+    rc = absent_or_error(rc, nf);
     if (rc != 0)
-        return -1;
+        return rc;
     if (len > 0 && out[len - 1] == '\n')
         out[len - 1] = '\0';
     return 0;
@@ -156,11 +179,13 @@ int fb_uci_export(const struct fb_uci *u, const char *pkg, char **out, size_t *l
     if (!buf)
         return -1;
     const char *args[] = {"export", pkg};
-    int rc = fb_uci_run(u, args, 2, NULL, 0, buf, FB_UCI_EXPORT_MAX, len);
+    int nf = 0;
+    int rc = run_uci(u, args, 2, NULL, 0, buf, FB_UCI_EXPORT_MAX, len, &nf);
+    rc = absent_or_error(rc, nf);
     if (rc != 0) {
         OPENSSL_cleanse(buf, FB_UCI_EXPORT_MAX);
         free(buf);
-        return rc == 1 ? 1 : -1;
+        return rc;
     }
     *out = buf;
     return 0;
@@ -177,11 +202,12 @@ int fb_uci_has_changes(const struct fb_uci *u, const char *pkg)
     char buf[8192];
     size_t len = 0;
     const char *args[] = {"changes", pkg};
-    int rc = fb_uci_run(u, args, 2, NULL, 0, buf, sizeof buf, &len);
+    int nf = 0;
+    int rc = run_uci(u, args, 2, NULL, 0, buf, sizeof buf, &len, &nf);
     OPENSSL_cleanse(buf, sizeof buf);
     if (rc == -1 && len >= sizeof buf - 1)
         return 1; /* truncated: certainly not empty */
-    if (rc == 1)
+    if (rc == 1 && nf)
         return 0; /* uci: Entry not found: no such package, nothing staged */
     if (rc != 0)
         return -1;
@@ -277,11 +303,11 @@ int fb_uci_show(const struct fb_uci *u, const char *pkg, fb_uci_show_cb cb, void
     if (!buf)
         return -1;
     const char *args[] = {"-X", "show", pkg};
-    rc = fb_uci_run(u, args, 3, NULL, 0, buf, FB_UCI_EXPORT_MAX, &len);
+    int nf = 0;
+    rc = run_uci(u, args, 3, NULL, 0, buf, FB_UCI_EXPORT_MAX, &len, &nf);
+    rc = absent_or_error(rc, nf);
     if (rc == 0)
         rc = fb_uci_show_parse(buf, len, cb, ctx);
-    else
-        rc = rc == 1 ? 1 : -1;
     OPENSSL_cleanse(buf, FB_UCI_EXPORT_MAX);
     free(buf);
     return rc;

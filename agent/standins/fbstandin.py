@@ -1,7 +1,7 @@
 """Shared part of the `wifi` and `ubus` stand-ins: scenario, committed uci config, radio state.
 
 The scenario (JSON, path in env FB_STANDIN_SCENARIO) describes the world around the device:
-  {"confdir": "<uci config dir>", "state": "<state file>",
+  {"confdir": "<uci config dir>", "state": "<state file>", "reload_lag_s": 0.5, "no_iwinfo": false,
    "aps": [{"ssid": "Premises", "encryption": "psk2", "key": "secret", "bssid": "02:..",
             "channel": 6, "gives_lease": true, "join_delay_s": 0, "address": "192.168.8.20"}]}
 `wifi` reads the COMMITTED wireless config (like netifd does) and records which network the
@@ -77,6 +77,14 @@ def read_state(sc):
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+
+def effective_state(st):
+    """What the system shows now: during the window after a reload the previous station is still up."""
+    if st and st.get("old") and now_ms() < st.get("reload_ms", 0):
+        return {"sta": st["old"]["sta"], "reload_ms": st["old"]["reload_ms"], "log": st.get("log", []),
+                "radios": st.get("radios", [])}
+    return st
 
 
 def write_state(sc, st):

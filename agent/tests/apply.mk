@@ -24,6 +24,8 @@ APPLY_TEST_SRCS := $(APPLY_TESTS_DIR)/test_apply.c $(APPLY_MODULE_SRCS) $(APPLY_
 APPLY_HDRS := $(wildcard $(APPLY_SRC_DIR)/*.h)
 
 APPLY_NATIVE_BIN := $(APPLY_BUILD_DIR)/apply-native/test_apply
+# the whole agent with the real apply module, for the start-up order test (native only)
+APPLY_AGENT_BIN := $(APPLY_BUILD_DIR)/apply-native/omega-agent
 APPLY_MIPSEL_BIN := $(APPLY_BUILD_DIR)/apply-mipsel/test_apply
 
 .PHONY: test-apply test-apply-mipsel apply-objs-check clean-apply
@@ -39,8 +41,13 @@ $(APPLY_MIPSEL_BIN): $(APPLY_TEST_SRCS) $(APPLY_HDRS)
 		-L$(MIPSEL_SYSROOT)/usr/lib/mipsel-linux-gnu -Wl,-rpath-link,$(MIPSEL_SYSROOT)/usr/lib/mipsel-linux-gnu \
 		$(APPLY_LIBS)
 
-test-apply: $(APPLY_NATIVE_BIN)
-	$(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
+$(APPLY_AGENT_BIN): $(wildcard $(APPLY_SRC_DIR)/*.c) $(APPLY_HDRS)
+	@mkdir -p $(dir $@)
+	$(APPLY_CC) $(APPLY_CFLAGS) -I$(APPLY_SRC_DIR) -o $@ $(wildcard $(APPLY_SRC_DIR)/*.c) -lmosquitto $(APPLY_LIBS)
+
+test-apply: $(APPLY_NATIVE_BIN) $(APPLY_AGENT_BIN)
+	FB_AGENT_BIN=$(APPLY_AGENT_BIN) $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
+	$(APPLY_TESTS_DIR)/check-durability.sh $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
 
 # qemu-mipsel runs the test binary; the Python stand-ins it forks start through the host
 # kernel's shebang handling (execve of a script needs no emulation).

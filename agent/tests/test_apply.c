@@ -389,6 +389,9 @@ static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
 #define PROV_SSID "FleetProvisioning"
 #define PROV_KEY "provisioning-key"
 
+/* Extra top-level scenario members (",\"reload_lag_s\":1.5" ...), "" for the defaults. */
+static const char *g_sc_extra = "";
+
 /* Writes the scenario: the provisioning AP always exists; the premises AP as given (NULL = absent). */
 static void write_scenario(struct env *e, const char *prem_ssid, const char *prem_key, int gives_lease, double delay_s)
 {
@@ -400,14 +403,14 @@ static void write_scenario(struct env *e, const char *prem_ssid, const char *pre
                      "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
                      "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\",\"bssid\":\"02:00:00:00:00:01\"},"
                      "{\"ssid\":\"%s\",\"encryption\":\"psk2\",\"key\":\"%s\",\"gives_lease\":%s,"
-                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]}",
-                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s);
+                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]%s}",
+                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s, g_sc_extra);
     else
         n = snprintf(buf, sizeof buf,
                      "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
                      "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
-                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\"}]}",
-                     e->conf, e->wstate);
+                     "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\"}]%s}",
+                     e->conf, e->wstate, g_sc_extra);
     if (n < 0 || (size_t)n >= sizeof buf || write_all(e->scenario, buf, (size_t)n) != 0) {
         fprintf(stderr, "cannot write scenario\n");
         exit(2);
@@ -719,6 +722,287 @@ static void test_kill_and_recover(void)
     env_teardown(&e);
 }
 
+/*
+ * Key rotation on the network the device is on: same SSID, wrong key. Right after `wifi reload`
+ * the old association and the old lease are still visible (reload_lag_s); they must not count as
+ * the join. With and without the iwinfo ubus object (rpcd-mod-iwinfo missing).
+ */
+static void test_same_ssid_stale(int no_iwinfo)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *label = no_iwinfo ? "same ssid, wrong key, stale lease, no iwinfo" : "same ssid, wrong key, stale lease";
+    g_sc_extra = no_iwinfo ? ",\"reload_lag_s\":1.5,\"no_iwinfo\":true" : ",\"reload_lag_s\":1.5";
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "%s: setup", label);
+        g_sc_extra = "";
+        env_teardown(&e);
+        return;
+    }
+    /* the provisioning lease has been up for a while (as on a device), not for less than a second */
+    struct timespec ts = {3, 0};
+    nanosleep(&ts, NULL);
+    premises_profile(&p, PROV_SSID, "wrong key wrong key");
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && (r == FB_REASON_AUTH_FAILED || r == FB_REASON_TIMEOUT), "%s: not joined (rc %d, reason %s)",
+          label, rc, fb_reason_name(r));
+    CHECK(conf_matches(&e, e.before), "%s: files byte-identical to before", label);
+    CHECK(!marker_present(&e), "%s: marker cleared after rollback", label);
+    g_sc_extra = "";
+    env_teardown(&e);
+}
+
+/*
+ * A marker that names a package whose backup file is gone (lost, or a torn marker meaning "all"):
+ * recover restores what exists, clears the marker and reports 1, instead of failing on every start.
+ */
+static void test_recover_missing_backup(int torn)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *label = torn ? "torn marker, backup missing" : "marker names a missing backup";
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "%s: setup", label);
+        env_teardown(&e);
+        return;
+    }
+    /* an apply whose rollback cannot reload leaves the marker and the backup behind */
+    e.cfg.wifi_path = "/nonexistent/wifi";
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && marker_present(&e), "%s: marker left behind", label);
+    e.cfg.wifi_path = g_wifi;
+    /* the premises settings as if the crash came before the restore */
+    char w[PATH_MAX], after[PATH_MAX], gone[PATH_MAX], mk[PATH_MAX];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    path_fmt(after, sizeof after, "%s/wireless", e.after);
+    CHECK(copy_file(after, w) == 0, "%s: premises wireless in place", label);
+    path_fmt(gone, sizeof gone, "%s/backup/%s", e.state, torn ? "firewall" : "network");
+    CHECK(unlink(gone) == 0, "%s: backup file removed", label);
+    if (torn) {
+        path_fmt(mk, sizeof mk, "%s/applying", e.state);
+        CHECK(write_all(mk, "fleetboot", 9) == 0, "%s: torn marker written", label);
+    }
+    CHECK(fb_apply_recover(&e.cfg) == 1, "%s: recover restores what exists", label);
+    CHECK(!marker_present(&e), "%s: marker cleared", label);
+    CHECK(conf_matches(&e, e.before), "%s: files as before the apply", label);
+    CHECK(fb_apply_recover(&e.cfg) == 0, "%s: nothing left to recover", label);
+    env_teardown(&e);
+}
+
+/*
+ * The agent binary rolls an interrupted apply back before anything that may refuse to start: here
+ * agent.state is corrupt (the agent exits 1), yet the marker must be settled and the files restored.
+ */
+static void test_agent_recovers_first(void)
+{
+    const char *bin = getenv("FB_AGENT_BIN");
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    if (!bin || !*bin) {
+        printf("agent start-up order: skipped (FB_AGENT_BIN not set)\n");
+        return;
+    }
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "agent start-up: setup");
+        env_teardown(&e);
+        return;
+    }
+    e.cfg.wifi_path = "/nonexistent/wifi";
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && marker_present(&e), "agent start-up: marker left behind");
+    char w[PATH_MAX], after[PATH_MAX], st[PATH_MAX], key[PATH_MAX], s_uci[PATH_MAX + 16], s_wifi[PATH_MAX + 16],
+        s_ubus[PATH_MAX + 16];
+    path_fmt(w, sizeof w, "%s/wireless", e.conf);
+    path_fmt(after, sizeof after, "%s/wireless", e.after);
+    CHECK(copy_file(after, w) == 0, "agent start-up: premises wireless in place (crash after commit)");
+    path_fmt(st, sizeof st, "%s/agent.state", e.state);
+    CHECK(write_all(st, "not a state file\n", 17) == 0, "agent start-up: corrupt agent.state");
+    path_fmt(key, sizeof key, "%s/device.key", e.root);
+    path_fmt(s_uci, sizeof s_uci, "uci_path=%s", g_uci);
+    path_fmt(s_wifi, sizeof s_wifi, "wifi_path=%s", g_wifi);
+    path_fmt(s_ubus, sizeof s_ubus, "ubus_path=%s", g_ubus);
+    char *argv[] = {(char *)bin, (char *)"run", (char *)"--stderr",
+                    (char *)"--device-id", (char *)"dev1", (char *)"--broker-host", (char *)"127.0.0.1",
+                    (char *)"--broker-port", (char *)"1", (char *)"--state-dir", e.state, (char *)"--key-file", key,
+                    (char *)"--uci-confdir", e.conf, (char *)"--set",
+                    (char *)"service_pubkey=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", (char *)"--set", s_uci,
+                    (char *)"--set", s_wifi, (char *)"--set", s_ubus, NULL};
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    CHECK(fb_proc_run(argv, NULL, 0, 60000, &res) == 0 && res.exit_code != 0,
+          "agent start-up: refuses to start on a corrupt agent.state (exit %d, %s)", res.exit_code, res.err);
+    CHECK(!marker_present(&e), "agent start-up: the interrupted apply was settled before the start-up error (%s)",
+          res.err);
+    CHECK(conf_matches(&e, e.before), "agent start-up: files restored");
+    env_teardown(&e);
+}
+
+/* 1 when pid is gone or a zombie (waits up to 5 s for it to get there). */
+static int pid_dead(long pid)
+{
+    for (int i = 0; i < 100; i++) {
+        char p[64], *st;
+        snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+        st = read_all(p, NULL);
+        if (!st)
+            return 1;
+        char *rp = strrchr(st, ')');
+        int zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+        free(st);
+        if (zombie)
+            return 1;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/*
+ * fb_proc_run returns when the tool exits, even when something it started in the background still
+ * holds its stdout (as daemons started by `wifi` do); on a timeout it kills the tool's whole group.
+ */
+static void test_proc_background_child(void)
+{
+    char dir[] = "/tmp/fb-proc-XXXXXX", script[PATH_MAX], pidf[PATH_MAX];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    path_fmt(script, sizeof script, "%s/tool", dir);
+    path_fmt(pidf, sizeof pidf, "%s/bg.pid", dir);
+    const char body[] = "#!/bin/sh\nsleep 30 &\necho $! > \"$1\"\necho done\nif [ \"$2\" = hang ]; then sleep 30; fi\nexit 3\n";
+    CHECK(write_all(script, body, sizeof body - 1) == 0 && chmod(script, 0755) == 0, "write tool script");
+
+    char out[64];
+    struct fb_proc_out res;
+    memset(&res, 0, sizeof res);
+    res.out = out;
+    res.out_cap = sizeof out;
+    char *argv[] = {script, pidf, NULL};
+    int rc = fb_proc_run(argv, NULL, 0, 10000, &res);
+    CHECK(rc == 0 && res.exit_code == 3 && strcmp(out, "done\n") == 0,
+          "tool exit seen although a background child holds stdout (rc %d, exit %d)", rc, res.exit_code);
+    char *pid_s = read_all(pidf, NULL);
+    long bg = pid_s ? strtol(pid_s, NULL, 10) : 0;
+    free(pid_s);
+    CHECK(bg > 0 && !pid_dead(bg), "the background child was left running (a daemon must survive)");
+    if (bg > 0)
+        (void)kill((pid_t)bg, SIGKILL);
+
+    /* timeout: the tool and its background child are both killed */
+    char *argv2[] = {script, pidf, (char *)"hang", NULL};
+    (void)unlink(pidf);
+    memset(&res, 0, sizeof res);
+    rc = fb_proc_run(argv2, NULL, 0, 1500, &res);
+    CHECK(rc == -1, "a hanging tool times out");
+    pid_s = read_all(pidf, NULL);
+    bg = pid_s ? strtol(pid_s, NULL, 10) : 0;
+    free(pid_s);
+    CHECK(bg > 0 && pid_dead(bg), "timeout kills the tool's process group");
+    if (bg > 0)
+        (void)kill((pid_t)bg, SIGKILL);
+    rm_tree(dir);
+}
+
+/* uci exits 1 for every error: only "Entry not found" means absent; a parse error is an error. */
+static void test_uci_error_is_not_absent(void)
+{
+    char dir[] = "/tmp/fb-ucierr-XXXXXX", conf[PATH_MAX], delta[PATH_MAX], w[PATH_MAX], got[128];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    path_fmt(conf, sizeof conf, "%s/config", dir);
+    path_fmt(delta, sizeof delta, "%s/delta", dir);
+    path_fmt(w, sizeof w, "%s/wireless", conf);
+    (void)mkdir(conf, 0700);
+    (void)mkdir(delta, 0700);
+    const char broken[] = "config wifi-iface 'client'\n\toption ssid 'unterminated\n";
+    CHECK(write_all(w, broken, sizeof broken - 1) == 0, "write broken file");
+    struct fb_uci u = {g_uci, conf, delta};
+    struct collect col;
+    char *data = NULL;
+    size_t len = 0;
+    memset(&col, 0, sizeof col);
+    CHECK(fb_uci_get(&u, "wireless", "client", NULL, got, sizeof got) == -1, "get on a parse error is an error");
+    CHECK(fb_uci_get(&u, "wireless", "nosuch", "ssid", got, sizeof got) == -1, "get of any entry of a broken package is an error");
+    CHECK(fb_uci_export(&u, "wireless", &data, &len) == -1, "export of a broken package is an error");
+    CHECK(fb_uci_show(&u, "wireless", collect_cb, &col) == -1, "show of a broken package is an error");
+    CHECK(fb_uci_has_changes(&u, "wireless") == -1, "changes of a broken package is an error");
+    int grc = fb_uci_get(&u, "nopkg", "x", NULL, got, sizeof got);
+    CHECK(grc == 1, "get of a missing package: not found (%d)", grc);
+    CHECK(fb_uci_export(&u, "nopkg", &data, &len) == 1, "export of a missing package: not found");
+    CHECK(fb_uci_show(&u, "nopkg", collect_cb, &col) == 1, "show of a missing package: not found");
+    CHECK(fb_uci_has_changes(&u, "nopkg") == 0, "changes of a missing package: none");
+    rm_tree(dir);
+}
+
+/*
+ * Enterprise: a failed apply with a new CA certificate must not touch the CA file the restored
+ * configuration points to; after a successful apply only the current CA file is left.
+ */
+static void test_enterprise_ca(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    const char *ca_a = "-----BEGIN CERTIFICATE-----\nQUFBQQ==\n-----END CERTIFICATE-----\n";
+    const char *ca_b = "-----BEGIN CERTIFICATE-----\nQkJCQg==\n-----END CERTIFICATE-----\n";
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "enterprise: setup");
+        env_teardown(&e);
+        return;
+    }
+    char sc[2048];
+    int n = snprintf(sc, sizeof sc,
+                     "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
+                     "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\"},"
+                     "{\"ssid\":\"Corp\",\"encryption\":\"wpa2\",\"identity\":\"dev1\",\"password\":\"pw-right\"}]}",
+                     e.conf, e.wstate);
+    CHECK(n > 0 && (size_t)n < sizeof sc && write_all(e.scenario, sc, (size_t)n) == 0, "enterprise: scenario");
+    memset(&p, 0, sizeof p);
+    snprintf(p.ssid, sizeof p.ssid, "Corp");
+    p.ssid_len = 4;
+    snprintf(p.encryption, sizeof p.encryption, "wpa2");
+    snprintf(p.eap_type, sizeof p.eap_type, "peap");
+    snprintf(p.identity, sizeof p.identity, "dev1");
+    snprintf(p.password, sizeof p.password, "pw-right");
+    snprintf(p.ca_cert, sizeof p.ca_cert, "%s", ca_a);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == 0, "enterprise: apply with CA A joins (%s)", fb_reason_name(r));
+    char delta[PATH_MAX], ca_path[512];
+    path_fmt(delta, sizeof delta, "%s/uci-delta", e.state);
+    struct fb_uci u = {g_uci, e.conf, delta};
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path, sizeof ca_path) == 0, "enterprise: ca_cert set");
+    char *got = read_all(ca_path, NULL);
+    CHECK(got && strcmp(got, ca_a) == 0, "enterprise: CA A written");
+    free(got);
+
+    /* a new CA with a wrong password: rolled back; the configuration's CA file still holds CA A */
+    snprintf(p.password, sizeof p.password, "pw-wrong");
+    snprintf(p.ca_cert, sizeof p.ca_cert, "%s", ca_b);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1, "enterprise: wrong password fails (%s)", fb_reason_name(r));
+    char ca_path2[512];
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path2, sizeof ca_path2) == 0 &&
+              strcmp(ca_path, ca_path2) == 0,
+          "enterprise: restored configuration points to the CA file it had");
+    got = read_all(ca_path2, NULL);
+    CHECK(got && strcmp(got, ca_a) == 0, "enterprise: the restored configuration's CA file still holds CA A");
+    free(got);
+
+    /* a new CA, right password: only the new CA file is left */
+    snprintf(p.password, sizeof p.password, "pw-right");
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == 0, "enterprise: apply with CA B joins (%s)", fb_reason_name(r));
+    CHECK(fb_uci_get(&u, "wireless", "client", "ca_cert", ca_path2, sizeof ca_path2) == 0, "enterprise: ca_cert");
+    got = read_all(ca_path2, NULL);
+    CHECK(got && strcmp(got, ca_b) == 0, "enterprise: CA B in use");
+    free(got);
+    CHECK(strcmp(ca_path, ca_path2) == 0 || !exists(ca_path), "enterprise: the earlier CA file is removed");
+    env_teardown(&e);
+}
+
 static void test_qemu_shebang(void)
 {
     /* the stand-ins run through the kernel's shebang handling even from an emulated process */
@@ -742,22 +1026,40 @@ int main(int argc, char **argv)
     snprintf(g_wifi, sizeof g_wifi, "%s/wifi", g_standins);
     snprintf(g_ubus, sizeof g_ubus, "%s/ubus", g_standins);
 
-    test_qemu_shebang();
-    test_uci_golden();
-    test_show_parser();
-    test_apply_success("omega2", FB_LAYOUT_AUTO);
-    test_apply_success("generic-anon", FB_LAYOUT_AUTO);
-    test_apply_success("generic-new", FB_LAYOUT_GENERIC);
-    test_apply_failure("omega2", FB_LAYOUT_AUTO, "wrong key", PREM_SSID, "another key entirely", 1, 0,
-                       FB_REASON_AUTH_FAILED);
-    test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "ssid absent", NULL, NULL, 1, 0, FB_REASON_NETWORK_NOT_FOUND);
-    test_apply_failure("omega2", FB_LAYOUT_OMEGA2, "no lease", PREM_SSID, PREM_KEY, 0, 0, FB_REASON_NO_ADDRESS);
-    test_apply_failure("generic-anon", FB_LAYOUT_GENERIC, "slow join", PREM_SSID, PREM_KEY, 1, 30, FB_REASON_TIMEOUT);
-    test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section", PREM_SSID, "another key entirely", 1,
-                       0, FB_REASON_AUTH_FAILED);
-    test_invalid_and_tool_errors();
-    test_special_values();
-    test_kill_and_recover();
+#define RUN(name, call)                                                                                               \
+    do {                                                                                                              \
+        const char *only = getenv("FB_APPLY_ONLY");                                                                   \
+        if (!only || strstr(name, only))                                                                              \
+            call;                                                                                                     \
+    } while (0)
+    RUN("qemu_shebang", test_qemu_shebang());
+    RUN("uci_golden", test_uci_golden());
+    RUN("show_parser", test_show_parser());
+    RUN("same_ssid_stale", test_same_ssid_stale(0));
+    RUN("same_ssid_stale_no_iwinfo", test_same_ssid_stale(1));
+    RUN("recover_missing_backup", test_recover_missing_backup(0));
+    RUN("recover_missing_backup_torn", test_recover_missing_backup(1));
+    RUN("enterprise_ca", test_enterprise_ca());
+    RUN("uci_error_is_not_absent", test_uci_error_is_not_absent());
+    RUN("proc_background_child", test_proc_background_child());
+    RUN("agent_recovers_first", test_agent_recovers_first());
+    RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
+    RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
+    RUN("success_generic_new", test_apply_success("generic-new", FB_LAYOUT_GENERIC));
+    RUN("fail_wrong_key", test_apply_failure("omega2", FB_LAYOUT_AUTO, "wrong key", PREM_SSID, "another key entirely",
+                                             1, 0, FB_REASON_AUTH_FAILED));
+    RUN("fail_ssid_absent_anon", test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "ssid absent", NULL, NULL, 1, 0,
+                                                    FB_REASON_NETWORK_NOT_FOUND));
+    RUN("fail_no_lease", test_apply_failure("omega2", FB_LAYOUT_OMEGA2, "no lease", PREM_SSID, PREM_KEY, 0, 0,
+                                            FB_REASON_NO_ADDRESS));
+    RUN("fail_slow_join", test_apply_failure("generic-anon", FB_LAYOUT_GENERIC, "slow join", PREM_SSID, PREM_KEY, 1, 30,
+                                             FB_REASON_TIMEOUT));
+    RUN("fail_wrong_key_new_section", test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section",
+                                                         PREM_SSID, "another key entirely", 1, 0,
+                                                         FB_REASON_AUTH_FAILED));
+    RUN("invalid_and_tool_errors", test_invalid_and_tool_errors());
+    RUN("special_values", test_special_values());
+    RUN("kill_and_recover", test_kill_and_recover());
 
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
