@@ -2,7 +2,7 @@
 # Installs the Debian packages FleetBootstrap needs, only those that are missing.
 set -euo pipefail
 pkgs=(mosquitto mosquitto-clients libmosquitto-dev libssl-dev libjson-c-dev libsqlite3-dev
-      openssl pkg-config gcc make qemu-user gcc-mipsel-linux-gnu python3)
+      openssl pkg-config gcc make qemu-user gcc-mipsel-linux-gnu python3 strace)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
