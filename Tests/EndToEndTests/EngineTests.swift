@@ -47,6 +47,15 @@ struct EngineFixture {
         #expect(reply.ok, "\(String(describing: reply.error))")
     }
 
+    /// Enrolls the devices into group "lab" and assigns the `officeProfile` to that group.
+    func enrollWithOfficeAssigned(_ devices: [TestDevice]) throws {
+        try enroll(devices, group: "lab")
+        #expect(try addProfile("office", officeProfile).ok)
+        let (assigned, _) = try request(
+            .assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        #expect(assigned.ok, "\(String(describing: assigned.error))")
+    }
+
     func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws
         -> OperatorReplyMessage<ProfileAddResult>
     {
@@ -122,9 +131,7 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let device = TestDevice(id: "omega-1")
-        try f.enroll([device], group: "lab")
-        _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        try f.enrollWithOfficeAssigned([device])
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
         _ = try f.addProfile(
@@ -150,9 +157,7 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let device = TestDevice(id: "omega-1")
-        try f.enroll([device], group: "lab")
-        _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        try f.enrollWithOfficeAssigned([device])
         let impostor = TestDevice(id: "omega-1")
         let actions = try f.engine.hello(device: impostor.id, publicKey: impostor.publicKey)
         #expect(configs(actions).isEmpty)
@@ -220,9 +225,7 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let devices = [TestDevice(id: "a"), TestDevice(id: "b"), TestDevice(id: "c")]
-        try f.enroll(devices, group: "lab")
-        _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        try f.enrollWithOfficeAssigned(devices)
         let (reply, actions) = try f.request(.push, PushArgs(devices: nil, group: "lab"), as: PushResult.self)
         #expect(reply.result?.pushed.map(\.device) == ["a", "b", "c"])
         #expect(reply.result?.pushed.map(\.seq) == [1, 1, 1])
@@ -374,9 +377,7 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let devices = [TestDevice(id: "a"), TestDevice(id: "b")]
-        try f.enroll(devices, group: "lab")
-        _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        try f.enrollWithOfficeAssigned(devices)
         for d in devices { _ = try f.engine.hello(device: d.id, publicKey: d.publicKey) }
         _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
         #expect(configs(try f.engine.reconcile()).map(\.device) == ["b"])
@@ -386,9 +387,7 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let device = TestDevice(id: "a")
-        try f.enroll([device], group: "lab")
-        _ = try f.addProfile("office", officeProfile)
-        _ = try f.request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), as: AssignResult.self)
+        try f.enrollWithOfficeAssigned([device])
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
         _ = try f.engine.status(device: "a", state: "failed", seq: 1, reason: "replay", detail: nil)
