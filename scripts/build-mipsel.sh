@@ -11,9 +11,10 @@ sysroot="$root/agent/build/sysroot"
 debs="$root/agent/build/debs-mipsel"
 what="${1:-agent}"
 cc="${MIPSEL_CC:-mipsel-linux-gnu-gcc}"
-sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 
-command -v "$cc" >/dev/null || { echo "build-mipsel: $cc missing (apt-get install gcc-mipsel-linux-gnu)" >&2; exit 1; }
+command -v "$cc" >/dev/null || { echo "build-mipsel: $cc missing (apt-get install gcc-mipsel-linux-gnu; scripts/install-deps.sh)" >&2; exit 1; }
+[ -f /usr/mipsel-linux-gnu/include/stdint.h ] || [ -n "${MIPSEL_CC:-}" ] ||
+  { echo "build-mipsel: the mipsel C library headers are missing (apt-get install libc6-dev-mipsel-cross; scripts/install-deps.sh)" >&2; exit 1; }
 
 make_sysroot() {
   # Runtime + development packages for the three libraries, their runtime deps (`apt-cache depends`:
@@ -22,13 +23,9 @@ make_sysroot() {
               libatomic1 libc6 libgcc-s1)
   local stamp="$sysroot/.complete"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "${pkgs[*]}" ]; then return 0; fi
-  if ! dpkg --print-foreign-architectures | grep -qx mipsel; then
-    echo "build-mipsel: adding the mipsel architecture to dpkg (needed by apt-get download)"
-    $sudo_cmd dpkg --add-architecture mipsel
-    $sudo_cmd apt-get update -qq
-  fi
-  if ! apt-cache show libmosquitto1:mipsel >/dev/null 2>&1; then
-    $sudo_cmd apt-get update -qq
+  if ! dpkg --print-foreign-architectures | grep -qx mipsel || ! apt-cache show libmosquitto1:mipsel >/dev/null 2>&1; then
+    echo "build-mipsel: dpkg has no mipsel package lists (needed by apt-get download): run scripts/install-deps.sh" >&2
+    exit 1
   fi
   rm -rf "$debs" "$sysroot"
   mkdir -p "$debs" "$sysroot"
