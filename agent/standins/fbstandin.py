@@ -8,25 +8,12 @@ The scenario (JSON, path in env FB_STANDIN_SCENARIO) describes the world around 
 station tries to join; `ubus` answers from that record and the clock. Nothing the agent sets
 other than the uci files influences the outcome.
 """
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _load_uci_module():
-    loader = importlib.machinery.SourceFileLoader("fb_uci_standin", os.path.join(HERE, "uci"))
-    spec = importlib.util.spec_from_loader("fb_uci_standin", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-uci = _load_uci_module()
+import fbuci as uci  # the uci stand-in's parser and writer
 
 
 def die(msg, code=1):

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Stand-in for OpenWRT's `uci` CLI on Debian test hosts.
+"""Stand-in for OpenWRT's `uci` CLI on Debian test hosts (the `uci` launcher runs main()).
 
 Implements the subset the agent uses, on real uci-format files: -c, -t, -p, -q, -n/-N, -X, -d,
 -f; get, show, set, add, delete, add_list, del_list, rename, commit, revert, changes, export,
@@ -8,7 +7,6 @@ codes follow the behaviour of openwrt/uci (cli.c, file.c, list.c, delta.c); writ
 """
 import os
 import sys
-import tempfile
 
 CONFDIR = "/etc/config"
 SAVEDIR = "/tmp/.uci"
@@ -478,7 +476,9 @@ class Ctx:
         except FileNotFoundError:
             mode = 0o600
         try:
-            fd, tmp = tempfile.mkstemp(prefix=".%s.uci-" % p.name, dir=self.confdir)
+            # mkstemp without importing tempfile (which costs more start-up than the rest of the tool)
+            tmp = os.path.join(self.confdir, ".%s.uci-%s" % (p.name, os.urandom(6).hex()))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError:
             raise UciError(ERR_IO)
         try:
@@ -1018,7 +1018,7 @@ def main(argv):
     return ret
 
 
-if __name__ == "__main__":
+def run():
     try:
         sys.exit(main(sys.argv))
     except BrokenPipeError:

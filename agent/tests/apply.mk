@@ -45,14 +45,29 @@ $(APPLY_AGENT_BIN): $(wildcard $(APPLY_SRC_DIR)/*.c) $(APPLY_HDRS)
 	@mkdir -p $(dir $@)
 	$(APPLY_CC) $(APPLY_CFLAGS) -I$(APPLY_SRC_DIR) -o $@ $(wildcard $(APPLY_SRC_DIR)/*.c) -lmosquitto $(APPLY_LIBS)
 
+# Cases run as separate processes, APPLY_JOBS at a time (they wait on stand-ins and timeouts, not CPU).
+APPLY_JOBS ?= 8
+
 test-apply: $(APPLY_NATIVE_BIN) $(APPLY_AGENT_BIN)
-	FB_AGENT_BIN=$(APPLY_AGENT_BIN) $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
-	$(APPLY_TESTS_DIR)/check-durability.sh $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
+	@FB_AGENT_BIN=$(abspath $(APPLY_AGENT_BIN)) $(APPLY_TESTS_DIR)/run-cases.sh $(APPLY_JOBS) \
+		$(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
+	@$(APPLY_TESTS_DIR)/check-durability.sh $(APPLY_NATIVE_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
 
 # qemu-mipsel runs the test binary; the Python stand-ins it forks start through the host
-# kernel's shebang handling (execve of a script needs no emulation).
-test-apply-mipsel: $(APPLY_MIPSEL_BIN)
-	QEMU_LD_PREFIX=/usr/mipsel-linux-gnu LD_LIBRARY_PATH=$(abspath $(MIPSEL_SYSROOT))/usr/lib/mipsel-linux-gnu \
+# kernel's shebang handling (execve of a script needs no emulation). The start-up order case runs
+# the cross-built agent (MIPSEL_AGENT, from scripts/build-mipsel.sh) through a script that starts it
+# under qemu-mipsel, so the device binary is what is checked.
+MIPSEL_AGENT ?= $(APPLY_AGENT_DIR)/build/mipsel/omega-agent
+MIPSEL_AGENT_RUNNER := $(APPLY_BUILD_DIR)/apply-mipsel/omega-agent-qemu
+
+$(MIPSEL_AGENT_RUNNER): $(MIPSEL_AGENT)
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\nexec %s -L %s %s "$$@"\n' "$(APPLY_QEMU)" "$(abspath $(MIPSEL_SYSROOT))" "$(abspath $(MIPSEL_AGENT))" >$@
+	@chmod +x $@
+
+test-apply-mipsel: $(APPLY_MIPSEL_BIN) $(MIPSEL_AGENT_RUNNER)
+	@QEMU_LD_PREFIX=/usr/mipsel-linux-gnu LD_LIBRARY_PATH=$(abspath $(MIPSEL_SYSROOT))/usr/lib/mipsel-linux-gnu \
+		FB_AGENT_BIN=$(abspath $(MIPSEL_AGENT_RUNNER)) $(APPLY_TESTS_DIR)/run-cases.sh $(APPLY_JOBS) \
 		$(APPLY_QEMU) -L /usr/mipsel-linux-gnu $(APPLY_MIPSEL_BIN) $(APPLY_AGENT_DIR)/standins $(APPLY_TESTS_DIR)/golden
 
 apply-objs-check:

@@ -6,8 +6,8 @@
 set -eu
 bin=$1 standins=$2 golden=$3
 if ! command -v strace >/dev/null 2>&1; then
-    echo "check-durability: strace not installed, skipped"
-    exit 0
+    echo "check-durability: FAILED: strace is missing (apt-get install strace; scripts/install-deps.sh names it)" >&2
+    exit 1
 fi
 log=$(mktemp /tmp/fb-durability-XXXXXX)
 trap 'rm -f "$log"' EXIT

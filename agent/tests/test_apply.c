@@ -802,7 +802,7 @@ static void test_agent_recovers_first(void)
     struct fb_wifi_profile p;
     enum fb_reason r = FB_REASON_NONE;
     if (!bin || !*bin) {
-        printf("agent start-up order: skipped (FB_AGENT_BIN not set)\n");
+        CHECK(0, "agent start-up order: FB_AGENT_BIN must name the omega-agent binary to test");
         return;
     }
     if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
@@ -1026,11 +1026,21 @@ int main(int argc, char **argv)
     snprintf(g_wifi, sizeof g_wifi, "%s/wifi", g_standins);
     snprintf(g_ubus, sizeof g_ubus, "%s/ubus", g_standins);
 
+    /*
+     * FB_APPLY_LIST=1 prints the case names, one a line; FB_APPLY_ONLY=<name> runs that case alone
+     * (tests/run-cases.sh runs every case as its own process, several at a time).
+     */
+    const char *only = getenv("FB_APPLY_ONLY");
+    const char *list = getenv("FB_APPLY_LIST");
+    int listing = list && *list && strcmp(list, "0") != 0, matched = 0;
 #define RUN(name, call)                                                                                               \
     do {                                                                                                              \
-        const char *only = getenv("FB_APPLY_ONLY");                                                                   \
-        if (!only || strstr(name, only))                                                                              \
+        if (listing) {                                                                                                \
+            puts(name);                                                                                               \
+        } else if (!only || strcmp(name, only) == 0) {                                                                \
+            matched++;                                                                                                \
             call;                                                                                                     \
+        }                                                                                                             \
     } while (0)
     RUN("qemu_shebang", test_qemu_shebang());
     RUN("uci_golden", test_uci_golden());
@@ -1061,6 +1071,12 @@ int main(int argc, char **argv)
     RUN("special_values", test_special_values());
     RUN("kill_and_recover", test_kill_and_recover());
 
+    if (listing)
+        return 0;
+    if (!matched) {
+        fprintf(stderr, "test_apply: no case named '%s' (FB_APPLY_LIST=1 lists them)\n", only);
+        return 2;
+    }
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }
