@@ -38,6 +38,20 @@ static void seal_as(const uint8_t *sk, enum fb_kind kind, const char *id, uint64
     CHECK(fb_envelope_seal(kind, id, seq, agent.pk, sk, (const uint8_t *)pt, strlen(pt), env_json, sizeof env_json) == 0);
 }
 
+/* Replaces the one occurrence of `from` in env_json by `to`; -1 when `from` is not there exactly once. */
+static int relabel(const char *from, const char *to)
+{
+    char *at = strstr(env_json, from);
+    if (!at || strstr(at + 1, from))
+        return -1;
+    size_t fl = strlen(from), tl = strlen(to), rest = strlen(at + fl);
+    if ((size_t)(at - env_json) + tl + rest + 1 > sizeof env_json)
+        return -1;
+    memmove(at + tl, at + fl, rest + 1);
+    memcpy(at, to, tl);
+    return 0;
+}
+
 /* Handles env_json and checks: outcome, number of reports, and the last report's contents. */
 static void expect(const char *topic, enum fb_reason want, int want_reports, const char *last_contains)
 {
@@ -173,10 +187,16 @@ int main(void)
     /* wrong_device is checked before kid. */
     seal_as(other_sk, FB_KIND_WIFI, "omega-ffff", 9, k_good);
     expect(k_topic, FB_REASON_WRONG_DEVICE, 1, "wrong_device");
-    /* Relabelled kind (reset envelope body marked wifi) fails to open. */
+    /* Relabelled kind: the kind is bound into info and AAD, so an envelope sealed as one kind and
+     * labelled as the other does not open, either way round; nothing is applied or reset. */
+    int wifi_calls = fb_fake.wifi_calls, reset_calls = fb_fake.reset_calls;
     seal_as(svc_sk, FB_KIND_RESET, "omega-a1b2", 6, "{\"reason\":\"revoked\"}");
-    char *kind = strstr(env_json, "\"kind\":\"reset\"");
-    CHECK(kind != NULL);
+    CHECK(relabel("\"kind\":\"reset\"", "\"kind\":\"wifi\"") == 0);
+    expect(k_topic, FB_REASON_BAD_ENVELOPE, 1, "\"seq\":6,\"reason\":\"bad_envelope\"");
+    seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 6, k_good);
+    CHECK(relabel("\"kind\":\"wifi\"", "\"kind\":\"reset\"") == 0);
+    expect(k_topic, FB_REASON_BAD_ENVELOPE, 1, "\"seq\":6,\"reason\":\"bad_envelope\"");
+    CHECK(fb_fake.wifi_calls == wifi_calls && fb_fake.reset_calls == reset_calls && agent.state.seq == 5);
     seal_as(svc_sk, FB_KIND_RESET, "omega-a1b2", 6, "{\"reason\":\"revoked\"}");
     /* reset: status reset, seq persisted */
     expect(k_topic, FB_REASON_NONE, 1, "\"state\":\"reset\",\"seq\":6");
