@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "provisiond", targets: ["provisiond"]),
         .executable(name: "fleetctl", targets: ["fleetctl"]),
         .executable(name: "omega-agent", targets: ["omega-agent"]),
+        .executable(name: "fleet-bench", targets: ["fleet-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
@@ -68,6 +69,16 @@ let package = Package(
             name: "fleetctl",
             dependencies: [
                 "FleetCtlCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Rates and timings (the tests assert behaviour only).
+        .executableTarget(
+            name: "fleet-bench",
+            dependencies: [
+                "MQTT", "BrokerHarness", "FleetProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

@@ -17,6 +17,12 @@ public enum BinaryLocator {
         return candidate
     }
 
+    /// The first executable file called `name` in a `$PATH` directory, or nil.
+    public static func onPath(_ name: String) -> String? {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// The directory holding Package.swift, found by walking up from this source file.
     public static func packageRoot(file: String = #filePath) -> URL {
         var dir = URL(fileURLWithPath: file).deletingLastPathComponent()

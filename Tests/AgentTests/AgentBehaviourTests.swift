@@ -122,7 +122,8 @@ struct AgentBehaviourTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let keyPath = dir.appendingPathComponent("device.key").path
-        let config = "config agent 'agent'\n\toption device_id 'omega-c0ffee'\n\toption key_file '\(keyPath)'\n"
+        let config =
+            "config agent 'agent'\n\toption device_id 'omega-c0ffee'\n\toption key_file '\(keyPath)'\n"
             + "\toption model 'omega2'\n\toption mac '40a36bc0ffee'\n"
         try Data(config.utf8).write(to: dir.appendingPathComponent("omega-agent"))
         let run = try ManagedProcess.start(
@@ -159,7 +160,9 @@ struct AgentBehaviourTests {
             ])
             // Not enrolled: the broker refuses the derived password; the agent says hello anyway.
             let deadline = ContinuousClock.now + .seconds(20)
-            while site.hellos().isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            while site.hellos().isEmpty && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let hello = try #require(site.hellos().first, "no hello via the hello-only account: \(site.agentOutput)")
             #expect(hello.string.contains(Base64URL.encode(site.deviceKey.publicKey.rawRepresentation)))
             #expect(!site.statuses().contains { $0.state == .online })
@@ -191,7 +194,8 @@ struct AgentBehaviourTests {
         let site = try await AgentSite(binary: try .native(), brokerConfig: config)
         do {
             try site.startAgent(extraConfig: ["broker_port": "\(tlsPort)", "tls_ca": pki.otherCA.path])
-            try await #require(site.agent).waitForOutput(containing: "connect to 127.0.0.1:\(tlsPort) failed", timeout: .seconds(30))
+            try await #require(site.agent).waitForOutput(
+                containing: "connect to 127.0.0.1:\(tlsPort) failed", timeout: .seconds(30))
             #expect(!site.statuses().contains { $0.state == .online })
             await site.stopAgent()
             try site.startAgent(extraConfig: ["broker_port": "\(tlsPort)", "tls_ca": pki.caCert.path])
@@ -219,12 +223,7 @@ struct AgentBehaviourTests {
 @Suite("omega-agent (mipsel under qemu)", .serialized)
 struct MipselAgentTests {
     @Test func mipselAgentOpensSwiftSealedEnvelopeAndApplies() async throws {
-        guard let binary = AgentBinary.mipsel() else {
-            if AgentBinary.mipselRequired {
-                Issue.record("CI=true but the mipsel agent is missing: run `make -C agent mipsel` (OMEGA_AGENT_MIPSEL)")
-            }
-            return
-        }
+        let binary = try AgentBinary.mipsel()
         try await withAgentSite(binary: binary) { site in
             try await site.publishConfig(try site.seal(AgentSite.goodProfile, seq: 3))
             let applied = try await site.waitForStatus("applied 3") { $0.state == .applied || $0.state == .failed }
@@ -293,7 +292,8 @@ enum BadInput: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return try site.seal(AgentSite.goodProfile, seq: 6, serviceKey: Curve25519.KeyAgreement.PrivateKey())
         case .ssidOf33Bytes:
             return try site.sealRaw(
-                "{\"ssid\":\"\(String(repeating: "s", count: 33))\",\"encryption\":\"psk2\",\"key\":\"12345678\"}", seq: 6)
+                "{\"ssid\":\"\(String(repeating: "s", count: 33))\",\"encryption\":\"psk2\",\"key\":\"12345678\"}",
+                seq: 6)
         case .pskOf7Characters:
             return try site.sealRaw("{\"ssid\":\"Premises\",\"encryption\":\"psk2\",\"key\":\"1234567\"}", seq: 6)
         case .oversizedMessage:

@@ -20,24 +20,32 @@ struct AgentBinary: Sendable, CustomStringConvertible {
         return AgentBinary(executable: path, prefixArguments: [], patience: .seconds(90), description: "native")
     }
 
-    /// The mipsel build named by `OMEGA_AGENT_MIPSEL`, run with `qemu-mipsel -L <sysroot>`;
-    /// nil when it is not there (callers skip, or fail under CI).
-    static func mipsel() -> AgentBinary? {
+    /// The mipsel build named by `OMEGA_AGENT_MIPSEL` (default `agent/build/mipsel/omega-agent`), run with
+    /// `qemu-mipsel -L <sysroot>`. Throws, naming what to build or install, when any part is missing:
+    /// a mipsel test never passes without having run the mipsel agent.
+    static func mipsel() throws -> AgentBinary {
         let env = ProcessInfo.processInfo.environment
         let root = BinaryLocator.packageRoot()
-        let path = env["OMEGA_AGENT_MIPSEL"].flatMap { $0.isEmpty ? nil : $0 }
+        let path =
+            env["OMEGA_AGENT_MIPSEL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? root.appendingPathComponent("agent/build/mipsel/omega-agent").path
-        let sysroot = env["OMEGA_AGENT_SYSROOT"].flatMap { $0.isEmpty ? nil : $0 }
+        let sysroot =
+            env["OMEGA_AGENT_SYSROOT"].flatMap { $0.isEmpty ? nil : $0 }
             ?? root.appendingPathComponent("agent/build/sysroot").path
-        guard FileManager.default.isExecutableFile(atPath: path),
-            FileManager.default.fileExists(atPath: sysroot + "/lib/ld.so.1")
-        else { return nil }
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw AgentTestError(
+                "the mipsel agent \(path) is missing: run `make -C agent mipsel` (or set OMEGA_AGENT_MIPSEL)")
+        }
+        guard FileManager.default.fileExists(atPath: sysroot + "/lib/ld.so.1") else {
+            throw AgentTestError(
+                "the mipsel sysroot \(sysroot) has no lib/ld.so.1: run `scripts/build-mipsel.sh sysroot`")
+        }
+        guard let qemu = BinaryLocator.onPath("qemu-mipsel") else {
+            throw AgentTestError("qemu-mipsel is not installed: apt-get install qemu-user (scripts/install-deps.sh)")
+        }
         return AgentBinary(
-            executable: "qemu-mipsel", prefixArguments: ["-L", sysroot, path], patience: .seconds(180),
-            description: "mipsel")
+            executable: qemu, prefixArguments: ["-L", sysroot, path], patience: .seconds(180), description: "mipsel")
     }
-
-    static var mipselRequired: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 }
 
 struct AgentTestError: Error, CustomStringConvertible {
@@ -82,8 +90,10 @@ final class AgentSite: Sendable {
     var helloTopic: String { "\(prefix)/v1/devices/\(deviceID)/hello" }
 
     /// Sets up the files and the monitor; `brokerConfig` is appended to the development config.
-    init(binary: AgentBinary, device: String = "omega-a1b2", brokerConfig: String? = nil,
-         monitorUser: (String, String)? = nil) async throws {
+    init(
+        binary: AgentBinary, device: String = "omega-a1b2", brokerConfig: String? = nil,
+        monitorUser: (String, String)? = nil
+    ) async throws {
         self.binary = binary
         self.deviceID = try DeviceID(device)
         self.broker = try await Broker.start(config: brokerConfig)
@@ -115,10 +125,14 @@ final class AgentSite: Sendable {
         let scenario: [String: Any] = [
             "confdir": confdir.path, "state": directory.appendingPathComponent("wifi-state.json").path,
             "aps": [
-                ["ssid": Self.provisioningSSID, "encryption": "psk2", "key": Self.provisioningKey,
-                 "gives_lease": true, "join_delay_s": 0, "address": "192.168.4.20"],
-                ["ssid": Self.premisesSSID, "encryption": "psk2", "key": Self.premisesKey,
-                 "gives_lease": true, "join_delay_s": 0, "address": "10.1.2.3"],
+                [
+                    "ssid": Self.provisioningSSID, "encryption": "psk2", "key": Self.provisioningKey,
+                    "gives_lease": true, "join_delay_s": 0, "address": "192.168.4.20",
+                ],
+                [
+                    "ssid": Self.premisesSSID, "encryption": "psk2", "key": Self.premisesKey,
+                    "gives_lease": true, "join_delay_s": 0, "address": "10.1.2.3",
+                ],
             ],
         ]
         try JSONSerialization.data(withJSONObject: scenario).write(to: scenarioFile)
@@ -163,7 +177,9 @@ final class AgentSite: Sendable {
             standins.appendingPathComponent("wifi").path, arguments: ["reload"], environment: environment)
         let deadline = ContinuousClock.now + .seconds(30)
         while wifi.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        guard wifi.exitCodeIfExited() == 0 else { throw AgentTestError("wifi reload stand-in failed: \(wifi.output())") }
+        guard wifi.exitCodeIfExited() == 0 else {
+            throw AgentTestError("wifi reload stand-in failed: \(wifi.output())")
+        }
         let p = try ManagedProcess.start(
             binary.executable, arguments: binary.prefixArguments + ["--config", configFile.path, "--stderr"],
             environment: environment)
@@ -192,9 +208,11 @@ final class AgentSite: Sendable {
 
     // MARK: envelopes
 
-    func seal(_ profile: WiFiProfile, seq: UInt64, for device: DeviceID? = nil,
-              publicKey: Curve25519.KeyAgreement.PublicKey? = nil,
-              serviceKey: Curve25519.KeyAgreement.PrivateKey? = nil) throws -> String {
+    func seal(
+        _ profile: WiFiProfile, seq: UInt64, for device: DeviceID? = nil,
+        publicKey: Curve25519.KeyAgreement.PublicKey? = nil,
+        serviceKey: Curve25519.KeyAgreement.PrivateKey? = nil
+    ) throws -> String {
         let envelope = try EnvelopeCrypto.seal(
             profile: profile, seq: seq, device: device ?? deviceID,
             devicePublicKey: publicKey ?? deviceKey.publicKey, servicePrivateKey: serviceKey ?? self.serviceKey)

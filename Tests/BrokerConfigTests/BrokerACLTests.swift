@@ -96,7 +96,8 @@ extension SiteBroker {
     }
 
     func register(_ id: String, password: String) async throws {
-        try await dynsec(try DynSecCommands.registerDevice(id: id, password: password, prefix: prefix), .registerDevice(id))
+        try await dynsec(
+            try DynSecCommands.registerDevice(id: id, password: password, prefix: prefix), .registerDevice(id))
     }
 
     func remove(_ id: String) async throws {
@@ -275,7 +276,8 @@ struct BrokerACLTests {
         try await SiteBroker.with { site in
             let prov = try await site.provisiond()
             defer { prov.close() }
-            try await prov.publish("\(site.p)/devices/dev-a/status", payload: Array(#"{"v":1,"state":"online"}"#.utf8), retain: true)
+            try await prov.publish(
+                "\(site.p)/devices/dev-a/status", payload: Array(#"{"v":1,"state":"online"}"#.utf8), retain: true)
             try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed".utf8), retain: true)
             let monitor = site.client("monitor", password: try site.password(of: "monitor"), clientID: "monitor")
             try await monitor.connect()
@@ -327,7 +329,9 @@ struct BrokerACLTests {
             let sentinel = "\(site.p)/devices/omega-a1b2/hello"
             try await site.expectPublishDenied(hello, to: "\(site.p)/devices/omega-a1b2/status", sentinel: sentinel)
             try await site.expectPublishDenied(hello, to: "\(site.p)/ops/request/operator", sentinel: sentinel)
-            await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("\(site.p)/devices/omega-a1b2/config") }
+            await #expect(throws: MQTTError.self) {
+                _ = try await hello.subscribe("\(site.p)/devices/omega-a1b2/config")
+            }
             await #expect(throws: MQTTError.self) { _ = try await hello.subscribe("#") }
         }
     }
@@ -345,7 +349,8 @@ struct BrokerACLTests {
                 "/usr/bin/openssl",
                 [
                     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                    otherDir.appendingPathComponent("ca.key").path, "-out", otherDir.appendingPathComponent("ca.crt").path,
+                    otherDir.appendingPathComponent("ca.key").path, "-out",
+                    otherDir.appendingPathComponent("ca.crt").path,
                     "-subj", "/CN=Another CA", "-days", "1",
                 ])
             #expect(made.status == 0)
@@ -361,7 +366,8 @@ struct BrokerACLTests {
         try await SiteBroker.with { site in
             try await site.register("dev-a", password: "password-of-device-a")
             let prov = try await site.provisiond()
-            try await prov.publish("\(site.p)/devices/dev-a/config", payload: Array("sealed-envelope".utf8), retain: true)
+            try await prov.publish(
+                "\(site.p)/devices/dev-a/config", payload: Array("sealed-envelope".utf8), retain: true)
             prov.close()
             try await site.restart()
             let a = try await site.device("dev-a", password: "password-of-device-a")
@@ -383,16 +389,22 @@ struct BrokerACLTests {
                 #expect(try site.password(of: name).count >= 40)
             }
             for path in ["secrets", "broker"] {
-                let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
+                let mode = try #require(
+                    fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions]
+                        as? Int)
                 #expect(mode == 0o700, "\(path)")
             }
             for path in ["secrets/ca.key", "certs/server.key", "broker/dynamic-security.json"] {
-                let mode = try #require(fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions] as? Int)
+                let mode = try #require(
+                    fm.attributesOfItem(atPath: site.directory.appendingPathComponent(path).path)[.posixPermissions]
+                        as? Int)
                 #expect(mode == 0o600, "\(path)")
             }
-            let config = try String(contentsOf: site.directory.appendingPathComponent("mosquitto.conf"), encoding: .utf8)
+            let config = try String(
+                contentsOf: site.directory.appendingPathComponent("mosquitto.conf"), encoding: .utf8)
             #expect(!config.contains("@"), "every placeholder is substituted")
-            let dynsec = try String(contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
+            let dynsec = try String(
+                contentsOf: site.directory.appendingPathComponent("broker/dynamic-security.json"), encoding: .utf8)
             for name in ["admin", "provisiond", "operator", "monitor", "hello"] {
                 #expect(!dynsec.contains(try site.password(of: name)))
             }

@@ -14,7 +14,9 @@ struct DynSecCommandsTests {
         #expect(commands.map { $0["command"] as? String } == ["createRole", "createClient"])
         #expect(commands[0]["rolename"] as? String == "device-omega-a1b2")
         let acls = try #require(commands[0]["acls"] as? [[String: Any]])
-        let pairs = acls.map { "\($0["acltype"] as? String ?? "") \($0["topic"] as? String ?? "") \($0["allow"] as? Bool ?? false)" }
+        let pairs = acls.map {
+            "\($0["acltype"] as? String ?? "") \($0["topic"] as? String ?? "") \($0["allow"] as? Bool ?? false)"
+        }
         #expect(
             Set(pairs) == [
                 "subscribeLiteral site/x/v1/devices/omega-a1b2/config true",
@@ -64,8 +66,10 @@ struct DynSecCommandsTests {
 
     @Test func registrationToleratesAnExistingRoleButNotAnExistingAccount() throws {
         let responses = [
-            DynSecResponse(command: "createRole", error: "Role already exists", correlationData: "fleet:register:d1:role"),
-            DynSecResponse(command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"),
+            DynSecResponse(
+                command: "createRole", error: "Role already exists", correlationData: "fleet:register:d1:role"),
+            DynSecResponse(
+                command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"),
         ]
         let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
         #expect(throws: DynSecError.self) { try result.get() }
@@ -74,7 +78,8 @@ struct DynSecCommandsTests {
 
     @Test func removalOfAnUnknownDeviceIsNotAnError() throws {
         let responses = [
-            DynSecResponse(command: "deleteClient", error: "Client not found", correlationData: "fleet:remove:d1:client"),
+            DynSecResponse(
+                command: "deleteClient", error: "Client not found", correlationData: "fleet:remove:d1:client"),
             DynSecResponse(command: "deleteRole", error: "Role not found", correlationData: "fleet:remove:d1:role"),
         ]
         let result = try #require(DynSecCommands.result(of: .removeDevice("d1"), in: responses))
@@ -84,7 +89,8 @@ struct DynSecCommandsTests {
     @Test func otherErrorsAreReportedWithTheCommand() throws {
         let responses = [
             DynSecResponse(command: "createRole", correlationData: "fleet:register:d1:role"),
-            DynSecResponse(command: "createClient", error: "Internal error", correlationData: "fleet:register:d1:client"),
+            DynSecResponse(
+                command: "createClient", error: "Internal error", correlationData: "fleet:register:d1:client"),
         ]
         let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
         #expect(throws: DynSecError(.refused, "createClient: Internal error")) { try result.get() }

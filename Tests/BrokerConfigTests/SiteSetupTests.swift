@@ -6,12 +6,14 @@ struct SiteSetupTests {
     private var script: String { SiteBroker.repositoryRoot.appendingPathComponent("scripts/site-setup.sh").path }
 
     private func scratch() -> URL {
-        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fleet-setup-\(UUID().uuidString.prefix(8))")
+        URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "fleet-setup-\(UUID().uuidString.prefix(8))")
     }
 
     @Test(arguments: [
         ["--prefix", "a/+/b"], ["--prefix", "/lead"], ["--device-port", "0"], ["--local-port", "70000"],
-        ["--hosts", "bad host"], ["--operator", "hello"], ["--operator", "a/b"], ["--dynsec-plugin", "/nonexistent.so"],
+        ["--hosts", "bad host"], ["--operator", "hello"], ["--operator", "a/b"],
+        ["--dynsec-plugin", "/nonexistent.so"],
         ["--unknown", "x"],
     ])
     func badInputIsRefusedAndCreatesNothing(arguments: [String]) async throws {
@@ -20,7 +22,8 @@ struct SiteSetupTests {
         let result = try await run(script, [dir.path] + arguments)
         #expect(result.status != 0)
         #expect(!result.output.isEmpty, "says what is wrong")
-        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("broker/dynamic-security.json").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: dir.appendingPathComponent("broker/dynamic-security.json").path))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("secrets").path))
     }
 

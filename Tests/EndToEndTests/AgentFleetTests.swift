@@ -43,10 +43,7 @@ struct AgentFleetTests {
             #expect(try await site.fleetctl(["assign", "office", "--group", "warehouse"]).status == 0)
             #expect(try await site.fleetctl(["assign", "office", "--group", "latecomers"]).status == 0)
 
-            let clock = ContinuousClock()
-            let started = clock.now
             let pushed = try await site.fleetctl(["push", "--group", "warehouse", "--timeout", "90"])
-            print("measure: fleetctl push to 3 real agents (stand-in Wi-Fi) until all applied: \(clock.now - started)")
             #expect(pushed.status == 0, "\(pushed.output)\n\(group.map { $0.log() }.joined(separator: "\n"))")
             #expect(pushed.output.contains("applied 3/3"))
             for agent in group {

@@ -311,7 +311,9 @@ struct EngineTests {
         ] {
             #expect(f.engine.operatorRequest(Array(text.utf8), from: "alice").isEmpty)
         }
-        #expect(f.engine.operatorRequest(Array(#"{"v":1,"id":"r1","op":"status","reply_to":"x"}"#.utf8), from: "a/b").isEmpty)
+        #expect(
+            f.engine.operatorRequest(Array(#"{"v":1,"id":"r1","op":"status","reply_to":"x"}"#.utf8), from: "a/b")
+                .isEmpty)
     }
 
     @Test(arguments: [

@@ -1,5 +1,5 @@
-import Crypto
 import BrokerHarness
+import Crypto
 import FleetCtlCore
 import FleetProtocol
 import Foundation
@@ -34,8 +34,10 @@ struct SimulatedFleetTests {
             }
 
             let added = try await site.fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
-                 "--service-pubkey", site.servicePublicKeyPath],
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-pubkey", site.servicePublicKeyPath,
+                ],
                 stdin: Data("\(psk)\n".utf8))
             #expect(added.status == 0, "\(added.output)")
             let assigned = try await site.fleetctl(["assign", "office", "--group", "lab"])
@@ -91,8 +93,10 @@ struct SimulatedFleetTests {
             #expect(unknown.output.split(separator: "\n").count == 1)
 
             let weak = try await site.fleetctl(
-                ["profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
-                 "--service-pubkey", site.servicePublicKeyPath],
+                [
+                    "profile", "add", "weak", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-pubkey", site.servicePublicKeyPath,
+                ],
                 stdin: Data("short\n".utf8))
             #expect(weak.status != 0)
             #expect(weak.output.contains("key"), "\(weak.output)")
@@ -130,8 +134,10 @@ struct SimulatedFleetTests {
             device = late
             #expect(try await site.fleetctl(["enroll", late.uri, "--group", "lab"]).status == 0)
             _ = try await site.fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
-                 "--service-pubkey", site.servicePublicKeyPath],
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-pubkey", site.servicePublicKeyPath,
+                ],
                 stdin: Data("a long enough key\n".utf8))
             #expect(try await site.fleetctl(["assign", "office", "--group", "lab"]).status == 0)
             #expect(try await site.fleetctl(["push", "--group", "lab", "--timeout", "1"]).status != 0)
@@ -211,7 +217,11 @@ struct SimulatedFleetTests {
             let refusal = try #require(seen.first { $0.topic == "bootstrap/v1/ops/reply/alice/r1" })
             let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(refusal.payload))
             #expect(reply.error?.code == "reply_to_mismatch")
-            #expect(seen.contains { $0.topic == "bootstrap/v1/events" && String(decoding: $0.payload, as: UTF8.self).contains("ops.rejected") })
+            #expect(
+                seen.contains {
+                    $0.topic == "bootstrap/v1/events"
+                        && String(decoding: $0.payload, as: UTF8.self).contains("ops.rejected")
+                })
             let status = try await site.fleetctl(["status", "--json"])
             #expect(status.status == 0, "\(status.output)")
             #expect(!status.output.contains("victim-1"))
@@ -238,7 +248,9 @@ struct SimulatedFleetTests {
                 payload: try MessageCodec.encode(ServicePublicKeyMessage(publicKey: substitute.publicKey)),
                 qos: .atLeastOnce, retain: true)
             let add = ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"]
-            for pin in [["--service-pubkey", site.servicePublicKeyPath], ["--service-fingerprint", Fingerprint.of(real)]] {
+            for pin in [
+                ["--service-pubkey", site.servicePublicKeyPath], ["--service-fingerprint", Fingerprint.of(real)],
+            ] {
                 let refused = try await site.fleetctl(add + pin, stdin: Data("a long enough key\n".utf8))
                 #expect(refused.status != 0)
                 #expect(refused.output.contains("refusing to send the key"), "\(refused.output)")

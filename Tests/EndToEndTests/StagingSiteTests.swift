@@ -11,7 +11,8 @@ import Testing
 struct StagingSiteTests {
     @Test func enrolledDeviceLogsInWithDerivedPasswordAndLosesItAfterRevoke() async throws {
         let root = BinaryLocator.packageRoot()
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-staging-\(UUID().uuidString.prefix(8))")
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleet-staging-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base.path)
         defer { try? FileManager.default.removeItem(at: base) }
@@ -27,7 +28,8 @@ struct StagingSiteTests {
             Issue.record("site-setup.sh failed: \(setup.output())")
             return
         }
-        let broker = try ManagedProcess.start("/usr/sbin/mosquitto", arguments: ["-c", site.appendingPathComponent("mosquitto.conf").path])
+        let broker = try ManagedProcess.start(
+            "/usr/sbin/mosquitto", arguments: ["-c", site.appendingPathComponent("mosquitto.conf").path])
         var processes: [ManagedProcess] = [broker]
         var device: SimulatedDevice?
         do {
@@ -50,7 +52,8 @@ struct StagingSiteTests {
             ]
             let serviceKey = try KeyFile.loadPublicKey(from: keys.appendingPathComponent("service.pub").path)
 
-            let sim = try SimulatedDevice(id: "staged-1", port: localPort, servicePublicKey: serviceKey, derivedCredentials: true)
+            let sim = try SimulatedDevice(
+                id: "staged-1", port: localPort, servicePublicKey: serviceKey, derivedCredentials: true)
             device = sim
             await #expect(throws: (any Error).self) { try await sim.start() }
 
@@ -85,14 +88,16 @@ struct StagingSiteTests {
             await #expect(throws: (any Error).self) { try await sim.start() }
             #expect(!provisiond.output().contains("broker account command failed"), "\(provisiond.output())")
         } catch {
-            Issue.record("\(error)\nprovisiond:\n\(processes.dropFirst().first?.output() ?? "")\nbroker:\n\(broker.output())")
+            Issue.record(
+                "\(error)\nprovisiond:\n\(processes.dropFirst().first?.output() ?? "")\nbroker:\n\(broker.output())")
         }
         await device?.stop()
         for process in processes.reversed() { _ = await process.terminate() }
     }
 
     private func fleetctl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: String) {
-        let process = try ManagedProcess.start(try BinaryLocator.path(of: "fleetctl"), arguments: arguments, stdin: stdin)
+        let process = try ManagedProcess.start(
+            try BinaryLocator.path(of: "fleetctl"), arguments: arguments, stdin: stdin)
         let status = try await process.waitForExit(timeout: .seconds(120))
         return (status, process.output())
     }

@@ -94,8 +94,7 @@ import Testing
             device: TestSupport.id(String(repeating: "d", count: 64)), devicePublicKey: device.publicKey,
             servicePrivateKey: service)
         let payload = try MessageCodec.encode(e)
-        #expect(payload.count <= Envelope.maxBytes)
-        print("largest envelope payload: \(payload.count) bytes (limit \(Envelope.maxBytes))")
+        #expect(payload.count <= Envelope.maxBytes, "largest envelope payload: \(payload.count) bytes")
     }
 
     @Test func everyReasonMapsAsDocumented() {
@@ -151,7 +150,6 @@ import Testing
         let got = try BrokerCredentials.password(
             device: TestSupport.id("omega-a1b2"), devicePrivateKey: device, servicePublicKey: service.publicKey)
         #expect(got == expected)
-        print("fixture broker password for omega-a1b2: \(got)")
     }
 
     /// Small-order points: 0, 1, and the order-8 point from the X25519 literature.
@@ -238,31 +236,37 @@ import Testing
     }
 }
 
-@Suite struct EnvelopeThroughputReport {
-    /// Prints seal and open rates (no timing assertion; numbers for the report).
-    @Test func printsSealAndOpenRates() throws {
+@Suite struct EnvelopeSequenceTests {
+    /// Many envelopes to one device under one service key: each opens to its own sequence number and
+    /// the profile, each has a fresh ephemeral `enc`, and none opens under another envelope's sequence.
+    /// (Seal and open rates are measured by `fleet-bench crypto`, not here.)
+    @Test func everyEnvelopeIsFreshAndBoundToItsSequence() throws {
         let service = Curve25519.KeyAgreement.PrivateKey()
         let device = Curve25519.KeyAgreement.PrivateKey()
         let id = try DeviceID("omega-a1b2")
         let profile = WiFiProfile(ssid: "Premises", encryption: .psk2, key: "correct horse battery")
-        let n = 300
-        let clock = ContinuousClock()
-        var envelopes: [Envelope] = []
-        let sealTime = try clock.measure {
-            for i in 1...n {
-                envelopes.append(
-                    try EnvelopeCrypto.seal(
-                        profile: profile, seq: UInt64(i), device: id, devicePublicKey: device.publicKey,
-                        servicePrivateKey: service))
+        let envelopes = try (1...300).map {
+            try EnvelopeCrypto.seal(
+                profile: profile, seq: UInt64($0), device: id, devicePublicKey: device.publicKey,
+                servicePrivateKey: service)
+        }
+        #expect(Set(envelopes.map { Hex.encode($0.enc.bytes) }).count == envelopes.count)
+        for (i, e) in envelopes.enumerated() {
+            #expect(e.seq == UInt64(i + 1))
+            let plain = try EnvelopeCrypto.open(
+                e, device: id, devicePrivateKey: device, servicePublicKey: service.publicKey,
+                highestAppliedSeq: UInt64(i))
+            #expect(try MessageCodec.decode(WiFiProfile.self, from: plain) == profile)
+            #expect(throws: EnvelopeError.self) {
+                try EnvelopeCrypto.open(
+                    e, device: id, devicePrivateKey: device, servicePublicKey: service.publicKey,
+                    highestAppliedSeq: UInt64(i + 1))
             }
         }
-        let openTime = try clock.measure {
-            for e in envelopes {
-                _ = try EnvelopeCrypto.open(
-                    e, device: id, devicePrivateKey: device, servicePublicKey: service.publicKey)
-            }
+        var moved = envelopes[0]
+        moved.seq = 2
+        #expect(throws: EnvelopeError.self) {
+            try EnvelopeCrypto.open(moved, device: id, devicePrivateKey: device, servicePublicKey: service.publicKey)
         }
-        #expect(envelopes.count == n)
-        print("seal: \(sealTime / n) per envelope, open: \(openTime / n) per envelope (debug build, n=\(n))")
     }
 }

@@ -8,7 +8,9 @@ import Testing
 ///
 /// Sealing is randomized, so the file is generated once and committed. Regenerate with
 /// `FLEET_REGENERATE_FIXTURES=1 swift test --filter EnvelopeFixtureTests` (then review and commit).
+// The field names are the fixture file's JSON names (read by the C tests too), kept identical.
 struct EnvelopeFixture: Codable {
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct Key: Codable {
         var device_id: String?
         var private_hex: String
@@ -17,6 +19,7 @@ struct EnvelopeFixture: Codable {
         var fingerprint: String
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct Case: Codable {
         var name: String
         var description: String

@@ -78,7 +78,8 @@ import Testing
         "bootstrap/v2/events", "other/v1/events", "bootstrap/v1", "bootstrap/v1/", "bootstrap/v1/devices/a/other",
         "bootstrap/v1/devices/+/hello", "bootstrap/v1/devices//hello", "bootstrap/v1/devices/a/hello/x",
         "bootstrap/v1/ops/reply/alice", "bootstrap/v1/ops/reply/al#ice/c1",
-        "bootstrap/v1/ops/request", "bootstrap/v1/ops/request/+", "bootstrap/v1/ops/request/alice/x", "bootstrap/v1/service/other",
+        "bootstrap/v1/ops/request", "bootstrap/v1/ops/request/+", "bootstrap/v1/ops/request/alice/x",
+        "bootstrap/v1/service/other",
         "bootstrapx/v1/events", "bootstrap/v1/events/",
         "bootstrap/v1/devices/\(String(repeating: "a", count: 65))/hello",
     ])

@@ -88,6 +88,25 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
 
     func error(_ json: String) -> ProtocolError? { error(Array(json.utf8)) }
 
+    /// Decodes `bytes` and encodes the message again (throws the decoder's or encoder's error).
+    func reencode(_ bytes: [UInt8]) throws -> [UInt8] {
+        func again<T: FleetMessage>(_ t: T.Type) throws -> [UInt8] {
+            try MessageCodec.encode(try MessageCodec.decode(t, from: bytes))
+        }
+        switch self {
+        case .hello: return try again(Hello.self)
+        case .status: return try again(DeviceStatus.self)
+        case .envelope: return try again(Envelope.self)
+        case .serviceStatus: return try again(ServiceStatus.self)
+        case .servicePubkey: return try again(ServicePublicKeyMessage.self)
+        case .event: return try again(AuditEvent.self)
+        case .request: return try again(OperatorRequest.self)
+        case .reply: return try again(OperatorReply.self)
+        case .profile: return try again(WiFiProfile.self)
+        case .reset: return try again(ResetCommand.self)
+        }
+    }
+
     /// The sample as a mutable JSON object.
     func object() throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(sample.utf8)) as? [String: Any])

@@ -10,8 +10,11 @@ import Testing
 /// recipient side with swift-crypto's HPKE, and the whole key schedule is recomputed independently
 /// from the RFC's formulas (the same steps the C agent implements over OpenSSL).
 @Suite struct RFC9180VectorTests {
+    // The field names are the RFC's test-vector JSON names, kept as published.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     struct Vector: Decodable {
         struct Encryption: Decodable { let aad, ct, nonce, pt: String }
+        // swift-format-ignore: AlwaysUseLowerCamelCase
         struct Export: Decodable {
             let exporter_context: String
             let L: Int

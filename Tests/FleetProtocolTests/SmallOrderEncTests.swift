@@ -17,7 +17,8 @@ private enum ForgedHPKE {
     }
 
     static func labeledExpand(prk: [UInt8], suite: [UInt8], label: String, info: [UInt8], length: Int) -> [UInt8] {
-        let labeled = [UInt8(length >> 8), UInt8(length & 0xff)] + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info
+        let labeled =
+            [UInt8(length >> 8), UInt8(length & 0xff)] + Array("HPKE-v1".utf8) + suite + Array(label.utf8) + info
         let okm = HKDF<SHA256>.expand(pseudoRandomKey: prk, info: labeled, outputByteCount: length)
         return okm.withUnsafeBytes { Array($0) }
     }
@@ -75,9 +76,9 @@ private enum ForgedHPKE {
             plaintext: [1], kind: .wifi, seq: 3, device: id, devicePublicKey: device.publicKey,
             servicePrivateKey: service)
         // Auth mode: dh = DH(skR, enc) ‖ DH(skR, pkS); the first half is zero for a small-order enc.
-        let static_ = try device.sharedSecretFromKeyAgreement(with: service.publicKey).withUnsafeBytes { Array($0) }
+        let staticDH = try device.sharedSecretFromKeyAgreement(with: service.publicKey).withUnsafeBytes { Array($0) }
         let ct = try ForgedHPKE.seal(
-            plaintext: Array("{}".utf8), dh: zero + static_,
+            plaintext: Array("{}".utf8), dh: zero + staticDH,
             kemContext: zero + Array(device.publicKey.rawRepresentation) + Array(service.publicKey.rawRepresentation),
             mode: 2, info: EnvelopeCrypto.info(kind: .wifi, seq: 3, device: id),
             aad: EnvelopeCrypto.aad(kind: .wifi, seq: 3, device: id))

@@ -78,15 +78,14 @@ import Testing
         await broker.stop()
     }
 
-    /// Prints QoS 1 publish throughput of one client; asserts only that every publish was acked.
-    /// 70 000 messages also run the 16-bit message id through a wrap-around.
-    @Test func benchmarkQoS1Throughput() async throws {
+    /// 70 000 QoS 1 publishes with 2 000 in flight are all acked: the 16-bit message id wraps around
+    /// (the rate is measured by `fleet-bench mqtt`, not here).
+    @Test func qos1PublishesAcrossMessageIDWrapAround() async throws {
         let broker = try await Broker.start()
         let client = try await connectedClient(broker)
         let total = 70_000
         let window = 2_000
         let payload = [UInt8](repeating: 0x42, count: 64)
-        let start = ContinuousClock.now
         let acked = try await withThrowingTaskGroup(of: Void.self) { group in
             var started = 0
             var done = 0
@@ -103,11 +102,6 @@ import Testing
             }
             return done
         }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(
-            "benchmarkQoS1Throughput: \(acked) QoS 1 publishes acked in \(String(format: "%.2f", seconds)) s = \(Int(Double(acked) / seconds)) messages/s"
-        )
         #expect(acked == total)
         client.close()
         await broker.stop()

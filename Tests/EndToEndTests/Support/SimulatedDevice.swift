@@ -26,7 +26,8 @@ final class SimulatedDevice: Sendable {
         let offline = try MessageCodec.encode(FleetProtocol.DeviceStatus(device: deviceID, state: .offline, ts: 0))
         let password =
             derivedCredentials
-            ? try BrokerCredentials.password(device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey)
+            ? try BrokerCredentials.password(
+                device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey)
             : nil
         client = MQTTClient(
             MQTTConfiguration(
