@@ -211,7 +211,10 @@ public enum DynSecCommands {
                 ("deleteRole", "Role not found"):
                 continue
             case ("createClient", "Client already exists"):
-                return .failure(DynSecError(.alreadyRegistered, "the broker already has an account named '\(username(of: operation))'; remove it first"))
+                return .failure(
+                    DynSecError(
+                        .alreadyRegistered,
+                        "the broker already has an account named '\(username(of: operation))'; remove it first"))
             default:
                 return .failure(DynSecError(.refused, "\(step.command): \(error)"))
             }
@@ -247,7 +250,8 @@ public enum DynSecCommands {
         let bytes = Array(prefix.utf8)
         let levels = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
         guard (1...128).contains(bytes.count), levels.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isIDByte) }) else {
-            throw DynSecError(.invalidArgument, "prefix must be levels of [A-Za-z0-9._-] joined by '/', at most 128 bytes")
+            throw DynSecError(
+                .invalidArgument, "prefix must be levels of [A-Za-z0-9._-] joined by '/', at most 128 bytes")
         }
     }
 

@@ -99,7 +99,8 @@ struct Approve: AsyncParsableCommand {
     func validate() throws {
         guard let fingerprint else {
             throw ValidationError(
-                "approve needs --fingerprint xxxx-xxxx-xxxx-xxxx: read it on the device's label and compare it with `fleetctl pending`")
+                "approve needs --fingerprint xxxx-xxxx-xxxx-xxxx: read it on the device's label and compare it with `fleetctl pending`"
+            )
         }
         guard ApproveArgs.normalizedFingerprint(fingerprint) != nil else {
             throw ValidationError("--fingerprint must look like 3f2a-91c0-7d44-e810 (four groups of four hex digits)")

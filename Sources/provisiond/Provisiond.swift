@@ -54,7 +54,8 @@ struct Provisiond: AsyncParsableCommand {
                 base, prefix: prefix, identity: identity, version: "0.1.0")
             let service = try ProvisioningService(
                 configuration: .init(
-                    mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup, manageBrokerAccounts: manageBrokerAccounts), engine: engine,
+                    mqtt: mqtt, prefix: prefix, sharedGroup: sharedGroup, manageBrokerAccounts: manageBrokerAccounts),
+                engine: engine,
                 identity: identity, logger: logger)
             try await service.runUntilSignalled()
         } catch let error as ValidationError {

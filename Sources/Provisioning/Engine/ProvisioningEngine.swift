@@ -173,7 +173,8 @@ public final class ProvisioningEngine: Sendable {
             var actions: [EngineAction] = []
             if let event = try? audit(
                 "ops.rejected",
-                detail: "request \(header.id) asked for replies on '\(header.replyTo.prefix(200))', not its own reply topic",
+                detail:
+                    "request \(header.id) asked for replies on '\(header.replyTo.prefix(200))', not its own reply topic",
                 operatorName: operatorName)
             {
                 actions.append(event)
@@ -292,7 +293,10 @@ public final class ProvisioningEngine: Sendable {
         let event = try audit(
             "device.enrolled", device: device.id, fingerprint: device.fingerprint, detail: "approved from pending",
             operatorName: context.operatorName)
-        return (accounts + [event], DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName))
+        return (
+            accounts + [event],
+            DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName)
+        )
     }
 
     private func profileAdd(_ args: ProfileAddArgs, _ context: RequestContext) throws -> (

@@ -223,7 +223,8 @@ public struct ProvisioningService: Service {
                     let password = try BrokerCredentials.password(
                         device: id, servicePrivateKey: identity.privateKey,
                         devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
-                    let command = try DynSecCommands.registerDevice(id, password: password, prefix: configuration.prefix)
+                    let command = try DynSecCommands.registerDevice(
+                        id, password: password, prefix: configuration.prefix)
                     try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
                     logger.info("broker account requested", metadata: ["device": "\(device)"])
                 case .removeBrokerAccount(let device):
@@ -251,8 +252,10 @@ extension ProvisioningService {
                 let benign = ["Role already exists", "Client not found", "Role not found"].contains(error)
                 logger.log(
                     level: benign ? .debug : .error, "broker account command failed",
-                    metadata: ["command": "\(response.command)", "error": "\(error)",
-                        "correlation": "\(response.correlationData ?? "-")"])
+                    metadata: [
+                        "command": "\(response.command)", "error": "\(error)",
+                        "correlation": "\(response.correlationData ?? "-")",
+                    ])
             }
         }
     }
