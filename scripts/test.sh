@@ -1,24 +1,118 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds everything, runs every test.
+# The README's test command (also what CI runs through .ci/run): installs what is missing, lints,
+# builds everything and runs every test. Stages that do not depend on each other run at the same
+# time; each stage's time is printed, with the total. Full logs stay in a temporary directory
+# (printed at the end).
+#
+#   deps          scripts/install-deps.sh
+#   lint          swift format lint --strict (the repository's .swift-format)
+#   then, at the same time:
+#     swift-build   swift build --build-tests
+#     c-native      make -C agent test            (unit tests, uci apply tests, durability check)
+#     c-sanitize    make -C agent test-sanitize   (the unit tests under ASan and UBSan)
+#     c-mipsel      make -C agent mipsel test-mipsel  (cross build; unit and apply tests under qemu)
+#   swift-test    swift test (needs swift-build and the mipsel agent from c-mipsel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-start=$(date +%s)
-scripts/install-deps.sh
+start=$SECONDS
+logs=$(mktemp -d "${TMPDIR:-/tmp}/fleet-test-logs-XXXXXX")
 
-echo "== C agent: unit tests (native, ASan+UBSan), mipsel cross-build and tests under qemu"
-if [ -f agent/Makefile ]; then
-  make -C agent -s test
-  make -C agent -s test-sanitize
-  make -C agent -s mipsel test-mipsel
+# Summary lines shown for a stage that passed (everything is shown for one that failed).
+summary() {  # log
+  grep -E '^[0-9]+ passed, [0-9]+ failed$|cases, [0-9]+ at a time|^check-durability:|^build-mipsel:|Build complete|Test run with|^Executed ' "$1" || true
+}
+
+# Runs a stage in the background: its output goes to $logs/NAME.log, its exit code and seconds to
+# $logs/NAME.rc and $logs/NAME.secs.
+launch() {  # name command...
+  local name=$1; shift
+  echo "== $name: started ($*)"
+  (
+    s=$SECONDS
+    set +e
+    "$@" >"$logs/$name.log" 2>&1
+    rc=$?
+    echo $((SECONDS - s)) >"$logs/$name.secs"
+    echo "$rc" >"$logs/$name.rc"
+  ) &
+}
+
+# Waits for the named stages, printing which still run every 30 s; reports each as it ends.
+failed=()
+await() {  # name...
+  local pending=("$@") still name last=$SECONDS
+  while ((${#pending[@]})); do
+    still=()
+    for name in "${pending[@]}"; do
+      if [ -f "$logs/$name.rc" ]; then
+        report "$name"
+      else
+        still+=("$name")
+      fi
+    done
+    pending=("${still[@]+"${still[@]}"}")
+    if ((${#pending[@]})); then
+      if ((SECONDS - last >= 30)); then
+        echo "   ... $((SECONDS - start)) s: still running: ${pending[*]}"
+        last=$SECONDS
+      fi
+      sleep 1
+    fi
+  done
+  wait
+}
+
+report() {  # name
+  local name=$1 rc secs
+  rc=$(cat "$logs/$name.rc"); secs=$(cat "$logs/$name.secs")
+  if [ "$rc" -eq 0 ]; then
+    echo "== $name: passed in $secs s"
+    summary "$logs/$name.log" | sed 's/^/   /'
+  else
+    echo "== $name: FAILED (exit $rc) in $secs s; its log ($logs/$name.log):"
+    if [ "$name" = swift-test ]; then
+      # Swift Testing's log is long: the failures and the lines around them.
+      grep -n -B2 -A12 -E '✘|error:|fatal error|Fatal error' "$logs/$name.log" | head -400 || tail -100 "$logs/$name.log"
+    else
+      cat "$logs/$name.log"
+    fi
+    failed+=("$name")
+  fi
+}
+
+run_now() {  # name command...
+  launch "$@"
+  await "$1"
+}
+
+# In the foreground: sudo may ask for a password.
+echo "== deps: scripts/install-deps.sh"
+deps_start=$SECONDS
+scripts/install-deps.sh
+echo "$((SECONDS - deps_start))" >"$logs/deps.secs"
+echo "== deps: ready in $(cat "$logs/deps.secs") s"
+run_now lint swift format lint --strict --recursive Package.swift Sources Tests
+
+launch swift-build swift build --build-tests
+launch c-native make -C agent -s test
+launch c-sanitize make -C agent -s test-sanitize
+launch c-mipsel make -C agent -s mipsel test-mipsel
+await swift-build c-native c-sanitize c-mipsel
+
+if [ -f "$logs/swift-build.rc" ] && [ "$(cat "$logs/swift-build.rc")" -eq 0 ]; then
+  FLEET_BIN_DIR="$(swift build --show-bin-path)"
+  OMEGA_AGENT_MIPSEL="$PWD/agent/build/mipsel/omega-agent"
+  export FLEET_BIN_DIR OMEGA_AGENT_MIPSEL
+  run_now swift-test swift test --skip-build
+else
+  echo "== swift-test: not run (swift-build failed)"
+  failed+=(swift-test)
 fi
 
-echo "== Swift: build and test"
-swift build --build-tests
-export FLEET_BIN_DIR="$(swift build --show-bin-path)"
-export OMEGA_AGENT_MIPSEL="$PWD/agent/build/mipsel/omega-agent"
-set +e
-swift test --no-parallel 2>&1 | tee "${TMPDIR:-/tmp}/fleet-swift-test.log"
-status=${PIPESTATUS[0]}
-set -e
-echo "== wall time: $(( $(date +%s) - start )) s"
-exit "$status"
+echo "== stage times (s):$(for f in "$logs"/*.secs; do printf ' %s %s,' "$(basename "$f" .secs)" "$(cat "$f")"; done | sed 's/,$//')"
+echo "== wall time: $((SECONDS - start)) s; logs in $logs"
+if ((${#failed[@]})); then
+  echo "== FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "== all stages passed"
