@@ -25,7 +25,10 @@ local_port=$(free_port); device_port=$(free_port)
 "$here/../scripts/site-setup.sh" "$tmp/site" --hosts localhost --local-port "$local_port" --device-port "$device_port" >/dev/null
 site=$tmp/site
 : > "$tmp/broker.log"
-mosquitto -c "$site/mosquitto.conf" >"$tmp/broker.log" 2>&1 &
+# Debian installs the broker in /usr/sbin, which is not on a normal user's PATH.
+broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+[ -x "$broker" ] || { echo "mosquitto is not installed (apt-get install mosquitto)"; exit 1; }
+"$broker" -c "$site/mosquitto.conf" >"$tmp/broker.log" 2>&1 &
 pid=$!
 i=0
 until grep -q "running" "$tmp/broker.log"; do
