@@ -48,7 +48,8 @@ if [ -f broker-config/dev.conf ]; then
 else
   printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n' "$port" > "$work/mosquitto.conf"
 fi
-mosquitto -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
+# Debian installs the broker in /usr/sbin, which is not on a normal user's PATH.
+"$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" > "$work/broker.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
