@@ -312,38 +312,23 @@ def parse_backslash(px):
     return True
 
 
-def parse_double_quote(px, t):
+def parse_quoted(px, t):
+    """parse_single_quote and parse_double_quote: to the closing quote, across lines; \\ only in "..."."""
+    q = px.cur()
     px.pos += 1
     while True:
         c = px.cur()
-        if c == 34:
+        if c == q:
             px.pos += 1
             return t
         if c == 0:
             px.getln(px.pos)
             if px.cur() == 0:
-                px.error('EOF with unterminated "')
+                px.error("EOF with unterminated %c" % q)
             continue
-        if c == 92 and not parse_backslash(px):
+        if c == 92 and q == 34 and not parse_backslash(px):
             continue
         px.buf[t] = px.cur()
-        t += 1
-        px.pos += 1
-
-
-def parse_single_quote(px, t):
-    px.pos += 1
-    while True:
-        c = px.cur()
-        if c == 39:
-            px.pos += 1
-            return t
-        if c == 0:
-            px.getln(px.pos)
-            if px.cur() == 0:
-                px.error("EOF with unterminated '")
-            continue
-        px.buf[t] = c
         t += 1
         px.pos += 1
 
@@ -352,10 +337,8 @@ def parse_str(px, t):
     nxt = True
     while True:
         c = px.cur()
-        if c == 39:
-            t = parse_single_quote(px, t)
-        elif c == 34:
-            t = parse_double_quote(px, t)
+        if c == 39 or c == 34:
+            t = parse_quoted(px, t)
         elif c == 35 or c == 0:  # '#' ends the line
             px.buf[px.pos] = 0
             break
