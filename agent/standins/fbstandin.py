@@ -41,10 +41,10 @@ def load_committed(sc, name):
     path = os.path.join(sc["confdir"], name)
     try:
         with open(path, "rb") as f:
-            data = f.read().decode("utf-8", "surrogateescape")
+            data = f.read()
     except OSError:
         return None
-    return uci.parse_config(data, name, True)
+    return uci.parse_config(data, name)
 
 
 def opt(section, name, default=None):

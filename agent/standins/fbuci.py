@@ -1,47 +1,54 @@
-"""Stand-in for OpenWRT's `uci` CLI on Debian test hosts (the `uci` launcher runs main()).
+"""Stand-in for OpenWRT's `uci` CLI on Debian test hosts (the `uci` launcher runs run()).
 
-Implements the subset the agent uses, on real uci-format files: -c, -t, -p, -q, -n/-N, -X, -d,
--f; get, show, set, add, delete, add_list, del_list, rename, commit, revert, changes, export,
-import, batch. Grammar, output formats, delta files (the save directory), error messages and exit
-codes follow the behaviour of openwrt/uci (cli.c, file.c, list.c, delta.c); written from scratch.
+It implements exactly the calls the agent makes (agent/src/uci_cli.c), on real uci-format files:
+options -c, -t, -X, -f; commands get, set, delete, add_list, commit, export, import, changes,
+show (with -X) and batch. Anything else stops with exit 255 and a message saying so, instead of
+guessing. The code follows openwrt/uci (cli.c, file.c, list.c, delta.c, util.c, libuci.c) function
+by function; agent/standins/README.md lists what is reproduced and where it comes from.
 """
 import os
 import sys
 
 CONFDIR = "/etc/config"
 SAVEDIR = "/tmp/.uci"
+MAX_ARGS = 4  # cli.c: arguments of one batch line
 
+# libuci.c uci_errstr
 ERR_INVAL = "Invalid argument"
 ERR_NOTFOUND = "Entry not found"
 ERR_IO = "I/O error"
 ERR_PARSE = "Parse error"
-ERR_DUP = "Duplicate entry"
+
+# delta.c uci_command_char; the stand-in writes and replays these three only
+CMD_CHANGE, CMD_REMOVE, CMD_LIST_ADD = "", "-", "|"
+OTHER_DELTA_CMDS = b"+@^~"  # add, rename, reorder, del_list: never written for the agent
 
 
 class UciError(Exception):
-    def __init__(self, msg, detail=""):
+    def __init__(self, msg):
         super().__init__(msg)
         self.msg = msg
-        self.detail = detail
 
 
-def parse_error(reason, line, byte):
-    return UciError(ERR_PARSE, " (%s) at line %d, byte %d" % (reason, line, byte))
+class Unsupported(Exception):
+    """A call outside what the agent makes: the stand-in stops rather than guess (exit 255)."""
 
 
-# ---------------------------------------------------------------- validation (util.c rules)
+def unsupported(what):
+    raise Unsupported("uci stand-in: %s is not implemented (the agent does not use it; see "
+                      "agent/standins/README.md)" % what)
 
-def _isalnum(c):
-    return c < 128 and (chr(c).isalnum())
 
+# ---------------------------------------------------------------- util.c
 
 def validate_str(s, name, package):
+    """uci_validate_str on bytes: alnum and _ always, - in package names, other printables in types."""
     if not s:
         return False
-    for c in s.encode("utf-8", "surrogateescape"):
-        if _isalnum(c) or c == ord("_"):
+    for c in s:
+        if (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 95:
             continue
-        if c == ord("-") and package:
+        if c == 45 and package:
             continue
         if name or c < 33 or c > 126:
             return False
@@ -61,20 +68,25 @@ def validate_type(s):
 
 
 def validate_text(s):
-    for c in s.encode("utf-8", "surrogateescape"):
-        if c < 32 and c not in (9, 10, 13):
-            return False
-    return True
+    return all(c >= 32 or c in (9, 10, 13) for c in s)
 
 
-# ---------------------------------------------------------------- data model
+def enc(s):
+    return s.encode("utf-8", "surrogateescape")
+
+
+def dec(b):
+    return bytes(b).decode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------- data model (list.c)
 
 class Section:
     def __init__(self, stype, name, anonymous):
         self.type = stype
         self.name = name
         self.anonymous = anonymous
-        self.options = {}  # name -> str | list[str]; dicts keep insertion order
+        self.options = {}  # name -> str | list[str]; dict order is the file order
 
 
 class Package:
@@ -82,8 +94,8 @@ class Package:
         self.name = name
         self.sections = []
         self.n_section = 0
-        self.delta = []  # new changes made by this invocation: (cmd, section, option, value)
-        self.saved_delta = []  # changes replayed from delta files
+        self.delta = []  # changes made by this call: (cmd, section, option, value)
+        self.saved_delta = []  # changes read from the delta files (`uci changes`)
 
     def find(self, name):
         for s in self.sections:
@@ -95,399 +107,564 @@ class Package:
 def djbhash(h, s):
     if h == 0xFFFFFFFF:
         h = 5381
-    for b in s.encode("utf-8", "surrogateescape"):
-        if b >= 128:  # char is signed on the targets uci runs on
+    for b in enc(s):
+        if b >= 128:  # char is signed on x86 and on MIPS
             b -= 256
         h = (h * 33 + b) & 0xFFFFFFFF
     return h & 0x7FFFFFFF
 
 
-def alloc_section(p, stype, name, index=None):
-    anonymous = not name
-    s = Section(stype, name, anonymous)
+def alloc_section(p, stype, name):
+    """uci_alloc_section (+ uci_fixup_section for an unnamed one, which has no options yet)."""
+    s = Section(stype, name, not name)
     p.n_section += 1
-    if index is None:
-        p.sections.append(s)
-    else:
-        p.sections.insert(index, s)
-    if anonymous:
-        h = djbhash(0xFFFFFFFF, stype)
-        s.name = "cfg%02x%04x" % (p.n_section, h % 65536)
+    p.sections.append(s)
+    if not name:
+        s.name = "cfg%02x%04x" % (p.n_section & 0xFF, djbhash(0xFFFFFFFF, stype) % 65536)
     return s
 
 
-# ---------------------------------------------------------------- parser (file.c grammar)
+class Ptr:
+    """struct uci_ptr after uci_lookup_ptr: names as str, s the section, complete as in UCI_LOOKUP_COMPLETE."""
 
-class Reader:
-    """Line-oriented reader reproducing the uci parse context (line, byte)."""
+    def __init__(self):
+        self.package = self.section = self.option = self.value = None
+        self.extended = False
+        self.p = self.s = None
+        self.complete = False
+
+    def has_option(self):
+        return self.s is not None and self.option is not None and self.option in self.s.options
+
+
+def parse_ptr(arg):
+    """uci_parse_ptr: [pkg[.section[.option]]][=value]; an invalid section name means extended syntax."""
+    if isinstance(arg, str):
+        arg = enc(arg)
+    ptr = Ptr()
+    if b"=" in arg:
+        arg, value = arg.split(b"=", 1)
+        ptr.value = value
+    parts = arg.split(b".")
+    if len(parts) > 3:
+        raise UciError(ERR_PARSE)
+    package = parts[0]
+    section = parts[1] if len(parts) > 1 else None
+    option = parts[2] if len(parts) > 2 else None
+    if not validate_package(package):
+        raise UciError(ERR_PARSE)
+    if section is not None and not validate_name(section):
+        ptr.extended = True
+    if option is not None and not validate_name(option):
+        raise UciError(ERR_PARSE)
+    if ptr.value is not None and not validate_text(ptr.value):
+        raise UciError(ERR_PARSE)
+    ptr.package = dec(package)
+    ptr.section = None if section is None else dec(section)
+    ptr.option = None if option is None else dec(option)
+    ptr.value = None if ptr.value is None else dec(ptr.value)
+    return ptr
+
+
+def lookup_in(ptr, p):
+    """The section and option part of uci_lookup_ptr, on a loaded package."""
+    ptr.p = p
+    ptr.complete = False
+    if ptr.section is None:
+        ptr.complete = True
+        return
+    if ptr.extended:
+        if ptr.section.startswith("@"):
+            unsupported("the extended section syntax (@type[n])")
+        raise UciError(ERR_INVAL)  # uci_lookup_ext_section rejects anything not starting with @
+    ptr.s = p.find(ptr.section)
+    if ptr.s is None:
+        return
+    if ptr.option is not None and ptr.option not in ptr.s.options:
+        return
+    ptr.complete = True
+
+
+def uci_set(ptr, internal):
+    if ptr.value is None:
+        raise UciError(ERR_INVAL)
+    if not (ptr.s is not None or (ptr.option is None and ptr.section is not None)):
+        raise UciError(ERR_INVAL)
+    if ptr.option is None and ptr.value and not validate_type(enc(ptr.value)):
+        raise UciError(ERR_INVAL)
+    p, s, opt, val = ptr.p, ptr.s, ptr.option, ptr.value
+    if not val:
+        # setting something that does not exist to nothing succeeds without a change
+        if not ptr.complete:
+            return
+        uci_delete(ptr, internal)
+        return
+    if opt is not None and not ptr.has_option():
+        s.options[opt] = val
+    elif s is None:
+        ptr.s = alloc_section(p, val, ptr.section)
+    elif opt is not None:
+        if s.options[opt] == val:
+            return
+        s.options[opt] = val  # a list becomes this string, in the same place
+    else:
+        if s.type == val:
+            return
+        s.type = val
+    if not internal:
+        p.delta.append((CMD_CHANGE, ptr.section, opt, val))
+
+
+def uci_delete(ptr, internal):
+    if not ptr.complete:
+        raise UciError(ERR_NOTFOUND)
+    if ptr.s is None:
+        raise UciError(ERR_INVAL)
+    if not internal:
+        ptr.p.delta.append((CMD_REMOVE, ptr.section, ptr.option, None))
+    if ptr.option is not None:
+        del ptr.s.options[ptr.option]
+    else:
+        ptr.p.sections.remove(ptr.s)
+        ptr.s = None
+
+
+def uci_add_list(ptr, internal):
+    if ptr.s is None or ptr.value is None:
+        raise UciError(ERR_INVAL)
+    opt, val = ptr.option, ptr.value
+    if opt is not None:
+        # without an option uci makes a nameless list that nothing shows; only the delta line remains
+        old = ptr.s.options.get(opt)
+        if isinstance(old, list):
+            old.append(val)
+        elif old is None:
+            ptr.s.options[opt] = [val]
+        else:
+            ptr.s.options[opt] = [old, val]
+    if not internal:
+        ptr.p.delta.append((CMD_LIST_ADD, ptr.section, opt, val))
+
+
+# ---------------------------------------------------------------- parser (file.c)
+
+def split_lines(data):
+    """What successive fgets calls return: lines up to and including '\\n'."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end + 1
+        yield data[start:end]
+        start = end
+
+
+def isspace(c):
+    return c in (32, 9, 10, 11, 12, 13)
+
+
+class Parser:
+    """struct uci_parse_context: a NUL-terminated line buffer that parsing rewrites in place."""
 
     def __init__(self, data):
-        self.lines = data.splitlines(keepends=True)
-        self.idx = 0
-        self.line = 0
-        self.buf = ""
+        self.lines = split_lines(data)
+        self.buf = bytearray(b"\0")
         self.pos = 0
+        self.filled = 0
+        self.line = 0
+        self.eof = False
+        self.reason = None
+        self.byte = 0
 
-    def getln(self, keep):
-        # keep: append the next line to the buffer (multi-line strings), else start fresh
-        if self.idx >= len(self.lines):
-            if not keep:
-                self.buf = ""
-                self.pos = 0
-            return False
-        nxt = self.lines[self.idx]
-        self.idx += 1
-        if nxt.endswith("\n"):
+    def getln(self, offset):
+        """uci_getln: the next line, stored from offset on."""
+        nxt = next(self.lines, b"")
+        del self.buf[offset:]
+        self.buf += nxt
+        self.buf.append(0)
+        if not nxt:
+            self.eof = True
+            return
+        self.filled = offset + len(nxt)
+        if nxt.endswith(b"\n"):
             self.line += 1
-        if keep:
-            self.buf = self.buf[:self.pos] + nxt
         else:
-            self.buf = nxt
-            self.pos = 0
-        return True
+            self.eof = True
 
     def cur(self):
-        return self.buf[self.pos] if self.pos < len(self.buf) else ""
+        return self.buf[self.pos]
 
-    def err(self, reason):
-        return parse_error(reason, self.line, len(self.buf[:self.pos].encode("utf-8", "surrogateescape")))
+    def cstr(self, i):
+        return bytes(self.buf[i:self.buf.index(0, i)])
+
+    def error(self, reason):
+        """uci_parse_error"""
+        self.reason = reason
+        self.byte = self.pos
+        raise UciError(ERR_PARSE)
 
 
-def _isspace(ch):
-    return ch in " \t\n\r\v\f"
-
-
-def parse_backslash(r):
-    r.pos += 1
-    c = r.cur()
-    if c == "" or c == "\n" or (c == "\r" and r.buf[r.pos + 1:] == "\n"):
-        r.getln(True)
+def parse_backslash(px):
+    px.pos += 1
+    c = px.cur()
+    if c == 0 or c == 10 or (c == 13 and px.buf[px.pos + 1] == 10 and px.buf[px.pos + 2] == 0):
+        px.getln(px.pos)
         return False
     return True
 
 
-def parse_double_quote(r, out):
-    r.pos += 1
+def parse_quoted(px, t):
+    """parse_single_quote and parse_double_quote: to the closing quote, across lines; \\ only in "..."."""
+    q = px.cur()
+    px.pos += 1
     while True:
-        c = r.cur()
-        if c == '"':
-            r.pos += 1
-            return
-        if c == "":
-            r.getln(True)
-            if r.cur() == "":
-                raise r.err('EOF with unterminated "')
+        c = px.cur()
+        if c == q:
+            px.pos += 1
+            return t
+        if c == 0:
+            px.getln(px.pos)
+            if px.cur() == 0:
+                px.error("EOF with unterminated %c" % q)
             continue
-        if c == "\\":
-            if not parse_backslash(r):
-                continue
-            c = r.cur()
-        out.append(c)
-        r.pos += 1
-
-
-def parse_single_quote(r, out):
-    r.pos += 1
-    while True:
-        c = r.cur()
-        if c == "'":
-            r.pos += 1
-            return
-        if c == "":
-            r.getln(True)
-            if r.cur() == "":
-                raise r.err("EOF with unterminated '")
+        if c == 92 and q == 34 and not parse_backslash(px):
             continue
-        out.append(c)
-        r.pos += 1
+        px.buf[t] = px.cur()
+        t += 1
+        px.pos += 1
 
 
-def parse_str(r):
-    """Returns (string, command_separator_seen)."""
-    out = []
+def parse_str(px, t):
     nxt = True
     while True:
-        c = r.cur()
-        if c == "'":
-            parse_single_quote(r, out)
-        elif c == '"':
-            parse_double_quote(r, out)
-        elif c == "#":
-            r.buf = r.buf[:r.pos]
+        c = px.cur()
+        if c == 39 or c == 34:
+            t = parse_quoted(px, t)
+        elif c == 35 or c == 0:  # '#' ends the line
+            px.buf[px.pos] = 0
             break
-        elif c == "":
-            break
-        elif c == ";":
+        elif c == 59:  # ';' ends the command
             nxt = False
             break
-        elif c == "\\":
-            if not parse_backslash(r):
-                if r.cur() == "" or _isspace(r.cur()):
-                    break
-                continue
-            out.append(r.cur())
-            r.pos += 1
+        elif c == 92 and not parse_backslash(px):
+            pass  # line continued: C's `continue` goes to the loop test
         else:
-            out.append(c)
-            r.pos += 1
-        if r.cur() == "" or _isspace(r.cur()):
+            px.buf[t] = px.cur()
+            t += 1
+            px.pos += 1
+        if px.cur() == 0 or isspace(px.cur()):
             break
-    if r.cur() != "" and nxt:
-        r.pos += 1
-    return "".join(out)
+    if px.cur() != 0 and nxt:
+        px.pos += 1
+    px.buf[t] = 0
 
 
-def skip_ws(r):
-    while r.cur() != "" and _isspace(r.cur()):
-        r.pos += 1
-
-
-def next_arg(r, required, name=False, package=False):
-    skip_ws(r)
-    if r.cur() == ";":
-        r.pos += 1
-        val = ""
+def next_arg(px, required, name, package):
+    """Offset of the next argument (a NUL-terminated string in the buffer)."""
+    while px.cur() != 0 and isspace(px.cur()):
+        px.pos += 1
+    val = px.pos
+    if px.cur() == 59:
+        px.buf[px.pos] = 0
+        px.pos += 1
     else:
-        val = parse_str(r)
-    if not val:
+        parse_str(px, val)
+    if px.buf[val] == 0:
         if required:
-            raise r.err("insufficient arguments")
+            px.error("insufficient arguments")
         return val
-    if name and not validate_str(val, True, package):
-        raise r.err("invalid character in name field")
+    if name and not validate_str(px.cstr(val), name, package):
+        px.error("invalid character in name field")
     return val
 
 
-def assert_eol(r):
-    skip_ws(r)
-    extra = next_arg(r, False)
-    if extra:
-        raise r.err("too many arguments")
+def assert_eol(px):
+    if px.cstr(next_arg(px, False, False, False)):
+        px.error("too many arguments")
 
 
-def parse_config(data, pkg_name, single, p=None):
-    """Parses uci file text into a Package. single: package name given, ignore 'package' lines."""
-    r = Reader(data)
-    if p is None and pkg_name is not None:
-        p = Package(pkg_name)
-    section = None
-    while r.getln(False):
-        skip_ws(r)
-        while True:
-            skip_ws(r)
-            if r.cur() == "" or r.cur() == "#":
-                break
-            start = r.pos
-            while r.cur() != "" and r.cur() not in " \t" and r.cur() != "\n":
-                r.pos += 1
-            word = r.buf[start:r.pos].rstrip("\r\n")
-            if r.cur() != "":
-                r.pos += 1
-            if word in ("p", "package"):
-                name = next_arg(r, True, True, True)
-                assert_eol(r)
-                if not single:
-                    if p is not None:
-                        raise UciError(ERR_DUP)
-                    p = Package(name)
-            elif word in ("c", "config"):
-                if p is None:
-                    r.pos = start
-                    raise r.err("attempting to import a file without a package name")
-                stype = next_arg(r, True)
-                if not validate_type(stype):
-                    raise r.err("invalid character in type field")
-                name = next_arg(r, False, True)
-                assert_eol(r)
-                if not name:
-                    section = alloc_section(p, stype, None)
-                else:
-                    s = p.find(name)
-                    if s is not None and s.type != stype:
-                        raise r.err("section of different type overwrites prior section with same name")
-                    if s is None:
-                        s = alloc_section(p, stype, name)
-                    section = s
-            elif word in ("o", "option", "l", "list"):
-                if section is None:
-                    r.pos = start
-                    raise r.err("option/list command found before the first section")
-                oname = next_arg(r, True, True)
-                value = next_arg(r, False)
-                assert_eol(r)
-                if word.startswith("l"):
-                    old = section.options.get(oname)
-                    if isinstance(old, list):
-                        old.append(value)
-                    elif old is None:
-                        section.options[oname] = [value]
-                    else:
-                        section.options[oname] = [old, value]
-                else:
-                    section.options[oname] = value
-            elif word == "" or word.startswith("#"):
-                break
-            else:
-                r.pos = start
-                raise r.err("invalid command")
-            # assert_eol consumed the rest of the command, up to a ';' separator if any
-    return p
+def strtok_word(px):
+    """strtok(pctx_cur_str, " \\t") as uci_parse_line uses it: NUL after the word, pos unchanged."""
+    i = px.pos
+    while px.buf[i] in (32, 9):
+        i += 1
+    if px.buf[i] == 0:
+        return None
+    j = i
+    while px.buf[j] not in (0, 32, 9):
+        j += 1
+    px.buf[j] = 0
+    return bytes(px.buf[i:j])
 
 
-# ---------------------------------------------------------------- output (file.c / cli.c)
+def skip_command_word(px, what):
+    n = len(px.cstr(px.pos)) + 1
+    if px.pos + n > px.filled:
+        px.error("%s without name" % what)
+    px.pos += n
+
+
+class Import:
+    """uci_import of one package: the file's own `package` lines are checked and ignored."""
+
+    def __init__(self, name):
+        self.name = name
+        self.package = None
+        self.section = None
+
+
+def parse_config_cmd(px, imp):
+    if imp.package is None:
+        imp.package = Package(imp.name)
+    skip_command_word(px, "config")
+    t = next_arg(px, True, False, False)
+    if not validate_type(px.cstr(t)):
+        px.error("invalid character in type field")
+    n = next_arg(px, False, True, False)
+    assert_eol(px)
+    stype, name = dec(px.cstr(t)), dec(px.cstr(n))
+    p = imp.package
+    if not name:
+        imp.section = alloc_section(p, stype, None)
+        return
+    s = p.find(name)
+    if s is not None and s.type != stype:
+        px.error("section of different type overwrites prior section with same name")
+    imp.section = s if s is not None else alloc_section(p, stype, name)
+
+
+def parse_option_cmd(px, imp, is_list):
+    if imp.section is None:
+        px.error("option/list command found before the first section")
+    skip_command_word(px, "option")
+    n = next_arg(px, True, True, False)
+    v = next_arg(px, False, False, False)
+    assert_eol(px)
+    ptr = Ptr()
+    ptr.p, ptr.s, ptr.section = imp.package, imp.section, imp.section.name
+    ptr.option, ptr.value = dec(px.cstr(n)), dec(px.cstr(v))
+    if is_list:
+        uci_add_list(ptr, True)
+    else:
+        uci_set(ptr, True)  # not "complete": an empty value sets nothing
+
+
+def parse_line(px, imp):
+    while px.cur() != 0 and isspace(px.cur()):
+        px.pos += 1
+    while True:
+        word = strtok_word(px)
+        if not word or word[0] == 35:
+            return
+        if word in (b"p", b"package"):
+            skip_command_word(px, "package")
+            next_arg(px, True, True, True)
+            assert_eol(px)
+        elif word in (b"c", b"config"):
+            parse_config_cmd(px, imp)
+        elif word in (b"o", b"option"):
+            parse_option_cmd(px, imp, False)
+        elif word in (b"l", b"list"):
+            parse_option_cmd(px, imp, True)
+        else:
+            px.error("invalid command")
+
+
+def import_package(ctx, data, name):
+    """uci_import(single) of bytes: the package, or UciError (ctx.pctx then tells where)."""
+    px = Parser(data)
+    ctx.pctx = px
+    imp = Import(name)
+    while not px.eof:
+        px.pos = 0
+        px.getln(0)
+        if px.buf[0]:
+            parse_line(px, imp)
+    ctx.pctx = None
+    return imp.package if imp.package is not None else Package(name)
+
+
+def parse_config(data, name):
+    """A package from the bytes of its file (the wifi and ubus stand-ins read committed files)."""
+    return import_package(Ctx(), data, name)
+
+
+# ---------------------------------------------------------------- output (file.c, cli.c)
 
 def escape(s):
     return s.replace("'", "'\\''")
 
 
+def quote(s):
+    return "'" + escape(s) + "'"
+
+
 def export_text(p, header):
-    out = []
-    if header:
-        out.append("package %s\n" % escape(p.name))
+    """uci_export_package (unnamed sections stay unnamed: -n is not the default)."""
+    out = ["package %s\n" % escape(p.name)] if header else []
     for s in p.sections:
         out.append("\nconfig %s" % escape(s.type))
-        if not s.anonymous or FLAGS["export_name"]:
+        if not s.anonymous:
             out.append(" '%s'" % escape(s.name))
         out.append("\n")
         for oname, v in s.options.items():
-            if isinstance(v, list):
-                for item in v:
-                    out.append("\tlist %s '%s'\n" % (escape(oname), escape(item)))
-            else:
-                out.append("\toption %s '%s'\n" % (escape(oname), escape(v)))
+            for item in (v if isinstance(v, list) else [v]):
+                out.append("\t%s %s '%s'\n" % ("list" if isinstance(v, list) else "option", escape(oname),
+                                               escape(item)))
     out.append("\n")
     return "".join(out)
 
 
-def quote_value(v):
-    return "'" + escape(v) + "'"
-
-
-FLAGS = {"quiet": False, "export_name": False, "show_ext": True, "delimiter": " "}
+def show_value(v, quoted):
+    """uci_show_value: list items quoted only when quoting or when they hold whitespace."""
+    if not isinstance(v, list):
+        return quote(v) if quoted else v
+    return " ".join(quote(x) if quoted or any(c in x for c in " \t\r\n") else x for x in v)
 
 
 def write(s):
-    sys.stdout.buffer.write(s.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.write(enc(s))
 
 
-def perror(err):
-    if FLAGS["quiet"]:
-        return
-    sys.stderr.buffer.write(("uci: %s%s\n" % (err.msg, err.detail)).encode("utf-8", "surrogateescape"))
+# ---------------------------------------------------------------- context: load, delta files, save
 
+def read_stream(path):
+    """uci_open_stream for reading: absent or not a regular file is 'not found', unreadable an I/O error."""
+    if not os.path.isfile(path):
+        raise UciError(ERR_NOTFOUND)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        raise UciError(ERR_IO)
 
-# ---------------------------------------------------------------- context: load, delta, save
 
 class Ctx:
     def __init__(self):
         self.confdir = CONFDIR
         self.savedir = SAVEDIR
         self.delta_path = [SAVEDIR]
+        self.show_ext = True
+        self.pctx = None  # the parse context an error message reports (ctx->pctx)
+        self.error_info = ""  # uci_get_errorstr's static buffer: it only grows between parse errors
 
     def set_savedir(self, d):
+        """uci_set_savedir: the save dir moves to the end of the delta path."""
         if d in self.delta_path:
             self.delta_path.remove(d)
         self.delta_path.append(d)
         self.savedir = d
 
+    def perror(self, err):
+        if err.msg == ERR_PARSE and self.pctx is not None:
+            px = self.pctx
+            self.error_info = " (%s) at line %d, byte %d" % (px.reason or "unknown", px.line, px.byte)
+        self.error_info += "\n"
+        sys.stderr.buffer.write(enc("uci: %s%s" % (err.msg, self.error_info)))
+
     def config_path(self, name):
         return os.path.join(self.confdir, name)
 
-    def load(self, name, with_delta=True):
-        if not validate_package(name):
-            raise UciError(ERR_NOTFOUND)
-        path = self.config_path(name)
-        try:
-            with open(path, "rb") as f:
-                data = f.read().decode("utf-8", "surrogateescape")
-        except FileNotFoundError:
-            raise UciError(ERR_NOTFOUND)
-        except OSError:
-            raise UciError(ERR_IO)
-        p = parse_config(data, name, True)
-        if with_delta:
-            for d in self.delta_path:
-                self.replay_delta_file(p, os.path.join(d, name))
+    def load(self, name):
+        """uci_file_load: the file, then every delta file of the delta path replayed onto it."""
+        p = import_package(self, read_stream(self.config_path(name)), name)
+        self.load_delta(p, False)
         return p
 
-    def replay_delta_file(self, p, path):
+    def load_delta(self, p, flush):
+        changes = sum(self.replay(p, os.path.join(d, p.name)) for d in self.delta_path)
+        if flush and changes > 0:
+            try:
+                # opened for writing without O_CREAT: truncates only a file that exists
+                fd = os.open(os.path.join(self.savedir, p.name), os.O_WRONLY | os.O_TRUNC)
+                os.close(fd)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                raise UciError(ERR_IO)
+        return changes
+
+    def replay(self, p, path):
+        """uci_parse_delta: lines that do not parse or apply are skipped, but `changes` lists the latter."""
         try:
-            with open(path, "rb") as f:
-                data = f.read().decode("utf-8", "surrogateescape")
-        except OSError:
+            px = Parser(read_stream(path))
+        except UciError:
             return 0
-        n = 0
-        for line in data.splitlines():
-            if not line:
-                continue
-            cmd = "="
-            if line[0] in "+-@^|~":
-                cmd, line = line[0], line[1:]
-            r = Reader(line + "\n")
-            r.getln(False)
-            try:
-                arg = next_arg(r, False)
-                ptr = parse_ptr(arg)
-            except UciError:
-                continue
-            if ptr["package"] != p.name or not ptr["section"]:
+        changes = 0
+        while not px.eof:
+            px.pos = 0
+            px.getln(0)
+            if not px.buf[0]:
                 continue
             try:
-                apply_delta(p, cmd, ptr["section"], ptr["option"], ptr["value"])
+                ptr, cmd = parse_delta_line(px)
             except UciError:
                 continue
-            p.saved_delta.append((cmd, ptr["section"], ptr["option"], ptr["value"]))
-            n += 1
-        return n
+            if ptr.package != p.name:
+                continue
+            p.saved_delta.append((cmd, ptr.section, ptr.option, ptr.value))
+            lookup_in(ptr, p)
+            try:
+                if cmd == CMD_REMOVE:
+                    uci_delete(ptr, True)
+                elif cmd == CMD_LIST_ADD:
+                    uci_add_list(ptr, True)
+                else:
+                    uci_set(ptr, True)
+            except UciError:
+                continue
+            changes += 1
+        return changes
 
     def save(self, p):
+        """uci_save: appends this call's changes to <savedir>/<package>."""
         if not p.delta:
             return
-        try:
-            os.makedirs(self.savedir, mode=0o700, exist_ok=True)
-        except OSError:
-            raise UciError(ERR_IO)
-        if not os.path.isdir(self.savedir):
+        if not os.path.lexists(self.savedir):
+            try:
+                mode = os.stat(self.confdir).st_mode & 0o7777  # the config dir's mode, else 0700
+            except OSError:
+                mode = 0o700
+            try:
+                os.mkdir(self.savedir, mode)
+            except OSError:
+                pass
+        elif not os.path.isdir(self.savedir):
             raise UciError(ERR_IO)
         lines = []
         for cmd, sec, opt, val in p.delta:
-            prefix = "" if cmd == "=" else cmd
-            s = "%s%s.%s" % (prefix, p.name, sec)
-            if opt:
-                s += "." + opt
-            if cmd == "-" and val is None:
-                s += "\n"
-            else:
-                s += "='%s'\n" % escape(val)
-            lines.append(s)
-        try:
-            fd = os.open(os.path.join(self.savedir, p.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write("".join(lines).encode("utf-8", "surrogateescape"))
-        except OSError:
-            raise UciError(ERR_IO)
+            s = "%s%s.%s%s" % (cmd, p.name, sec, "" if opt is None else "." + opt)
+            lines.append(s + "\n" if val is None else "%s=%s\n" % (s, quote(val)))
         p.delta = []
-
-    def write_file(self, p):
-        path = self.config_path(p.name)
         try:
-            st = os.stat(path)
-            mode = st.st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o600
-        try:
-            # mkstemp without importing tempfile (which costs more start-up than the rest of the tool)
-            tmp = os.path.join(self.confdir, ".%s.uci-%s" % (p.name, os.urandom(6).hex()))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fd = os.open(os.path.join(self.savedir, p.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                         self.new_file_mode(p.name))
+            with os.fdopen(fd, "wb") as f:
+                f.write(enc("".join(lines)))
         except OSError:
             raise UciError(ERR_IO)
+
+    def new_file_mode(self, name):
+        """uci_open_stream(create): a new file gets the mode of the config file of that name, else 0600."""
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(export_text(p, False).encode("utf-8", "surrogateescape"))
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            os.rename(tmp, path)
+            return os.stat(self.config_path(name)).st_mode & 0o7777
+        except OSError:
+            return 0o600
+
+    def write_file(self, p, path):
+        """The end of uci_file_commit: temporary file in the config dir, fsync, chmod, rename over realpath."""
+        tmp = os.path.join(self.confdir, ".%s.uci-%s" % (p.name, os.urandom(3).hex()))
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            raise UciError(ERR_IO)
+        with os.fdopen(fd, "wb") as f:
+            f.write(enc(export_text(p, False)))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            real = os.path.realpath(path, strict=True)
+            os.chmod(tmp, os.stat(real).st_mode & 0o7777)
+            os.rename(tmp, real)
         except OSError:
             try:
                 os.unlink(tmp)
@@ -495,531 +672,247 @@ class Ctx:
                 pass
             raise UciError(ERR_IO)
 
-    def commit(self, name):
-        p = self.load(name, with_delta=False)
-        changes = 0
-        for d in self.delta_path:
-            changes += self.replay_delta_file(p, os.path.join(d, name))
-        if changes == 0:
-            return
-        self.write_file(p)
-        own = os.path.join(self.savedir, name)
-        if os.path.exists(own):
-            try:
-                with open(own, "wb"):
-                    pass
-            except OSError:
-                raise UciError(ERR_IO)
-
-    def list_configs(self):
+    def open_for_commit(self, name):
+        """uci_open_stream(write, create) of the config file; its content as it is now."""
+        path = self.config_path(name)
         try:
-            names = sorted(os.listdir(self.confdir))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, self.new_file_mode(name))
+            with os.fdopen(fd, "rb") as f:
+                return path, f.read()
         except OSError:
-            return []
-        return [n for n in names if "." not in n and os.path.isfile(os.path.join(self.confdir, n))]
+            raise UciError(ERR_IO)
+
+    def commit(self, name):
+        """uci_file_commit without overwrite: re-read the file, replay the deltas, write only if one applied."""
+        path, data = self.open_for_commit(name)
+        p = import_package(self, data, name)
+        if self.load_delta(p, True) == 0:
+            return
+        self.write_file(p, path)
+
+    def import_overwrite(self, p):
+        """uci_file_commit with overwrite (uci import): the package replaces the file; deltas stay staged."""
+        path, _ = self.open_for_commit(p.name)
+        self.write_file(p, path)
 
 
-def apply_delta(p, cmd, sec, opt, val):
-    s = p.find(sec)
-    if cmd == "+":
-        if s is None:
-            s = alloc_section(p, val, sec)
-            s.anonymous = True
-        return
-    if cmd == "-":
-        if s is None:
-            raise UciError(ERR_NOTFOUND)
-        if opt:
-            s.options.pop(opt, None)
-        else:
-            p.sections.remove(s)
-        return
-    if cmd == "=":
-        if opt is None:
-            if s is None:
-                alloc_section(p, val, sec)
-            else:
-                s.type = val
-        else:
-            if s is None:
-                raise UciError(ERR_INVAL)
-            s.options[opt] = val
-        return
-    if cmd == "|":
-        if s is None or not opt:
-            raise UciError(ERR_INVAL)
-        old = s.options.get(opt)
-        if isinstance(old, list):
-            old.append(val)
-        elif old is None:
-            s.options[opt] = [val]
-        else:
-            s.options[opt] = [old, val]
-        return
-    if cmd == "~":
-        if s is None or not opt:
-            raise UciError(ERR_INVAL)
-        old = s.options.get(opt)
-        if isinstance(old, list):
-            s.options[opt] = [x for x in old if x != val]
-        return
-    if cmd == "@":
-        if s is None:
-            raise UciError(ERR_NOTFOUND)
-        if opt:
-            if opt in s.options:
-                s.options = {(val if k == opt else k): v for k, v in s.options.items()}
-        else:
-            s.name = val
-            s.anonymous = False
-        return
-    if cmd == "^":
-        if s is None:
-            raise UciError(ERR_NOTFOUND)
-        p.sections.remove(s)
-        p.sections.insert(min(int(val), len(p.sections)), s)
+def parse_delta_line(px):
+    """uci_parse_delta_tuple: one argument per line, a command character, a tuple with a value."""
+    a = next_arg(px, False, False, False)
+    if px.cstr(px.pos):
+        raise UciError(ERR_INVAL)
+    arg = px.cstr(a)
+    cmd = CMD_CHANGE
+    if arg[:1] in (b"-", b"|"):
+        cmd, arg = dec(arg[:1]), arg[1:]
+    elif arg[:1] and arg[0] in OTHER_DELTA_CMDS:
+        unsupported("replaying the delta line %r" % dec(arg))
+    ptr = parse_ptr(arg)
+    if ptr.section is None or ptr.extended:
+        raise UciError(ERR_INVAL)
+    if cmd == CMD_REMOVE and ptr.value is not None:
+        unsupported("replaying the delta line %r (list item removal)" % dec(arg))
+    if cmd != CMD_REMOVE and ptr.value is None:
+        raise UciError(ERR_INVAL)
+    if cmd == CMD_LIST_ADD and ptr.option is None:
+        raise UciError(ERR_INVAL)
+    return ptr, cmd
 
 
-# ---------------------------------------------------------------- pointers (uci_parse_ptr, lookup)
+# ---------------------------------------------------------------- commands (cli.c)
 
-def parse_ptr(arg):
-    ptr = {"package": None, "section": None, "option": None, "value": None}
-    if "=" in arg:
-        arg, ptr["value"] = arg.split("=", 1)
-    parts = arg.split(".")
-    if len(parts) > 3 or any(x == "" for x in parts):
-        raise UciError(ERR_PARSE)
-    ptr["package"] = parts[0]
-    if len(parts) > 1:
-        ptr["section"] = parts[1]
-    if len(parts) > 2:
-        ptr["option"] = parts[2]
-    if not validate_package(ptr["package"]):
-        raise UciError(ERR_PARSE)
-    if ptr["option"] is not None and not validate_name(ptr["option"]):
-        raise UciError(ERR_PARSE)
-    if ptr["value"] is not None and not validate_text(ptr["value"]):
-        raise UciError(ERR_PARSE)
+def lookup(ctx, tuple_arg):
+    """uci_lookup_ptr(extended): parse the tuple, load its package, find the section and option."""
+    ptr = parse_ptr(tuple_arg)
+    lookup_in(ptr, ctx.load(ptr.package))
     return ptr
 
 
-def lookup_ext(p, ref):
-    """@type[idx] (idx may be negative, type may be empty); None when out of range."""
-    if not ref.startswith("@") or "[" not in ref or not ref.endswith("]"):
-        raise UciError(ERR_INVAL)
-    stype, num = ref[1:-1].split("[", 1)
-    try:
-        idx = int(num, 10)
-    except ValueError:
-        raise UciError(ERR_INVAL)
-    if stype and not validate_type(stype):
-        raise UciError(ERR_INVAL)
-    matches = [s for s in p.sections if not stype or s.type == stype]
-    if idx < 0:
-        idx += len(matches)
-    if idx < 0 or idx >= len(matches):
-        return None
-    return matches[idx]
-
-
-def lookup(ctx, ptr):
-    """Loads the package and resolves the section/option; returns (p, s, o_exists)."""
-    p = ctx.load(ptr["package"])
-    s = None
-    if ptr["section"] is not None:
-        if validate_name(ptr["section"]):
-            s = p.find(ptr["section"])
-        else:
-            s = lookup_ext(p, ptr["section"])
-            if s is not None:
-                ptr["section"] = s.name
-    return p, s
-
-
-def section_ref(p, s):
-    if not s.anonymous or not FLAGS["show_ext"]:
-        return s.name
-    same = [x for x in p.sections if x.type == s.type]
-    return "@%s[%d]" % (s.type, same.index(s))
-
-
-def show_value(v, quote):
-    if isinstance(v, list):
-        items = []
-        for x in v:
-            if not quote and not any(c in x for c in " \t\r\n"):
-                items.append(x)
-            else:
-                items.append(quote_value(x))
-        return FLAGS["delimiter"].join(items)
-    return quote_value(v) if quote else v
-
-
-def show_section(p, s, ref):
-    out = ["%s.%s=%s\n" % (p.name, ref, s.type)]
-    for oname, v in s.options.items():
-        out.append("%s.%s.%s=%s\n" % (p.name, ref, oname, show_value(v, True)))
-    return "".join(out)
-
-
-# ---------------------------------------------------------------- commands
-
-def cmd_get(ctx, arg):
-    ptr = parse_ptr(arg)
-    if ptr["value"] is not None:
-        return 1
-    p, s = lookup(ctx, ptr)
-    if ptr["section"] is None or s is None:
-        raise UciError(ERR_NOTFOUND)
-    if ptr["option"] is None:
-        write(s.type + "\n")
-        return 0
-    if ptr["option"] not in s.options:
-        raise UciError(ERR_NOTFOUND)
-    write(show_value(s.options[ptr["option"]], False) + "\n")
-    return 0
-
-
-def cmd_show(ctx, args):
-    if not args:
-        for name in ctx.list_configs():
-            try:
-                p = ctx.load(name)
-            except UciError:
-                continue
-            for s in p.sections:
-                write(show_section(p, s, section_ref(p, s)))
-        return 0
-    ptr = parse_ptr(args[0])
-    if ptr["value"] is not None:
-        return 1
-    p, s = lookup(ctx, ptr)
-    if ptr["section"] is None:
-        for sec in p.sections:
-            write(show_section(p, sec, section_ref(p, sec)))
-        return 0
-    if s is None:
-        raise UciError(ERR_NOTFOUND)
-    if ptr["option"] is None:
-        write(show_section(p, s, s.name))
-        return 0
-    if ptr["option"] not in s.options:
-        raise UciError(ERR_NOTFOUND)
-    write("%s.%s.%s=%s\n" % (p.name, s.name, ptr["option"], show_value(s.options[ptr["option"]], True)))
-    return 0
-
-
-def do_set(ctx, p, s, ptr):
-    val = ptr["value"]
-    sec, opt = ptr["section"], ptr["option"]
-    # list.c uci_set: these assertions come before the empty-value (delete) case
-    if opt is not None and s is None:
-        raise UciError(ERR_INVAL)
-    if opt is None and val and not validate_type(val):
-        raise UciError(ERR_INVAL)
-    if val == "":
-        exists = s is not None and (opt is None or opt in s.options)
-        if not exists:
-            return
-        do_delete(ctx, p, s, ptr)
-        return
-    if opt is not None:
-        if s is None:
-            raise UciError(ERR_INVAL)
-        if s.options.get(opt) == val:
-            return
-        s.options[opt] = val
-    else:
-        if not validate_type(val):
-            raise UciError(ERR_INVAL)
-        if s is None:
-            if not validate_name(sec):
-                raise UciError(ERR_INVAL)
-            alloc_section(p, val, sec)
-        else:
-            if s.type == val:
-                return
-            s.type = val
-    p.delta.append(("=", sec, opt, val))
-
-
-def do_delete(ctx, p, s, ptr):
-    if s is None:
-        raise UciError(ERR_NOTFOUND)
-    opt = ptr["option"]
-    if opt is not None:
-        if opt not in s.options:
+def section_cmd(ctx, cmd, args):
+    """uci_do_section_cmd: get, set, delete, add_list."""
+    if len(args) != 1:
+        unsupported("'%s' with %d arguments" % (cmd, len(args)))
+    ptr = lookup(ctx, args[0])
+    if cmd == "get":
+        if ptr.value is not None:
+            return 1  # silently, as uci does
+        if not ptr.complete:
             raise UciError(ERR_NOTFOUND)
-        del s.options[opt]
-    else:
-        p.sections.remove(s)
-    p.delta.append(("-", ptr["section"], opt, None))
-
-
-def cmd_modify(ctx, cmd, arg):
-    ptr = parse_ptr(arg)
-    p, s = lookup(ctx, ptr)
-    if ptr["section"] is None:
-        raise UciError(ERR_INVAL)
+        if ptr.option is not None:
+            write(show_value(ptr.s.options[ptr.option], False) + "\n")
+        elif ptr.s is not None:
+            write(ptr.s.type + "\n")
+        return 0
     if cmd == "set":
-        if ptr["value"] is None:
-            raise UciError(ERR_INVAL)
-        do_set(ctx, p, s, ptr)
+        uci_set(ptr, False)
     elif cmd == "delete":
-        if ptr["value"] is not None:
-            return 1
-        do_delete(ctx, p, s, ptr)
-    elif cmd in ("add_list", "del_list"):
-        opt, val = ptr["option"], ptr["value"]
-        if s is None or opt is None or val is None:
-            raise UciError(ERR_INVAL)
-        old = s.options.get(opt)
-        if cmd == "add_list":
-            if val == "":
-                return 0
-            if isinstance(old, list):
-                old.append(val)
-            elif old is None:
-                s.options[opt] = [val]
-            else:
-                s.options[opt] = [old, val]
-            p.delta.append(("|", ptr["section"], opt, val))
-        else:
-            if old is None:
-                raise UciError(ERR_NOTFOUND)
-            if isinstance(old, list):
-                s.options[opt] = [x for x in old if x != val]
-                p.delta.append(("~", ptr["section"], opt, val))
-    elif cmd == "rename":
-        val = ptr["value"]
-        if s is None or val is None or not validate_name(val):
-            raise UciError(ERR_INVAL)
-        apply_delta(p, "@", ptr["section"], ptr["option"], val)
-        p.delta.append(("@", ptr["section"], ptr["option"], val))
-    ctx.save(p)
+        if ptr.value is not None:
+            unsupported("'delete' of a list item by index")
+        uci_delete(ptr, False)
+    else:
+        uci_add_list(ptr, False)
+    ctx.save(ptr.p)
     return 0
 
 
-def cmd_add(ctx, args):
-    if len(args) != 2:
-        return 255
-    if not validate_type(args[1]):
-        raise UciError(ERR_INVAL)
-    p = ctx.load(args[0])
-    s = alloc_section(p, args[1], None)
-    p.delta.append(("+", s.name, None, args[1]))
-    ctx.save(p)
-    write(s.name + "\n")
-    return 0
-
-
-def cmd_changes(ctx, args):
-    names = [args[0]] if args else ctx.list_configs()
-    for name in names:
-        p = ctx.load(name)
-        for cmd, sec, opt, val in p.saved_delta:
-            prefix, op = "", "="
-            if cmd == "-":
-                prefix = "-"
-            elif cmd == "|":
-                op = "+="
-            elif cmd == "~":
-                op = "-="
-            line = "%s%s.%s" % (prefix, p.name, sec)
-            if opt:
-                line += "." + opt
-            if cmd != "-":
-                line += op + quote_value(val)
-            write(line + "\n")
-    return 0
-
-
-def cmd_revert(ctx, arg):
-    ptr = parse_ptr(arg)
-    ctx.load(ptr["package"])
-    path = os.path.join(ctx.savedir, ptr["package"])
-    if ptr["section"] is None:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            raise UciError(ERR_IO)
-        return 0
-    # partial revert: drop the matching lines from our save file
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "surrogateescape").splitlines(keepends=True)
-    except FileNotFoundError:
-        return 0
-    keep = []
-    for line in lines:
-        body = line[1:] if line[:1] in "+-@^|~" else line
-        key = body.split("=", 1)[0].rstrip("\n")
-        parts = key.split(".")
-        if len(parts) >= 2 and parts[1] == ptr["section"] and (
-                ptr["option"] is None or (len(parts) > 2 and parts[2] == ptr["option"])):
-            continue
-        keep.append(line)
-    with open(path, "wb") as f:
-        f.write("".join(keep).encode("utf-8", "surrogateescape"))
-    return 0
-
-
-def cmd_import(ctx, args, stream):
-    if len(args) > 1:
-        return 255
-    name = args[0] if args else None
-    data = stream.read().decode("utf-8", "surrogateescape")
-    p = parse_config(data, name, name is not None)
-    if p is None:
-        raise UciError(ERR_PARSE, " (attempting to import a file without a package name) at line 0, byte 0")
-    if not validate_package(p.name):
-        raise UciError(ERR_INVAL)
-    ctx.write_file(p)
-    return 0
-
-
-def run_command(ctx, argv, stream):
-    cmd, args = argv[0], argv[1:]
-    if cmd in ("get", "set", "delete", "add_list", "del_list", "rename"):
-        if len(args) != 1:
-            return 255
-        if cmd == "get":
-            return cmd_get(ctx, args[0])
-        return cmd_modify(ctx, cmd, args[0])
+def package_cmd(ctx, cmd, args):
+    """uci_do_package_cmd for one package: show (-X), changes, export, commit."""
+    if len(args) != 1:
+        unsupported("'%s' without exactly one package" % cmd)
+    ptr = lookup(ctx, args[0])
+    p = ptr.p
     if cmd == "show":
-        if len(args) > 1:
-            return 255
-        return cmd_show(ctx, args)
-    if cmd == "add":
-        return cmd_add(ctx, args)
-    if cmd == "changes":
-        if len(args) > 1:
-            return 255
-        return cmd_changes(ctx, args)
-    if cmd == "export":
-        if len(args) > 1:
-            return 255
-        names = args if args else ctx.list_configs()
-        for n in names:
-            write(export_text(ctx.load(n), True))
-        return 0
-    if cmd == "commit":
-        if len(args) > 1:
-            return 255
-        for n in (args if args else ctx.list_configs()):
-            ctx.commit(n)
-        return 0
-    if cmd == "revert":
-        if len(args) != 1:
-            return 255
-        return cmd_revert(ctx, args[0])
+        if ctx.show_ext:
+            unsupported("'show' without -X")
+        if ptr.section is not None:
+            unsupported("'show' of a section or option")
+        if not ptr.complete:
+            raise UciError(ERR_NOTFOUND)
+        for s in p.sections:
+            write("%s.%s=%s\n" % (p.name, s.name, s.type))
+            for oname, v in s.options.items():
+                write("%s.%s.%s=%s\n" % (p.name, s.name, oname, show_value(v, True)))
+    elif cmd == "changes":
+        for c, sec, opt, val in p.saved_delta:
+            line = "%s%s.%s%s" % ("-" if c == CMD_REMOVE else "", p.name, sec, "" if opt is None else "." + opt)
+            if c != CMD_REMOVE:
+                line += ("+=" if c == CMD_LIST_ADD else "=") + quote(val)
+            write(line + "\n")
+    elif cmd == "export":
+        write(export_text(p, True))
+    else:
+        ctx.commit(p.name)
+    return 0
+
+
+def import_cmd(ctx, args, stream):
+    """uci_do_import of one named package, replacing the file."""
+    if len(args) != 1:
+        unsupported("'import' without exactly one package name")
+    name = enc(args[0])
+    if not validate_package(name):
+        raise UciError(ERR_INVAL)
+    ctx.import_overwrite(import_package(ctx, stream.read(), dec(name)))
+    return 0
+
+
+def run_command(ctx, argv, stream, in_batch):
+    """uci_cmd: command names are case-insensitive; 255 for an unknown one."""
+    cmd, args = argv[0].lower(), argv[1:]
+    if cmd in ("get", "set", "delete", "add_list"):
+        return section_cmd(ctx, cmd, args)
+    if cmd in ("show", "changes", "export", "commit"):
+        return package_cmd(ctx, cmd, args)
     if cmd == "import":
-        return cmd_import(ctx, args, stream)
+        if in_batch:
+            unsupported("'import' in a batch")
+        return import_cmd(ctx, args, stream)
     if cmd == "batch":
-        return cmd_batch(ctx, stream)
+        return 255 if in_batch else batch(ctx, stream)
+    if cmd in ("add", "del_list", "del", "rename", "ren", "revert", "reorder", "help"):
+        unsupported("the '%s' command" % cmd)
     return 255
 
 
-def cmd_batch(ctx, stream):
-    data = stream.read().decode("utf-8", "surrogateescape")
-    r = Reader(data)
-    while r.getln(False):
-        argv = []
-        try:
-            while True:
-                a = next_arg(r, False)
-                if not a:
-                    break
-                argv.append(a)
-        except UciError as e:
-            perror(e)
-            argv = []
-        if not argv:
-            continue
-        if argv[0] == "exit":
+def batch(ctx, stream):
+    """uci_batch: one command per line; errors are printed and the batch goes on; always exit 0."""
+    px = Parser(stream.read())
+    while not px.eof:
+        ret = batch_cmd(ctx, px)
+        if ret == 254:
             break
-        if argv[0] in ("batch", "import"):
-            continue
-        try:
-            ret = run_command(ctx, argv, None)
-        except UciError as e:
-            perror(e)
-            ret = 1
         if ret == 255:
             sys.stderr.write("Unknown command\n")
     return 0
 
 
-def usage():
-    sys.stderr.write("Usage: uci [<options>] <command> [<arguments>]\n")
+def batch_cmd(ctx, px):
+    argv = []
+    for i in range(MAX_ARGS + 1):
+        if i == MAX_ARGS:
+            sys.stderr.write("Too many arguments\n")
+            return 1
+        if ctx.pctx is not px:
+            # a command that loaded a package freed the batch's parse context: a new one counts from 0
+            px.line, px.reason, px.byte = 0, None, 0
+            ctx.pctx = px
+        try:
+            if i == 0:
+                px.pos = 0
+                px.getln(0)
+            arg = px.cstr(next_arg(px, False, False, False))
+        except UciError as e:
+            ctx.perror(e)
+            return 0
+        if not arg:
+            break
+        argv.append(dec(arg))
+    if not argv:
+        return 0
+    if argv[0].lower() == "exit":
+        return 254
+    try:
+        return run_command(ctx, argv, None, True)
+    except UciError as e:
+        ctx.perror(e)
+        return 1
 
 
 def main(argv):
     ctx = Ctx()
     stream = sys.stdin.buffer
     i = 1
+    # musl's getopt (OpenWRT) stops at the first argument that is not an option
     while i < len(argv) and argv[i].startswith("-") and len(argv[i]) > 1:
-        opt = argv[i]
-        flags = opt[1:]
+        if argv[i] == "--":
+            i += 1
+            break
+        flags = argv[i][1:]
         for j, f in enumerate(flags):
-            if f in "cCdfpPt":
-                val = flags[j + 1:] or (argv[i + 1] if i + 1 < len(argv) else None)
-                if val is None:
-                    usage()
-                    return 0
-                if not flags[j + 1:]:
-                    i += 1
-                if f == "c":
-                    ctx.confdir = val
-                elif f == "t":
-                    ctx.set_savedir(val)
-                elif f == "p":
-                    if val in ctx.delta_path:
-                        perror(UciError(ERR_DUP))
-                        return 1
-                    ctx.delta_path.insert(len(ctx.delta_path) - 1, val)
-                elif f == "d":
-                    FLAGS["delimiter"] = val
-                elif f == "f":
-                    try:
-                        stream = open(val, "rb")
-                    except OSError as e:
-                        sys.stderr.write("uci: %s" % e.strerror)
-                        return 1
-                break
-            elif f == "q":
-                FLAGS["quiet"] = True
-            elif f == "n":
-                FLAGS["export_name"] = True
-            elif f == "N":
-                FLAGS["export_name"] = False
-            elif f == "X":
-                FLAGS["show_ext"] = False
-            elif f in "sSm":
-                pass
+            if f == "X":
+                ctx.show_ext = False
+                continue
+            if f not in "ctf":
+                unsupported("option -%s" % f)
+            val = flags[j + 1:] or (argv[i + 1] if i + 1 < len(argv) else None)
+            if val is None:
+                unsupported("option -%s without its argument" % f)
+            if not flags[j + 1:]:
+                i += 1
+            if f == "c":
+                ctx.confdir = val
+            elif f == "t":
+                ctx.set_savedir(val)
             else:
-                usage()
-                return 0
+                if stream is not sys.stdin.buffer:
+                    sys.stderr.write("Too many input files.\n")
+                    return 1
+                try:
+                    stream = open(val, "rb")
+                except OSError as e:
+                    sys.stderr.write("uci: %s" % e.strerror)  # no newline, as in cli.c
+                    return 1
+            break
         i += 1
-    rest = argv[i:]
-    if not rest:
-        usage()
-        return 0
+    if i >= len(argv):
+        unsupported("uci without a command")
     try:
-        ret = run_command(ctx, rest, stream)
+        ret = run_command(ctx, argv[i:], stream, False)
     except UciError as e:
-        perror(e)
+        ctx.perror(e)
         return 1
     if ret == 255:
-        usage()
-        return 255
+        unsupported("the command '%s'" % argv[i])
     return ret
 
 
 def run():
     try:
-        sys.exit(main(sys.argv))
+        code = main(sys.argv)
+    except Unsupported as e:
+        sys.stderr.write("%s\n" % e)
+        code = 255
     except BrokenPipeError:
-        sys.exit(1)
+        code = 1
+    sys.stdout.flush()
+    sys.exit(code)

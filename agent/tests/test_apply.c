@@ -241,6 +241,8 @@ static void golden_case(const char *casedir, const char *name)
         argv[argc++] = delta;
         char *in = NULL;
         size_t in_len = 0;
+        char files[4][PATH_MAX];
+        size_t nfiles = 0;
         sb_str(&out, "$");
         for (char *tok = strtok(line, "\t"); tok && argc < 23; tok = strtok(NULL, "\t")) {
             if (strncmp(tok, "@stdin=", 7) == 0) {
@@ -248,9 +250,14 @@ static void golden_case(const char *casedir, const char *name)
                 in = read_all(q, &in_len);
                 continue;
             }
-            argv[argc++] = tok;
             sb_str(&out, " ");
             sb_str(&out, tok);
+            if (strncmp(tok, "@case/", 6) == 0 && nfiles < 4) {
+                /* a file of the case (`-f @case/x`): its path, shown as written */
+                path_fmt(files[nfiles], sizeof files[nfiles], "%s/%s", casedir, tok + 6);
+                tok = files[nfiles++];
+            }
+            argv[argc++] = tok;
         }
         argv[argc] = NULL;
         sb_str(&out, "\n");
