@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "b64.h"
 #include "envelope.h"
 #include "json_util.h"
 
@@ -35,11 +36,6 @@ static int one_of(const char *s, const char *const *list)
     return 0;
 }
 
-static int is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* 1..max bytes without NUL or control characters. */
 static int plain_text(const char *s, size_t max)
 {
@@ -58,7 +54,7 @@ static int valid_psk(const char *k)
     size_t n = strnlen(k, FB_KEY_MAX + 1);
     if (n == 64) {
         for (size_t i = 0; i < n; i++)
-            if (!is_hex(k[i]))
+            if (fb_hex_digit(k[i]) < 0)
                 return 0;
         return 1;
     }
@@ -75,7 +71,7 @@ static int valid_bssid(const char *b)
     if (strnlen(b, 18) != 17)
         return 0;
     for (size_t i = 0; i < 17; i++) {
-        if (i % 3 == 2 ? b[i] != ':' : !is_hex(b[i]))
+        if (i % 3 == 2 ? b[i] != ':' : fb_hex_digit(b[i]) < 0)
             return 0;
     }
     return 1;
@@ -90,81 +86,81 @@ typedef int (*field_rule)(const struct fb_wifi_profile *p, int bad, char *err, s
 
 #define PROBLEM(...) (snprintf(err, errlen, __VA_ARGS__), -1)
 
+/* What a field may be: allowed at all (else it must be absent), required when allowed, valid. */
+struct verdict {
+    int allowed, required, valid;
+    const char *not_allowed, *missing, *invalid; /* the problem in each case */
+};
+
+static int judge(const char *field, const char *value, int bad, const struct verdict *v, char *err, size_t errlen)
+{
+    if (!v->allowed)
+        return (bad || value[0]) ? PROBLEM("%s: %s", field, v->not_allowed) : 0;
+    if (!value[0] && !bad)
+        return v->required ? PROBLEM("%s: %s", field, v->missing) : 0;
+    return (bad || !v->valid) ? PROBLEM("%s: %s", field, v->invalid) : 0;
+}
+
 static int ssid_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (p->ssid_len == 0 && !bad)
-        return PROBLEM("ssid: missing");
-    if (bad || p->ssid_len > FB_SSID_MAX || strnlen(p->ssid, FB_SSID_MAX + 1) != p->ssid_len ||
-        !plain_text(p->ssid, FB_SSID_MAX))
-        return PROBLEM("ssid: must be 1-32 bytes of UTF-8 without NUL or control characters");
-    return 0;
+    struct verdict v = {1, 1,
+                        p->ssid_len <= FB_SSID_MAX && strnlen(p->ssid, FB_SSID_MAX + 1) == p->ssid_len &&
+                            plain_text(p->ssid, FB_SSID_MAX),
+                        NULL, "missing", "must be 1-32 bytes of UTF-8 without NUL or control characters"};
+    return judge("ssid", p->ssid_len ? "x" : "", bad, &v, err, errlen);
 }
 
 static int encryption_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!p->encryption[0] && !bad)
-        return PROBLEM("encryption: missing");
-    if (bad || !one_of(p->encryption, k_encs))
-        return PROBLEM("encryption: unknown (none owe psk psk2 psk-mixed sae sae-mixed wpa2 wpa3)");
-    return 0;
+    struct verdict v = {1, 1, one_of(p->encryption, k_encs), NULL, "missing",
+                        "unknown (none owe psk psk2 psk-mixed sae sae-mixed wpa2 wpa3)"};
+    return judge("encryption", p->encryption, bad, &v, err, errlen);
 }
 
 static int key_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!one_of(p->encryption, k_keyed))
-        return (bad || p->key[0]) ? PROBLEM("key: not allowed with encryption '%s'", p->encryption) : 0;
-    if (!p->key[0] && !bad)
-        return PROBLEM("key: missing");
-    if (bad || !valid_psk(p->key))
-        return PROBLEM("key: must be 8-63 printable ASCII characters or 64 hex digits");
-    return 0;
+    if (!one_of(p->encryption, k_keyed) && (bad || p->key[0]))
+        return PROBLEM("key: not allowed with encryption '%s'", p->encryption);
+    struct verdict v = {1, one_of(p->encryption, k_keyed), valid_psk(p->key), NULL, "missing",
+                        "must be 8-63 printable ASCII characters or 64 hex digits"};
+    return judge("key", p->key, bad, &v, err, errlen);
 }
 
 static int bssid_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    return (bad || (p->bssid[0] && !valid_bssid(p->bssid))) ? PROBLEM("bssid: must look like aa:bb:cc:dd:ee:ff") : 0;
+    struct verdict v = {1, 0, valid_bssid(p->bssid), NULL, NULL, "must look like aa:bb:cc:dd:ee:ff"};
+    return judge("bssid", p->bssid, bad, &v, err, errlen);
 }
 
 static int eap_type_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!one_of(p->encryption, k_eap))
-        return (bad || p->eap_type[0]) ? PROBLEM("eap_type: only allowed with wpa2/wpa3") : 0;
-    if (!p->eap_type[0] && !bad)
-        return PROBLEM("eap_type: missing (required for wpa2/wpa3)");
-    if (bad || !one_of(p->eap_type, k_eap_types))
-        return PROBLEM("eap_type: must be peap, ttls or tls");
-    return 0;
+    struct verdict v = {one_of(p->encryption, k_eap), 1, one_of(p->eap_type, k_eap_types),
+                        "only allowed with wpa2/wpa3", "missing (required for wpa2/wpa3)", "must be peap, ttls or tls"};
+    return judge("eap_type", p->eap_type, bad, &v, err, errlen);
 }
 
 static int identity_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!one_of(p->encryption, k_eap))
-        return (bad || p->identity[0]) ? PROBLEM("identity: only allowed with wpa2/wpa3") : 0;
-    if (!p->identity[0] && !bad)
-        return PROBLEM("identity: missing (required for wpa2/wpa3)");
-    if (bad || !plain_text(p->identity, FB_EAP_FIELD_MAX))
-        return PROBLEM("identity: must be 1-128 bytes without control characters");
-    return 0;
+    struct verdict v = {one_of(p->encryption, k_eap), 1, plain_text(p->identity, FB_EAP_FIELD_MAX),
+                        "only allowed with wpa2/wpa3", "missing (required for wpa2/wpa3)",
+                        "must be 1-128 bytes without control characters"};
+    return judge("identity", p->identity, bad, &v, err, errlen);
 }
 
 static int password_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!one_of(p->encryption, k_eap) || strcmp(p->eap_type, "tls") == 0)
-        return (bad || p->password[0]) ? PROBLEM("password: only allowed with wpa2/wpa3 and peap/ttls") : 0;
-    if (!p->password[0] && !bad)
-        return PROBLEM("password: missing (required for peap/ttls)");
-    if (bad || !plain_text(p->password, FB_EAP_FIELD_MAX))
-        return PROBLEM("password: must be 1-128 bytes without control characters");
-    return 0;
+    struct verdict v = {one_of(p->encryption, k_eap) && strcmp(p->eap_type, "tls") != 0, 1,
+                        plain_text(p->password, FB_EAP_FIELD_MAX), "only allowed with wpa2/wpa3 and peap/ttls",
+                        "missing (required for peap/ttls)", "must be 1-128 bytes without control characters"};
+    return judge("password", p->password, bad, &v, err, errlen);
 }
 
 static int ca_cert_rule(const struct fb_wifi_profile *p, int bad, char *err, size_t errlen)
 {
-    if (!one_of(p->encryption, k_eap))
-        return (bad || p->ca_cert[0]) ? PROBLEM("ca_cert: only allowed with wpa2/wpa3") : 0;
-    if (bad || (p->ca_cert[0] && strncmp(p->ca_cert, "-----BEGIN ", 11) != 0))
-        return PROBLEM("ca_cert: must be a PEM text of at most 4096 bytes starting with '-----BEGIN '");
-    return 0;
+    struct verdict v = {one_of(p->encryption, k_eap), 0, strncmp(p->ca_cert, "-----BEGIN ", 11) == 0,
+                        "only allowed with wpa2/wpa3", NULL,
+                        "must be a PEM text of at most 4096 bytes starting with '-----BEGIN '"};
+    return judge("ca_cert", p->ca_cert, bad, &v, err, errlen);
 }
 
 /* The string fields in checking order; hidden (a boolean, no rule beyond its type) goes before bssid. */
