@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Cross-builds omega-agent for mipsel (Onion Omega2: MIPS 24KEc little-endian) with Debian's
-# mipsel-linux-gnu-gcc against a sysroot of Debian's mipsel libmosquitto, libssl and json-c .debs.
+# Makes the sysroot for the mipsel cross build (Onion Omega2: MIPS 24KEc little-endian): Debian's
+# mipsel libmosquitto, libssl and json-c .debs unpacked into agent/build/sysroot, for Debian's
+# mipsel-linux-gnu-gcc. `agent` and `tests` then build with agent/Makefile (`make -C agent mipsel`,
+# `make -C agent mipsel-tests`), which calls this script for the sysroot.
 # Output: agent/build/mipsel/omega-agent. Run it with:
 #   qemu-mipsel -L agent/build/sysroot agent/build/mipsel/omega-agent --help
 # Usage: scripts/build-mipsel.sh [sysroot|agent|tests]   (default: agent)
@@ -40,42 +42,10 @@ make_sysroot() {
   echo "${pkgs[*]}" > "$stamp"
 }
 
-make_sysroot
-[ "$what" = sysroot ] && exit 0
-
-libdir="$sysroot/usr/lib/mipsel-linux-gnu"
-flags=(-std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Os -ffunction-sections -fdata-sections -Iagent/src
-       -I"$sysroot/usr/include" -I"$sysroot/usr/include/mipsel-linux-gnu")
-ldflags=(-Wl,--gc-sections -L"$libdir" -Wl,-rpath-link,"$libdir" -Wl,-rpath-link,"$sysroot/lib/mipsel-linux-gnu"
-         -lmosquitto -lcrypto -ljson-c)
-# Core sources: everything but main.c and the uci module; APPLY_SRCS (from agent/Makefile) is the uci
-# module, or the unit-test fake until the module lands.
-core=()
-for f in agent/src/*.c; do
-  case "$(basename "$f")" in main.c|apply*.c|uci*.c|proc*.c) continue ;; esac
-  core+=("$f")
-done
-apply_real=(); for f in agent/src/apply*.c agent/src/uci*.c agent/src/proc*.c; do [ -f "$f" ] && apply_real+=("$f"); done
-if [ -n "${APPLY_SRCS:-}" ]; then read -r -a apply <<<"$APPLY_SRCS"; apply=("${apply[@]/#/agent/}");
-elif ((${#apply_real[@]})); then apply=("${apply_real[@]}"); else apply=(agent/tests/fake_apply.c); fi
-
 case "$what" in
-  agent)
-    mkdir -p agent/build/mipsel
-    "$cc" "${flags[@]}" -o agent/build/mipsel/omega-agent agent/src/main.c "${core[@]}" "${apply[@]}" "${ldflags[@]}"
-    "${cc%gcc}strip" -o agent/build/mipsel/omega-agent.stripped agent/build/mipsel/omega-agent
-    echo "build-mipsel: agent/build/mipsel/omega-agent ($(stat -c %s agent/build/mipsel/omega-agent.stripped) bytes stripped)"
-    ;;
-  tests)
-    mkdir -p agent/build/mipsel-tests
-    # Core unit tests use the fake apply; test_apply.c has its own rules in agent/tests/apply.mk.
-    for t in agent/tests/test_*.c; do
-      name=$(basename "$t" .c)
-      case "$name" in test_apply*|test_uci*|test_support) continue ;; esac
-      impl=(agent/tests/fake_apply.c)
-      "$cc" "${flags[@]}" -Iagent/src -Iagent/tests -o "agent/build/mipsel-tests/$name" "$t" agent/tests/testlib.c \
-        "${core[@]}" "${impl[@]}" "${ldflags[@]}"
-    done
-    ;;
+  sysroot) make_sysroot ;;
+  # The compile itself is described once, in agent/Makefile (sources and flags: agent/sources.mk).
+  agent) make_sysroot; exec make -C agent -s mipsel MIPSEL_CC="$cc" ;;
+  tests) make_sysroot; exec make -C agent -s mipsel-tests MIPSEL_CC="$cc" ;;
   *) echo "usage: $0 [sysroot|agent|tests]" >&2; exit 2 ;;
 esac

@@ -14,6 +14,13 @@
 #include "log.h"
 #include "profile.h"
 
+/* <prefix>/v1/devices/<device id>/<leaf>: the device's topics (Topics.md). 0, or -1 when too long. */
+static int device_topic(char out[FB_TOPIC_MAX], const struct fb_config *cfg, const char *leaf)
+{
+    int n = snprintf(out, FB_TOPIC_MAX, "%s/v1/devices/%s/%s", cfg->prefix, cfg->device_id, leaf);
+    return (n > 0 && n < FB_TOPIC_MAX) ? 0 : -1;
+}
+
 int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
@@ -41,10 +48,8 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
         return -1;
     }
     a->last_seen_seq = a->state.seq;
-    const char *p = cfg->prefix, *id = cfg->device_id;
-    if (snprintf(a->topic_hello, FB_TOPIC_MAX, "%s/v1/devices/%s/hello", p, id) >= FB_TOPIC_MAX ||
-        snprintf(a->topic_config, FB_TOPIC_MAX, "%s/v1/devices/%s/config", p, id) >= FB_TOPIC_MAX ||
-        snprintf(a->topic_status, FB_TOPIC_MAX, "%s/v1/devices/%s/status", p, id) >= FB_TOPIC_MAX) {
+    if (device_topic(a->topic_hello, cfg, "hello") != 0 || device_topic(a->topic_config, cfg, "config") != 0 ||
+        device_topic(a->topic_status, cfg, "status") != 0) {
         snprintf(err, errlen, "prefix and device id make a topic longer than %d bytes", FB_TOPIC_MAX - 1);
         return -1;
     }
@@ -53,41 +58,39 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
 
 void fb_agent_wipe(struct fb_agent *a) { OPENSSL_cleanse(a->sk, sizeof a->sk); }
 
-/* s as JSON string contents (quotes escaped, control characters as spaces); bounded. */
-static size_t json_escape(const char *s, size_t max_in, char *out, size_t cap)
+/* Topics.md: detail is at most 200 bytes of text without control characters (they become spaces). */
+static void clean_detail(const char *s, char out[201])
 {
-    size_t o = 0;
-    for (size_t i = 0; s[i] && i < max_in; i++) {
+    size_t i = 0;
+    for (; s[i] && i < 200; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (o + 7 >= cap)
-            break;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            out[o++] = ' '; /* Topics.md: detail has no control characters */
-        } else {
-            out[o++] = (char)c;
-        }
+        out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
     }
-    out[o] = '\0';
-    return o;
+    out[i] = '\0';
 }
 
 size_t fb_agent_status_json(const struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason,
                             const char *detail, char *out, size_t cap)
 {
-    char reason_part[64] = "", detail_part[432] = "", esc[410];
-    if (reason != FB_REASON_NONE)
-        snprintf(reason_part, sizeof reason_part, ",\"reason\":\"%s\"", fb_reason_name(reason));
-    if (detail && detail[0]) {
-        json_escape(detail, 200, esc, sizeof esc);
-        snprintf(detail_part, sizeof detail_part, ",\"detail\":\"%s\"", esc);
+    struct json_object *o = json_object_new_object();
+    char clean[201];
+    if (o == NULL)
+        return 0;
+    int ok = fb_json_add(o, "v", json_object_new_int(1)) == 0 &&
+             fb_json_add(o, "device", json_object_new_string(a->cfg->device_id)) == 0 &&
+             fb_json_add(o, "state", json_object_new_string(state)) == 0 &&
+             fb_json_add(o, "seq", json_object_new_uint64(seq)) == 0;
+    if (ok && reason != FB_REASON_NONE)
+        ok = fb_json_add(o, "reason", json_object_new_string(fb_reason_name(reason))) == 0;
+    if (ok && detail && detail[0]) {
+        clean_detail(detail, clean);
+        ok = fb_json_add(o, "detail", json_object_new_string(clean)) == 0;
     }
-    int n = snprintf(out, cap, "{\"v\":1,\"device\":\"%s\",\"state\":\"%s\",\"seq\":%llu%s%s,\"ts\":%lld}",
-                     a->cfg->device_id, state, (unsigned long long)seq, reason_part, detail_part,
-                     (long long)time(NULL));
-    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+    if (ok)
+        ok = fb_json_add(o, "ts", json_object_new_int64((int64_t)time(NULL))) == 0;
+    size_t n = ok ? fb_json_print(o, out, cap) : 0;
+    json_object_put(o);
+    return n;
 }
 
 size_t fb_agent_hello_json(const struct fb_agent *a, char *out, size_t cap)
@@ -98,11 +101,23 @@ size_t fb_agent_hello_json(const struct fb_agent *a, char *out, size_t cap)
         return 0;
     fb_hex_encode(nonce, sizeof nonce, nonce_hex);
     fb_b64url_encode(a->pk, sizeof a->pk, pub);
-    int n = snprintf(out, cap,
-                     "{\"v\":1,\"device\":\"%s\",\"pubkey\":\"%s\",\"agent\":\"%s\",\"caps\":[\"wifi\",\"reset\"],"
-                     "\"boot\":%llu,\"nonce\":\"%s\"}",
-                     a->cfg->device_id, pub, FB_AGENT_VERSION, (unsigned long long)a->state.boot, nonce_hex);
-    return (n > 0 && (size_t)n < cap) ? (size_t)n : 0;
+    struct json_object *o = json_object_new_object(), *caps = json_object_new_array();
+    int ok = o != NULL && caps != NULL && json_object_array_add(caps, json_object_new_string("wifi")) == 0 &&
+             json_object_array_add(caps, json_object_new_string("reset")) == 0;
+    if (ok)
+        ok = fb_json_add(o, "v", json_object_new_int(1)) == 0 &&
+             fb_json_add(o, "device", json_object_new_string(a->cfg->device_id)) == 0 &&
+             fb_json_add(o, "pubkey", json_object_new_string(pub)) == 0 &&
+             fb_json_add(o, "agent", json_object_new_string(FB_AGENT_VERSION)) == 0 &&
+             fb_json_add(o, "caps", caps) == 0; /* owned by o from here on, even on failure */
+    else
+        json_object_put(caps);
+    if (ok)
+        ok = fb_json_add(o, "boot", json_object_new_uint64(a->state.boot)) == 0 &&
+             fb_json_add(o, "nonce", json_object_new_string(nonce_hex)) == 0;
+    size_t n = ok ? fb_json_print(o, out, cap) : 0;
+    json_object_put(o);
+    return n;
 }
 
 int fb_agent_report(struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason, const char *detail)

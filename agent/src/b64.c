@@ -77,7 +77,7 @@ void fb_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c)
+int fb_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -90,7 +90,7 @@ int fb_hex_decode(const char *in, uint8_t *out, size_t n)
     if (strlen(in) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
+        int hi = fb_hex_digit(in[2 * i]), lo = fb_hex_digit(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

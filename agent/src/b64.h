@@ -16,6 +16,8 @@ size_t fb_b64url_encode(const uint8_t *in, size_t n, char *out);
 long fb_b64url_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* Lowercase hex; out holds 2n + 1. */
 void fb_hex_encode(const uint8_t *in, size_t n, char *out);
+/* The value of a hex digit (either case), or -1. */
+int fb_hex_digit(char c);
 /* Exactly 2n hex digits (either case) into n bytes. 0 or -1. */
 int fb_hex_decode(const char *in, uint8_t *out, size_t n);
 

@@ -128,7 +128,11 @@ int fb_config_set(struct fb_config *c, const char *name, const char *value, char
     return -1;
 }
 
-/* Next uci token: bare word, 'single' or "double" quoted (backslash escapes in double quotes). */
+/*
+ * Next token of a uci *file* line: bare word, 'single' or "double" quoted (backslash escapes in double
+ * quotes). The agent's own config is read here, without the uci tool (it is needed before anything
+ * else runs, and on test hosts without uci); uci_cli.c parses the other format, `uci show` output.
+ */
 static int next_token(char **pp, char *out, size_t cap)
 {
     char *p = *pp;

@@ -63,6 +63,12 @@ int fb_x25519(const uint8_t sk[FB_X25519_LEN], const uint8_t pk[FB_X25519_LEN], 
     return rc;
 }
 
+int fb_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
+}
+
 /* ---- HKDF-SHA256 through EVP_KDF ---- */
 
 static int hkdf_run(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt, size_t salt_len,

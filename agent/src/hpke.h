@@ -20,6 +20,9 @@ int fb_x25519_public(const uint8_t sk[FB_X25519_LEN], uint8_t pk[FB_X25519_LEN])
 /* X25519(sk, pk); fails (-1) on an all-zero result. */
 int fb_x25519(const uint8_t sk[FB_X25519_LEN], const uint8_t pk[FB_X25519_LEN], uint8_t out[FB_X25519_LEN]);
 
+/* SHA-256 of data (fingerprints, the bootstrap URI checksum, content-addressed files). 0 or -1. */
+int fb_sha256(const void *data, size_t len, uint8_t out[32]);
+
 /* HKDF-SHA256 (RFC 5869) steps; salt may be NULL/0 (= HashLen zeros). 0 or -1. */
 int fb_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len, uint8_t prk[32]);
 int fb_hkdf_expand(const uint8_t prk[32], const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len);

@@ -4,12 +4,17 @@
 
 struct json_object *fb_json_parse_object(const char *buf, size_t len)
 {
+    return fb_json_parse_object_ex(buf, len, FB_JSON_DEPTH, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+}
+
+struct json_object *fb_json_parse_object_ex(const char *buf, size_t len, int depth, int flags)
+{
     if (len == 0 || len > 0x7fffffff || memchr(buf, '\0', len) != NULL)
         return NULL;
-    struct json_tokener *tok = json_tokener_new_ex(FB_JSON_DEPTH);
+    struct json_tokener *tok = json_tokener_new_ex(depth);
     if (tok == NULL)
         return NULL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_tokener_set_flags(tok, flags);
     struct json_object *obj = json_tokener_parse_ex(tok, buf, (int)len);
     int ok = obj != NULL && json_tokener_get_error(tok) == json_tokener_success &&
              json_object_is_type(obj, json_type_object);
@@ -28,6 +33,27 @@ struct json_object *fb_json_parse_object(const char *buf, size_t len)
         return NULL;
     }
     return obj;
+}
+
+size_t fb_json_print(struct json_object *obj, char *out, size_t cap)
+{
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (s == NULL || n == 0 || n >= cap)
+        return 0;
+    memcpy(out, s, n + 1);
+    return n;
+}
+
+int fb_json_add(struct json_object *obj, const char *key, struct json_object *val)
+{
+    if (val == NULL)
+        return -1;
+    if (json_object_object_add(obj, key, val) != 0) {
+        json_object_put(val);
+        return -1;
+    }
+    return 0;
 }
 
 int fb_json_string(struct json_object *obj, const char *name, size_t min, size_t max, const char **out, size_t *len)

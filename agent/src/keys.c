@@ -8,78 +8,21 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "b64.h"
-#include "json_util.h"
-
-static int sha256(const void *data, size_t len, uint8_t out[32])
-{
-    unsigned int n = 0;
-    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
-}
+#include "fsutil.h"
 
 void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LEN + 1])
 {
     uint8_t h[32];
     char hex[17];
-    if (sha256(pub, FB_X25519_LEN, h) != 0) {
+    if (fb_sha256(pub, FB_X25519_LEN, h) != 0) {
         memset(out, '0', FB_FINGERPRINT_LEN);
         out[FB_FINGERPRINT_LEN] = '\0';
         return;
     }
     fb_hex_encode(h, 8, hex);
     snprintf(out, FB_FINGERPRINT_LEN + 1, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
-}
-
-int fb_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
-{
-    char tmp[4096 + 16];
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
-        return -1;
-    int fd = mkstemp(tmp); /* created 0600 */
-    if (fd < 0)
-        return -1;
-    int ok = fchmod(fd, (mode_t)mode) == 0;
-    const char *p = data;
-    size_t left = len;
-    while (ok && left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ok = 0;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (ok && fsync(fd) != 0)
-        ok = 0;
-    if (close(fd) != 0)
-        ok = 0;
-    if (ok && rename(tmp, path) != 0)
-        ok = 0;
-    if (!ok) {
-        (void)unlink(tmp);
-        return -1;
-    }
-    /* fsync the directory so the rename itself survives a power cut */
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd) == 0 ? 0 : -1;
-    if (close(dfd) != 0)
-        rc = -1;
-    return rc;
 }
 
 /* X25519 with a fixed scalar: all zeros for exactly the small-order points (RFC 7748 clamping). */
@@ -230,58 +173,4 @@ int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, 
         return fb_key_file_read(text, "x25519-public", pk, err, errlen);
     snprintf(err, errlen, "not a public key (43 chars of base64url, or a key file path)");
     return -1;
-}
-
-static int valid_model(const char *m)
-{
-    size_t n = strlen(m);
-    return n >= 1 && n <= 32 && fb_valid_id(m, n);
-}
-
-static int valid_mac(const char *a)
-{
-    if (strlen(a) != 12)
-        return 0;
-    for (int i = 0; i < 12; i++)
-        if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
-int fb_bootstrap_uri(const char *device_id, const uint8_t pub[FB_X25519_LEN], const char *model, const char *mac,
-                     char *out, size_t cap)
-{
-    char b64[44];
-    if (!fb_valid_id(device_id, strnlen(device_id, 65)) || (model && !valid_model(model)) || (mac && !valid_mac(mac)))
-        return -1;
-    fb_b64url_encode(pub, FB_X25519_LEN, b64);
-    int n = snprintf(out, cap, "FB1:I:%s;K:%s;%s%s%s%s%s%s", device_id, b64, model ? "M:" : "", model ? model : "",
-                     model ? ";" : "", mac ? "A:" : "", mac ? mac : "", mac ? ";" : "");
-    if (n < 0 || (size_t)n + 14 >= cap)
-        return -1;
-    uint8_t h[32];
-    char hex[9];
-    if (sha256(out, (size_t)n, h) != 0)
-        return -1;
-    fb_hex_encode(h, 4, hex);
-    snprintf(out + n, cap - (size_t)n, "X:%s;;", hex);
-    return 0;
-}
-
-int fb_broker_password(const uint8_t sk[FB_X25519_LEN], const uint8_t peer_pub[FB_X25519_LEN], const char *device_id,
-                       char out[FB_PASSWORD_LEN + 1])
-{
-    static const char salt[] = "fleetbootstrap-v1 broker";
-    uint8_t shared[FB_X25519_LEN], prk[32], okm[32];
-    int rc = -1;
-    if (fb_x25519(sk, peer_pub, shared) == 0 &&
-        fb_hkdf_extract((const uint8_t *)salt, sizeof salt - 1, shared, sizeof shared, prk) == 0 &&
-        fb_hkdf_expand(prk, (const uint8_t *)device_id, strlen(device_id), okm, sizeof okm) == 0) {
-        fb_b64url_encode(okm, sizeof okm, out);
-        rc = 0;
-    }
-    OPENSSL_cleanse(shared, sizeof shared);
-    OPENSSL_cleanse(prk, sizeof prk);
-    OPENSSL_cleanse(okm, sizeof okm);
-    return rc;
 }

@@ -1,5 +1,5 @@
-/* Device identity and key material (Topics.md "Key files", "Fingerprints", "Bootstrap URI",
- * "Derived broker password"). */
+/* Device identity and key files (Topics.md "Key files", "Fingerprints"). The bootstrap URI is in
+ * bootstrap_uri.h, the derived broker password in broker_password.h. */
 #ifndef FB_KEYS_H
 #define FB_KEYS_H
 
@@ -9,8 +9,6 @@
 #include "hpke.h"
 
 #define FB_FINGERPRINT_LEN 19
-#define FB_PASSWORD_LEN 43 /* base64url of 32 bytes */
-#define FB_URI_MAX 256
 #define FB_KEY_FILE_MAX 4096
 
 /* "3f2a-91c0-7d44-e810": hex of SHA-256(pub)[0..8], four groups of four. out holds 20. */
@@ -30,16 +28,5 @@ int fb_identity_load_or_create(const char *path, uint8_t sk[FB_X25519_LEN], uint
 /* Parses a public key given either as 43 chars of base64url or as the path of a public key file;
  * small-order points are refused. */
 int fb_public_key_parse(const char *text, uint8_t pk[FB_X25519_LEN], char *err, size_t errlen);
-
-/* FB1:I:<id>;K:<pub>;[M:<model>;][A:<mac>;]X:<checksum>;;  model/mac may be NULL. 0 or -1. */
-int fb_bootstrap_uri(const char *device_id, const uint8_t pub[FB_X25519_LEN], const char *model, const char *mac,
-                     char *out, size_t cap);
-
-/* base64url(HKDF-SHA256(salt "fleetbootstrap-v1 broker", X25519(sk, peer), info = device id, 32)). */
-int fb_broker_password(const uint8_t sk[FB_X25519_LEN], const uint8_t peer_pub[FB_X25519_LEN], const char *device_id,
-                       char out[FB_PASSWORD_LEN + 1]);
-
-/* Writes a whole small file atomically with the given mode: temp in the same dir, fsync, rename, fsync dir. */
-int fb_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
 #endif

@@ -15,6 +15,8 @@
 
 #include "agent.h"
 #include "apply.h"
+#include "bootstrap_uri.h"
+#include "broker_password.h"
 #include "config.h"
 #include "envelope.h"
 #include "keys.h"

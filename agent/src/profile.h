@@ -1,4 +1,5 @@
-/* Premises Wi-Fi profile: parsed from an opened envelope, validated, handed to apply. */
+/* Premises Wi-Fi profile: parsed from an opened envelope, validated, handed to apply. The one set of
+ * profile rules: the parser and apply both use them. */
 #ifndef FB_PROFILE_H
 #define FB_PROFILE_H
 
@@ -28,8 +29,14 @@ struct fb_wifi_profile {
 void fb_profile_wipe(struct fb_wifi_profile *p);
 
 /*
- * Parses the profile JSON (the plaintext of a "wifi" envelope) and validates it with the same
- * rules as FleetProtocol's WiFiProfile. Returns 0 on success; on failure returns -1 and writes a
+ * Checks a profile built in C with the rules fb_profile_parse applies (an empty string is an absent
+ * field). 0, or -1 with a message naming the first offending field in err (never a secret value).
+ */
+int fb_profile_check(const struct fb_wifi_profile *p, char *err, size_t errlen);
+
+/*
+ * Parses the profile JSON (the plaintext of a "wifi" envelope) and validates it with the rules
+ * of fb_profile_check (FleetProtocol's WiFiProfile, and no control character in a text field). Returns 0 on success; on failure returns -1 and writes a
  * message naming the first offending field into err (never a secret value).
  */
 int fb_profile_parse(const char *json, size_t len, struct fb_wifi_profile *out, char *err, size_t errlen);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "keys.h"
+#include "fsutil.h"
 
 static int state_path(const char *dir, char *out, size_t cap)
 {

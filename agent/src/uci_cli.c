@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "proc.h"
 
 #define MAX_ARGS 16
@@ -49,8 +50,12 @@ static int run_uci(const struct fb_uci *u, const char *const *args, size_t nargs
     int nf = res.exit_code == 1 && strstr(res.err, "Entry not found") != NULL;
     if (not_found)
         *not_found = nf;
-    if (res.exit_code != 0 && res.err[0] && !(nf && not_found))
-        fprintf(stderr, "omega-agent: uci %s: %s", args[0], res.err);
+    if (res.exit_code != 0 && res.err[0] && !(nf && not_found)) {
+        size_t el = strlen(res.err);
+        while (el > 0 && res.err[el - 1] == '\n')
+            res.err[--el] = '\0';
+        fb_err("uci %s: %s", args[0], res.err);
+    }
     return res.exit_code;
 }
 
@@ -163,7 +168,7 @@ out:
     OPENSSL_cleanse(line, sizeof line);
     OPENSSL_cleanse(back, sizeof back);
     if (rc != 0)
-        fprintf(stderr, "omega-agent: uci: could not set %s.%s.%s\n", pkg, sec, opt);
+        fb_err("uci: could not set %s.%s.%s", pkg, sec, opt);
     return rc;
 }
 
@@ -212,6 +217,26 @@ int fb_uci_has_changes(const struct fb_uci *u, const char *pkg)
     if (rc != 0)
         return -1;
     return len > 0 ? 1 : 0;
+}
+
+int fb_uci_list_has(char **vals, size_t n, const char *want)
+{
+    size_t wl = strlen(want);
+    for (size_t i = 0; i < n; i++) {
+        /* an option may hold a space-separated list ('wan wan6') */
+        const char *v = vals[i];
+        while (*v) {
+            while (*v == ' ')
+                v++;
+            const char *e = v;
+            while (*e && *e != ' ')
+                e++;
+            if ((size_t)(e - v) == wl && strncmp(v, want, wl) == 0)
+                return 1;
+            v = e;
+        }
+    }
+    return 0;
 }
 
 /* Parses one quoted value run ('a'\''b') at *p, unescaping in place into dst; advances *p. */

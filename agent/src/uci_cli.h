@@ -56,7 +56,15 @@ int fb_uci_has_changes(const struct fb_uci *u, const char *pkg);
 typedef int (*fb_uci_show_cb)(void *ctx, const char *sec, const char *opt, char **vals, size_t nvals);
 int fb_uci_show(const struct fb_uci *u, const char *pkg, fb_uci_show_cb cb, void *ctx);
 
-/* Parses `uci show` text (exposed for tests). */
+/*
+ * Parses `uci show` text (exposed for tests): pkg.sec[.opt]=value lines, values single-quoted with
+ * '\'' for a quote, list items separated by spaces. This is the tool's output format; config.c reads
+ * the other format, the uci *file* (config/option/list lines with bare, '...' or "..." tokens): two
+ * formats, two small parsers.
+ */
 int fb_uci_show_parse(char *buf, size_t len, fb_uci_show_cb cb, void *ctx);
+
+/* 1 when one of the values, or a word of a space-separated value ('wan wan6'), is want. */
+int fb_uci_list_has(char **vals, size_t n, const char *want);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * Test double for apply.h, linked ONLY into unit tests and the fuzzer (and into a native build
- * while the real uci module has not landed). Never part of a product build with apply.c present.
+ * Test double for apply.h: linked only into the unit tests of the agent core and the fuzzer
+ * (agent/Makefile); product builds compile src/ alone (sources.mk), which holds the real module.
  */
 #include "fake_apply.h"
 

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bootstrap_uri.h"
+#include "broker_password.h"
 #include "keys.h"
 #include "state.h"
 #include "testlib.h"

@@ -68,8 +68,42 @@ int main(void)
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\"", "profile"));
     CHECK(bad("{\"ssid\":\"\xff\",\"encryption\":\"none\"}", "profile")); /* invalid UTF-8 */
     CHECK(bad("{\"a\":[[[[[[[[[[1]]]]]]]]]],\"ssid\":\"x\",\"encryption\":\"none\"}", "profile"));
+    CHECK(bad("{\"ssid\":\"bad\\nssid\",\"encryption\":\"none\"}", "ssid")); /* control character */
+    CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"peap\",\"identity\":\"b\\tc\",\"password\":\"p\"}",
+              "identity"));
+    CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"peap\",\"identity\":\"b\",\"password\":\"p\\n\"}",
+              "password"));
+    CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"psk2\",\"key\":\"\"}", "key"));
+    CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"wpa2\",\"eap_type\":\"tls\",\"identity\":\"b\",\"password\":\"\"}", "password"));
     /* A failed parse never leaves the key behind, and errors never quote it. */
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"psk2\",\"key\":\"secret-key-1\",\"hidden\":\"no\"}", "hidden"));
     CHECK(p.key[0] == 0 && strstr(err, "secret") == NULL);
+
+    /* fb_profile_check: the same rules on a profile built in C (what apply checks before it writes). */
+    struct fb_wifi_profile q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.ssid, sizeof q.ssid, "Premises");
+    q.ssid_len = 8;
+    snprintf(q.encryption, sizeof q.encryption, "psk2");
+    snprintf(q.key, sizeof q.key, "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef");
+    CHECK(fb_profile_check(&q, err, sizeof err) == 0); /* 64 hex digits: a raw PSK */
+    snprintf(q.key, sizeof q.key, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg");
+    CHECK(fb_profile_check(&q, err, sizeof err) != 0 && strncmp(err, "key", 3) == 0); /* 64, not all hex */
+    snprintf(q.key, sizeof q.key, "correct horse battery staple, a passphrase of sixty-four chars..");
+    CHECK(strlen(q.key) == 64 && fb_profile_check(&q, err, sizeof err) != 0 && strncmp(err, "key", 3) == 0);
+    snprintf(q.key, sizeof q.key, "correct horse battery");
+    CHECK(fb_profile_check(&q, err, sizeof err) == 0);
+    snprintf(q.ssid, sizeof q.ssid, "bad\nssid");
+    q.ssid_len = strlen(q.ssid);
+    CHECK(fb_profile_check(&q, err, sizeof err) != 0 && strncmp(err, "ssid", 4) == 0);
+    snprintf(q.ssid, sizeof q.ssid, "Premises");
+    q.ssid_len = 8;
+    snprintf(q.bssid, sizeof q.bssid, "aa:bb:cc:dd:ee:fg");
+    CHECK(fb_profile_check(&q, err, sizeof err) != 0 && strncmp(err, "bssid", 5) == 0);
+    q.bssid[0] = '\0';
+    snprintf(q.encryption, sizeof q.encryption, "none");
+    CHECK(fb_profile_check(&q, err, sizeof err) != 0 && strncmp(err, "key", 3) == 0); /* a key with none */
+    q.key[0] = '\0';
+    CHECK(fb_profile_check(&q, err, sizeof err) == 0);
     return fb_t_finish();
 }
