@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 /// A manifest line could not be used.

@@ -3,59 +3,6 @@ import FleetProtocol
 import Foundation
 import MQTT
 
-/// A profile as typed by the operator, before validation.
-public struct ProfileDraft: Sendable {
-    public var ssid: String
-    public var encryption: String
-    public var key: String?
-    public var hidden: Bool?
-    public var bssid: String?
-    public var eapType: String?
-    public var identity: String?
-    public var password: String?
-    public var caCert: String?
-
-    public init(
-        ssid: String, encryption: String, key: String?, hidden: Bool?, bssid: String?, eapType: String?,
-        identity: String?, password: String?, caCert: String?
-    ) {
-        self.ssid = ssid
-        self.encryption = encryption
-        self.key = key
-        self.hidden = hidden
-        self.bssid = bssid
-        self.eapType = eapType
-        self.identity = identity
-        self.password = password
-        self.caCert = caCert
-    }
-
-    /// The validated Wi-Fi profile.
-    /// - Throws: ``FleetCtlError`` listing every problem, each with its field.
-    public func profile() throws(FleetCtlError) -> WiFiProfile {
-        guard let encryption = WiFiEncryption(rawValue: encryption) else {
-            throw FleetCtlError(
-                "invalid profile: encryption: '\(encryption)' is not one of \(WiFiEncryption.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        var eap: EAPType?
-        if let eapType {
-            guard let parsed = EAPType(rawValue: eapType) else {
-                throw FleetCtlError("invalid profile: eap_type: '\(eapType)' is not one of peap, ttls, tls")
-            }
-            eap = parsed
-        }
-        let profile = WiFiProfile(
-            ssid: ssid, encryption: encryption, key: key, hidden: hidden, bssid: bssid, eapType: eap,
-            identity: identity, password: password, caCert: caCert)
-        let issues = profile.validate()
-        if !issues.isEmpty {
-            throw FleetCtlError("invalid profile: " + issues.map(\.description).joined(separator: "; "))
-        }
-        return profile
-    }
-}
-
 /// What the operator trusts as the service public key: a premises key is sealed only to a key that
 /// matches it, never to whatever key the broker happens to hold.
 public enum ServiceKeyPin: Sendable, Hashable {
@@ -125,8 +72,14 @@ public struct ProfileUploader: Sendable {
     public let session: OperatorSession
     public init(session: OperatorSession) { self.session = session }
 
-    public func add(name: String, draft: ProfileDraft, pin: ServiceKeyPin) async throws -> ProfileAddResult {
-        let profile = try draft.profile()
+    /// Validates `profile` locally, then seals and sends it.
+    /// - Throws: ``FleetCtlError`` listing every problem of an invalid profile, each with its field
+    ///   (never the key), before anything is sent.
+    public func add(name: String, profile: WiFiProfile, pin: ServiceKeyPin) async throws -> ProfileAddResult {
+        let issues = profile.validate()
+        if !issues.isEmpty {
+            throw FleetCtlError("invalid profile: " + issues.map(\.description).joined(separator: "; "))
+        }
         let serviceKey = try await servicePublicKey(pin: pin)
         let correlation = OperatorSession.newCorrelation()
         var plaintext = try MessageCodec.encode(profile)

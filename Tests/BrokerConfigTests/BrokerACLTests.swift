@@ -96,12 +96,15 @@ extension SiteBroker {
     }
 
     func register(_ id: String, password: String) async throws {
+        let device = try DeviceID(id)
         try await dynsec(
-            try DynSecCommands.registerDevice(id: id, password: password, prefix: prefix), .registerDevice(id))
+            try DynSecCommands.registerDevice(device, password: password, topics: TopicTree(prefix: prefix)),
+            .registerDevice(device))
     }
 
     func remove(_ id: String) async throws {
-        try await dynsec(try DynSecCommands.removeDevice(id: id), .removeDevice(id))
+        let device = try DeviceID(id)
+        try await dynsec(DynSecCommands.removeDevice(device), .removeDevice(device))
     }
 
     /// A connected device client with its own credentials.

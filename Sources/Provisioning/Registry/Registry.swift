@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 import GRDB
 
@@ -176,13 +177,7 @@ public final class Registry: Sendable {
         if let before = try DeviceRecord.fetchOne(db, key: id) {
             var existing = before
             if existing.state == .revoked {
-                existing.publicKey = publicKey
-                existing.fingerprint = fingerprint
-                existing.state = .enrolled
-                existing.envelope = nil
-                existing.envelopeKind = nil
-                existing.envelopeAssignment = nil
-                existing.acknowledged = true
+                existing.startOver(publicKey: publicKey, fingerprint: fingerprint)
             } else if existing.publicKey != publicKey {
                 throw RegistryError(
                     .keyConflict,
@@ -301,7 +296,7 @@ public final class Registry: Sendable {
     /// so it must be quick and must not touch the registry.
     @discardableResult
     public func storeNewEnvelope(
-        device id: String, kind: String, assignment: String?, now: Int64,
+        device id: String, kind: PayloadKind, assignment: String?, now: Int64,
         seal: @Sendable (DeviceRecord, Int64) throws -> String
     ) throws -> DeviceRecord {
         try pool.write { db in
@@ -309,13 +304,7 @@ public final class Registry: Sendable {
                 throw RegistryError(.unknownDevice, "no device '\(id)'")
             }
             let seq = device.lastSeq + 1
-            device.envelope = try seal(device, seq)
-            device.lastSeq = seq
-            device.envelopeKind = kind
-            if kind == "wifi" { device.envelopeAssignment = assignment }
-            device.acknowledged = false
-            device.state = kind == "reset" ? .revoked : .sent
-            device.updatedAt = now
+            device.recordEnvelope(try seal(device, seq), kind: kind, seq: seq, assignment: assignment, now: now)
             try device.update(db)
             return device
         }
@@ -323,35 +312,14 @@ public final class Registry: Sendable {
 
     /// Records a status report. Returns the updated device, or nil when the device is not enrolled.
     ///
-    /// Only a status about the latest seq moves the lifecycle; an older one is kept as the last status
-    /// but does not acknowledge the newer envelope.
+    /// How the report moves the device's lifecycle is ``DeviceRecord/recordStatus(_:seq:reason:detail:now:)``.
     @discardableResult
     public func recordStatus(
-        device id: String, state: String, seq: Int64, reason: String?, detail: String?, now: Int64
+        device id: String, state: DeviceState, seq: Int64, reason: ReasonCode?, detail: String?, now: Int64
     ) throws(RegistryError) -> DeviceRecord? {
         try write { db in
             guard var device = try DeviceRecord.fetchOne(db, key: id) else { return nil }
-            device.statusState = state
-            device.statusSeq = seq
-            device.statusReason = reason
-            device.statusDetail = detail
-            device.statusAt = now
-            device.updatedAt = now
-            if seq == device.lastSeq && seq > 0 && device.state != .revoked {
-                switch state {
-                case "applying": device.state = .applying
-                case "applied":
-                    device.state = .applied
-                    device.acknowledged = true
-                case "failed":
-                    device.state = .failed
-                    device.acknowledged = true
-                default: break
-                }
-            }
-            if device.state == .revoked && state == "reset" && seq == device.lastSeq {
-                device.acknowledged = true
-            }
+            device.recordStatus(state, seq: seq, reason: reason, detail: detail, now: now)
             try device.update(db)
             return device
         }
@@ -389,7 +357,7 @@ public final class Registry: Sendable {
     }
 
     /// The profile that applies to a device: its own assignment, else its group's, else none.
-    public func effectiveProfile(for device: DeviceRecord) throws(RegistryError) -> ProfileDefinition? {
+    public func effectiveProfile(for device: DeviceRecord) throws(RegistryError) -> StoredProfile? {
         let name: String? = try read { db in
             if let own = device.profile { return own }
             guard let group = device.groupName else { return nil }
@@ -399,62 +367,44 @@ public final class Registry: Sendable {
         return try profile(name)
     }
 
-    /// Marks a device revoked (the caller has stored and published its reset envelope).
-    public func markRevoked(_ id: String, now: Int64) throws(RegistryError) {
-        try write { db in
-            guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                throw RegistryError(.unknownDevice, "no device '\(id)'")
-            }
-            device.state = .revoked
-            device.updatedAt = now
-            try device.update(db)
-        }
-    }
-
     // MARK: - Profiles
 
     /// Adds or replaces a profile; a replacement gets the next revision. Secrets are sealed at rest.
+    /// - Returns: the profile as saved, with its revision.
     @discardableResult
-    public func saveProfile(_ definition: ProfileDefinition, now: Int64) throws -> ProfileDefinition {
-        let secrets = try JSONEncoder().encode(ProfileSecrets(key: definition.key, password: definition.password))
-        let sealed = try cipher.seal(secrets, context: definition.name)
-        return try pool.write { db in
-            let existing = try ProfileRow.fetchOne(db, key: definition.name)
+    public func saveProfile(_ stored: StoredProfile, now: Int64) throws(RegistryError) -> StoredProfile {
+        let p = stored.profile
+        let sealed = try cipher.seal(ProfileSecrets(key: p.key, password: p.password), context: stored.name)
+        return try write { db in
+            let existing = try ProfileRow.fetchOne(db, key: stored.name)
             let row = ProfileRow(
-                name: definition.name, ssid: definition.ssid, encryption: definition.encryption,
-                hidden: definition.hidden, bssid: definition.bssid, eapType: definition.eapType,
-                identity: definition.identity, caCert: definition.caCert, secrets: sealed,
+                name: stored.name, ssid: p.ssid, encryption: p.encryption, hidden: p.hidden, bssid: p.bssid,
+                eapType: p.eapType, identity: p.identity, caCert: p.caCert, secrets: sealed,
                 revision: (existing?.revision ?? 0) + 1, createdAt: existing?.createdAt ?? now, updatedAt: now)
             try row.save(db)
-            var saved = definition
+            var saved = stored
             saved.revision = row.revision
             return saved
         }
     }
 
     /// The profile with its secrets decrypted, or nil.
-    public func profile(_ name: String) throws(RegistryError) -> ProfileDefinition? {
+    public func profile(_ name: String) throws(RegistryError) -> StoredProfile? {
         guard let row = try read({ db in try ProfileRow.fetchOne(db, key: name) }) else { return nil }
-        let plain = try cipher.open(row.secrets, context: row.name)
-        let secrets: ProfileSecrets
-        do {
-            secrets = try JSONDecoder().decode(ProfileSecrets.self, from: plain)
-        } catch {
-            throw RegistryError(.secretsUnreadable, "secrets of profile '\(name)' are corrupt")
-        }
-        return ProfileDefinition(
-            name: row.name, ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden,
-            bssid: row.bssid, eapType: row.eapType, identity: row.identity, password: secrets.password,
-            caCert: row.caCert, revision: row.revision)
+        let secrets = try cipher.open(row.secrets, context: row.name)
+        let profile = WiFiProfile(
+            ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden, bssid: row.bssid,
+            eapType: row.eapType, identity: row.identity, password: secrets.password, caCert: row.caCert)
+        return StoredProfile(name: row.name, profile: profile, revision: row.revision)
     }
 
-    public func profileSummaries() throws(RegistryError) -> [ProfileSummary] {
+    /// Every profile without its secrets, by name.
+    public func profiles() throws(RegistryError) -> [ProfileInfo] {
         try read { db in
             try ProfileRow.order(Column("name")).fetchAll(db).map { row in
-                ProfileSummary(
-                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden,
-                    hasKey: row.encryption != "none" && row.encryption != "owe", revision: row.revision,
-                    updatedAt: row.updatedAt)
+                ProfileInfo(
+                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden ?? false,
+                    revision: row.revision)
             }
         }
     }
