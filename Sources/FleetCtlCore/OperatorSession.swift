@@ -48,7 +48,7 @@ public final class OperatorSession: Sendable {
         do {
             topics = try TopicTree(prefix: options.prefix)
         } catch {
-            throw FleetCtlError("invalid --prefix '\(options.prefix)': \(error)")
+            throw FleetCtlError(.invalidInput, "invalid --prefix '\(options.prefix)': \(error)")
         }
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let configuration = MQTTConfiguration(
@@ -59,7 +59,8 @@ public final class OperatorSession: Sendable {
         do {
             replies = try topics.opsReplyFilter(operator: options.username)
         } catch {
-            throw FleetCtlError("invalid --username '\(options.username)' (it is the operator name): \(error.message)")
+            throw FleetCtlError(
+                .invalidInput, "invalid --username '\(options.username)' (it is the operator name): \(error.message)")
         }
         let session = OperatorSession(
             client: client, topics: topics, operatorName: options.username, router: ReplyRouter(topics: topics))
@@ -68,7 +69,7 @@ public final class OperatorSession: Sendable {
             _ = try await client.subscribe(replies)
         } catch {
             await session.close()
-            throw FleetCtlError("cannot connect to the broker at \(options.host):\(options.port): \(error)")
+            throw FleetCtlError(.broker, "cannot connect to the broker at \(options.host):\(options.port): \(error)")
         }
         return session
     }
@@ -96,7 +97,7 @@ public final class OperatorSession: Sendable {
             try await client.publish(try topics.opsRequest(operator: operatorName), payload: payload, qos: .atLeastOnce)
         } catch {
             await router.cancel(topic: replyTo)
-            throw FleetCtlError("cannot publish the request: \(error)")
+            throw FleetCtlError(.broker, "cannot publish the request: \(error)")
         }
         let timer = Task { [router] in
             try? await Task.sleep(for: timeout)
@@ -105,6 +106,7 @@ public final class OperatorSession: Sendable {
         defer { timer.cancel() }
         guard let bytes = await waiter.value else {
             throw FleetCtlError(
+                .noReply,
                 "no reply from provisiond within \(timeout.components.seconds) s: is it running on this broker and prefix?"
             )
         }
@@ -112,14 +114,14 @@ public final class OperatorSession: Sendable {
         do {
             reply = try MessageCodec.decode(OperatorReply.self, from: bytes)
         } catch {
-            throw FleetCtlError("unreadable reply from provisiond: \(error)")
+            throw FleetCtlError(.badReply, "unreadable reply from provisiond: \(error)")
         }
         do {
             return try reply.decodeResult(Result.self)
         } catch let error as OperatorError {
             throw error
         } catch {
-            throw FleetCtlError("unreadable result from provisiond: \(error)")
+            throw FleetCtlError(.badReply, "unreadable result from provisiond: \(error)")
         }
     }
 
@@ -129,7 +131,7 @@ public final class OperatorSession: Sendable {
         do {
             _ = try await client.subscribe(filter)
         } catch {
-            throw FleetCtlError("cannot subscribe to \(filter): \(error)")
+            throw FleetCtlError(.broker, "cannot subscribe to \(filter): \(error)")
         }
         return stream
     }

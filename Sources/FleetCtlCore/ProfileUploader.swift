@@ -23,7 +23,8 @@ public enum ServiceKeyPin: Sendable, Hashable {
         func checked(_ typed: String, from source: String) throws(FleetCtlError) -> String {
             let lowered = typed.trimmingCharacters(in: .whitespaces).lowercased()
             guard Fingerprint.isWellFormed(lowered) else {
-                throw FleetCtlError("\(source) must look like 3f2a-91c0-7d44-e810, not '\(typed.prefix(40))'")
+                throw FleetCtlError(
+                    .servicePin, "\(source) must look like 3f2a-91c0-7d44-e810, not '\(typed.prefix(40))'")
             }
             return lowered
         }
@@ -32,10 +33,11 @@ public enum ServiceKeyPin: Sendable, Hashable {
             do {
                 key = try KeyFile.loadPublicKey(from: publicKeyFile)
             } catch {
-                throw FleetCtlError("cannot read the service public key \(publicKeyFile): \(error)")
+                throw FleetCtlError(.servicePin, "cannot read the service public key \(publicKeyFile): \(error)")
             }
             if let fingerprint, try checked(fingerprint, from: "--service-fingerprint") != Fingerprint.of(key) {
                 throw FleetCtlError(
+                    .servicePin,
                     "--service-fingerprint \(fingerprint) does not match \(publicKeyFile) (\(Fingerprint.of(key)))")
             }
             return .publicKey(Array(key.rawRepresentation))
@@ -45,6 +47,7 @@ public enum ServiceKeyPin: Sendable, Hashable {
             return .fingerprint(try checked(value, from: environmentVariable))
         }
         throw FleetCtlError(
+            .servicePin,
             "refusing to seal a key to an unpinned service key: give --service-fingerprint xxxx-xxxx-xxxx-xxxx "
                 + "(printed by `fleetctl keys create`), \(environmentVariable), or --service-pubkey FILE")
     }
@@ -78,7 +81,7 @@ public struct ProfileUploader: Sendable {
     public func add(name: String, profile: WiFiProfile, pin: ServiceKeyPin) async throws -> ProfileAddResult {
         let issues = profile.validate()
         if !issues.isEmpty {
-            throw FleetCtlError("invalid profile: " + issues.map(\.description).joined(separator: "; "))
+            throw FleetCtlError(.invalidInput, "invalid profile: " + issues.map(\.description).joined(separator: "; "))
         }
         let serviceKey = try await servicePublicKey(pin: pin)
         let correlation = OperatorSession.newCorrelation()
@@ -105,7 +108,8 @@ public struct ProfileUploader: Sendable {
         }
         defer { timer.cancel() }
         guard let payload = await first.value else {
-            throw FleetCtlError("no service public key on \(session.topics.servicePublicKey): is provisiond running?")
+            throw FleetCtlError(
+                .noReply, "no service public key on \(session.topics.servicePublicKey): is provisiond running?")
         }
         let message: ServicePublicKeyMessage
         let key: Curve25519.KeyAgreement.PublicKey
@@ -113,14 +117,16 @@ public struct ProfileUploader: Sendable {
             message = try MessageCodec.decode(ServicePublicKeyMessage.self, from: payload)
             key = try message.publicKey()
         } catch {
-            throw FleetCtlError("unreadable service public key message: \(error)")
+            throw FleetCtlError(.badReply, "unreadable service public key message: \(error)")
         }
         let fingerprint = Fingerprint.of(key)
         guard fingerprint == message.kid else {
-            throw FleetCtlError("service public key message is inconsistent (kid \(message.kid), key \(fingerprint))")
+            throw FleetCtlError(
+                .badReply, "service public key message is inconsistent (kid \(message.kid), key \(fingerprint))")
         }
         guard pin.matches(key) else {
             throw FleetCtlError(
+                .servicePin,
                 "service key fingerprint is \(fingerprint), expected \(pin.expected): refusing to send the key")
         }
         return key

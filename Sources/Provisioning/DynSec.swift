@@ -28,31 +28,6 @@ public struct DynSecACL: Sendable, Hashable, Codable {
     }
 }
 
-/// Why a dynsec command could not be built or was refused by the broker.
-public struct DynSecError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
-        /// A broker password that the plugin would not accept.
-        case invalidArgument = "invalid_argument"
-        /// The broker already has an account with this username (device enrolled before, or a
-        /// device id equal to a site account such as `provisiond`).
-        case alreadyRegistered = "already_registered"
-        /// The plugin answered a command with an error.
-        case refused
-        /// The response payload is not the plugin's JSON.
-        case malformedResponse = "malformed_response"
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "dynsec \(code.rawValue): \(message)" }
-}
-
 /// One answer of the plugin to one command.
 public struct DynSecResponse: Sendable, Hashable, Codable {
     public let command: String
@@ -123,12 +98,12 @@ public enum DynSecCommands {
     ///     and is stored only as a PBKDF2-SHA512 hash.
     ///   - topics: the site's topic tree (its prefix).
     /// - Returns: the JSON payload for `controlTopic`.
-    /// - Throws: `DynSecError` with `.invalidArgument` for an empty, NUL-containing or over-long password.
-    public static func registerDevice(_ id: DeviceID, password: String, topics: TopicTree) throws(DynSecError)
+    /// - Throws: `ProvisioningError` with `.invalidArgument` for an empty, NUL-containing or over-long password.
+    public static func registerDevice(_ id: DeviceID, password: String, topics: TopicTree) throws(ProvisioningError)
         -> [UInt8]
     {
         guard !password.isEmpty, password.utf8.count <= 256, !password.utf8.contains(0) else {
-            throw DynSecError(.invalidArgument, "password must be 1–256 bytes without NUL")
+            throw ProvisioningError(.invalidArgument, "password must be 1–256 bytes without NUL")
         }
         let operation = DynSecOperation.registerDevice(id)
         let role = deviceRoleName(id)
@@ -158,21 +133,21 @@ public enum DynSecCommands {
 
     /// Parses a payload received on `responseTopic`.
     ///
-    /// - Throws: `DynSecError` with `.malformedResponse` when it is not `{"responses":[...]}`.
-    public static func parseResponses(_ payload: [UInt8]) throws(DynSecError) -> [DynSecResponse] {
+    /// - Throws: `ProvisioningError` with `.malformedResponse` when it is not `{"responses":[...]}`.
+    public static func parseResponses(_ payload: [UInt8]) throws(ProvisioningError) -> [DynSecResponse] {
         guard payload.count <= 1 << 20 else {
-            throw DynSecError(.malformedResponse, "response larger than 1 MiB")
+            throw ProvisioningError(.malformedResponse, "response larger than 1 MiB")
         }
         do {
             return try JSONDecoder().decode(ResponseList.self, from: Data(payload)).responses
         } catch {
-            throw DynSecError(.malformedResponse, "not a dynamic-security response: \(error)")
+            throw ProvisioningError(.malformedResponse, "not a dynamic-security response: \(error)")
         }
     }
 
     /// The outcome of `operation` if `responses` answer it, else nil (answers to someone else).
     public static func result(of operation: DynSecOperation, in responses: [DynSecResponse]) -> Result<
-        Void, DynSecError
+        Void, ProvisioningError
     >? {
         var byCorrelation: [String: DynSecResponse] = [:]
         for response in responses {
@@ -183,7 +158,7 @@ public enum DynSecCommands {
         guard !byCorrelation.isEmpty else { return nil }
         for step in operation.steps {
             guard let response = byCorrelation[operation.correlationPrefix + step.suffix] else {
-                return .failure(DynSecError(.malformedResponse, "no answer to \(step.command)"))
+                return .failure(ProvisioningError(.malformedResponse, "no answer to \(step.command)"))
             }
             if let problem = problem(in: response) { return .failure(problem) }
         }
@@ -195,7 +170,7 @@ public enum DynSecCommands {
     /// Registration tolerates an existing role (left over from an interrupted registration; its
     /// ACLs are the same) but not an existing account. Removal tolerates a missing account or role,
     /// so revoking twice is not an error.
-    public static func problem(in response: DynSecResponse) -> DynSecError? {
+    public static func problem(in response: DynSecResponse) -> ProvisioningError? {
         guard let error = response.error else { return nil }
         switch (response.command, error) {
         case ("createRole", "Role already exists"), ("deleteClient", "Client not found"),
@@ -203,10 +178,10 @@ public enum DynSecCommands {
             return nil
         case ("createClient", "Client already exists"):
             let name = response.correlationData.map(username(inCorrelation:)) ?? "?"
-            return DynSecError(
+            return ProvisioningError(
                 .alreadyRegistered, "the broker already has an account named '\(name)'; remove it first")
         default:
-            return DynSecError(.refused, "\(response.command): \(error)")
+            return ProvisioningError(.refused, "\(response.command): \(error)")
         }
     }
 

@@ -46,7 +46,7 @@ struct Enroll: AsyncParsableCommand {
         let entries: [EnrollEntry]
         if let manifest {
             guard let data = FileManager.default.contents(atPath: manifest) else {
-                throw fail(FleetCtlError("cannot read \(manifest)"))
+                throw fail(FleetCtlError(.invalidInput, "cannot read \(manifest)"))
             }
             do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { throw fail(error) }
         } else {
@@ -115,6 +115,7 @@ struct Approve: AsyncParsableCommand {
                 .approve, ApproveArgs(device: device, group: group, fingerprint: expected), as: DeviceSummary.self)
             guard result.device == device, result.fingerprint == expected else {
                 throw FleetCtlError(
+                    .enrollmentMismatch,
                     "the service enrolled \(result.device) with fingerprint \(result.fingerprint), not \(expected): "
                         + "revoke it now (fleetctl revoke \(result.device)) and re-verify the device")
             }

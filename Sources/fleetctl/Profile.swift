@@ -66,7 +66,7 @@ struct Profile: AsyncParsableCommand {
             var caCert: String?
             if let caCertFile {
                 guard let data = FileManager.default.contents(atPath: caCertFile) else {
-                    throw FleetCtlError("cannot read \(caCertFile)")
+                    throw FleetCtlError(.invalidInput, "cannot read \(caCertFile)")
                 }
                 caCert = String(decoding: data, as: UTF8.self)
             }

@@ -85,7 +85,7 @@ extension SiteBroker {
         defer { admin.close() }
         _ = try await admin.subscribe(DynSecCommands.responseTopic)
         try await admin.publish(DynSecCommands.controlTopic, payload: payload)
-        let result: Result<Void, DynSecError> = try await within(10, "dynsec response") {
+        let result: Result<Void, ProvisioningError> = try await within(10, "dynsec response") {
             for await message in admin.messages where message.topic == DynSecCommands.responseTopic {
                 let responses = try DynSecCommands.parseResponses(message.payload)
                 if let result = DynSecCommands.result(of: operation, in: responses) { return result }

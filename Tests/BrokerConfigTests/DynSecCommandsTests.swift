@@ -53,7 +53,7 @@ struct DynSecCommandsTests {
 
     @Test func rejectsEmptyPassword() throws {
         let device = try DeviceID("d")
-        #expect(throws: DynSecError(.invalidArgument, "password must be 1–256 bytes without NUL")) {
+        #expect(throws: ProvisioningError(.invalidArgument, "password must be 1–256 bytes without NUL")) {
             try DynSecCommands.registerDevice(device, password: "", topics: TopicTree())
         }
     }
@@ -75,7 +75,7 @@ struct DynSecCommandsTests {
                 command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"),
         ]
         let result = try #require(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses))
-        #expect(throws: DynSecError.self) { try result.get() }
+        #expect(throws: ProvisioningError.self) { try result.get() }
         if case .failure(let error) = result { #expect(error.code == .alreadyRegistered) }
     }
 
@@ -96,7 +96,7 @@ struct DynSecCommandsTests {
                 command: "createClient", error: "Internal error", correlationData: "fleet:register:d1:client"),
         ]
         let result = try #require(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses))
-        #expect(throws: DynSecError(.refused, "createClient: Internal error")) { try result.get() }
+        #expect(throws: ProvisioningError(.refused, "createClient: Internal error")) { try result.get() }
     }
 
     @Test func answersToOtherOperationsAreIgnored() throws {
@@ -127,7 +127,7 @@ struct DynSecCommandsTests {
     }
 
     @Test func malformedResponsesAreRejected() {
-        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
-        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }
+        #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
+        #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }
     }
 }

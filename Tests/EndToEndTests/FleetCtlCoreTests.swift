@@ -42,7 +42,7 @@ struct FleetCtlCoreTests {
 
     @Test(arguments: ["", "uri,group\n", "a,b,c\n", ",lab\n"])
     func manifestRejectsUnusableInput(_ text: String) {
-        #expect(throws: ManifestError.self) { try Manifest.parse(text) }
+        #expect(throws: FleetCtlError.self) { try Manifest.parse(text) }
     }
 
     @Test func pushProgressCountsOnlyTheSeqThatWasPushed() {

@@ -52,7 +52,7 @@ struct RegistryTests {
             StoredProfile(name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: "12345678")),
             now: 1)
         let other = try Registry(path: t.path, cipher: AtRestCipher(servicePrivateKey: Array(repeating: 8, count: 32)))
-        #expect(throws: RegistryError.self) { try other.profile("office") }
+        #expect(throws: ProvisioningError.self) { try other.profile("office") }
     }
 
     @Test func savingAProfileAgainBumpsItsRevision() throws {
@@ -73,7 +73,9 @@ struct RegistryTests {
         try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: "g", now: 1)
         try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: nil, now: 2)
         #expect(try t.registry.device("d1")?.groupName == "g")
-        #expect(throws: RegistryError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")) {
+        #expect(
+            throws: ProvisioningError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")
+        ) {
             try t.registry.enroll(
                 id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
         }
@@ -89,7 +91,7 @@ struct RegistryTests {
         #expect(before == nil)
         #expect(device.fingerprint == "fp")
         #expect(try t.registry.pendingDevices().isEmpty)
-        #expect(throws: RegistryError.self) {
+        #expect(throws: ProvisioningError.self) {
             try t.registry.approve(id: "nope", expectedFingerprint: "fp", group: nil, now: 4)
         }
     }
@@ -101,7 +103,7 @@ struct RegistryTests {
         // The operator reads "fp-real" in `pending`, then the attacker's hello replaces the pending key.
         try t.registry.recordPending(id: "d3", publicKey: key, fingerprint: "fp-real", now: 1)
         try t.registry.recordPending(id: "d3", publicKey: attacker, fingerprint: "fp-evil", now: 2)
-        #expect(throws: RegistryError.self) {
+        #expect(throws: ProvisioningError.self) {
             try t.registry.approve(id: "d3", expectedFingerprint: "fp-real", group: nil, now: 3)
         }
         #expect(try t.registry.device("d3") == nil)
@@ -157,8 +159,10 @@ struct RegistryTests {
         defer { t.remove() }
         try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
         try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
-        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2) }
+        #expect(throws: ProvisioningError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
+        #expect(throws: ProvisioningError.self) {
+            try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2)
+        }
         #expect(try t.registry.requireDevice("a").profile == nil)
     }
 
@@ -167,7 +171,7 @@ struct RegistryTests {
         defer { t.remove() }
         try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
         try t.registry.assign(profile: "p", group: "lab", now: 1)
-        #expect(throws: RegistryError.self) { try t.registry.removeProfile("p") }
+        #expect(throws: ProvisioningError.self) { try t.registry.removeProfile("p") }
         try t.registry.assign(profile: nil, group: "lab", now: 2)
         try t.registry.removeProfile("p")
         #expect(try t.registry.profile("p") == nil)

@@ -211,7 +211,7 @@ public final class ProvisioningEngine: Sendable {
             }
         } catch let error as OperatorError {
             return [context.failure(error)]
-        } catch let error as RegistryError {
+        } catch let error as ProvisioningError {
             return [context.failure(OperatorError(error.code.operatorCode, error.message))]
         } catch {
             return [context.failure(.internalError, "\(error)")]
@@ -469,7 +469,7 @@ struct RequestContext: Sendable {
     }
 }
 
-extension RegistryError.Code {
+extension ProvisioningError.Code {
     /// The operator reply code for this registry failure.
     var operatorCode: OperatorErrorCode { OperatorErrorCode(rawValue: rawValue) ?? .internalError }
 }
