@@ -131,13 +131,6 @@ public struct StoredProfile: Sendable, Hashable {
 
     /// `"<name>@<revision>"`, what a wifi envelope was sealed from.
     public var assignmentTag: String { "\(name)@\(revision)" }
-
-    /// What an operator may see of it.
-    public var info: ProfileInfo {
-        ProfileInfo(
-            name: name, ssid: profile.ssid, encryption: profile.encryption, hidden: profile.hidden ?? false,
-            revision: revision)
-    }
 }
 
 /// The secret fields of a profile, sealed at rest.
