@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "Provisioning",
             dependencies: [
-                "MQTT", "FleetProtocol", "FleetCtlCore",
+                "MQTT", "FleetProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "provisiond",
             dependencies: [
-                "Provisioning", "MQTT",
+                "Provisioning", "MQTT", "FleetProtocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "fleetctl",
             dependencies: [
-                "FleetCtlCore",
+                "FleetCtlCore", "FleetProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

@@ -1,11 +1,5 @@
+import FleetProtocol
 import Foundation
-
-/// A manifest line could not be used.
-public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var line: Int
-    public var message: String
-    public var description: String { "manifest line \(line): \(message)" }
-}
 
 /// Parses an enrollment manifest: CSV with the columns `uri,group`.
 ///
@@ -13,7 +7,7 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
 /// The group column may be empty. Bootstrap URIs contain no comma, so no quoting is needed; a quoted
 /// field is accepted and unquoted.
 public enum Manifest {
-    public static func parse(_ text: String) throws(ManifestError) -> [EnrollEntry] {
+    public static func parse(_ text: String) throws(FleetCtlError) -> [EnrollEntry] {
         var entries: [EnrollEntry] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -23,15 +17,15 @@ public enum Manifest {
             }
             if entries.isEmpty, fields.first?.lowercased() == "uri" { continue }
             guard fields.count <= 2 else {
-                throw ManifestError(line: index + 1, message: "expected 'uri,group', found \(fields.count) columns")
+                throw FleetCtlError.manifest(line: index + 1, "expected 'uri,group', found \(fields.count) columns")
             }
             guard let uri = fields.first, !uri.isEmpty else {
-                throw ManifestError(line: index + 1, message: "missing bootstrap URI")
+                throw FleetCtlError.manifest(line: index + 1, "missing bootstrap URI")
             }
             let group = fields.count == 2 && !fields[1].isEmpty ? fields[1] : nil
             entries.append(EnrollEntry(uri: uri, group: group))
         }
-        if entries.isEmpty { throw ManifestError(line: 0, message: "no devices in manifest") }
+        if entries.isEmpty { throw FleetCtlError.manifest(line: 0, "no devices in manifest") }
         return entries
     }
 }

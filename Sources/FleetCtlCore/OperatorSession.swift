@@ -19,14 +19,6 @@ public struct ConnectionOptions: Sendable {
     }
 }
 
-/// A status report seen on `P/v1/devices/+/status`.
-public struct ObservedStatus: Sendable, Hashable {
-    public var device: String
-    public var state: String
-    public var seq: Int64
-    public var reason: String?
-}
-
 /// One broker connection of an operator: requests with correlation ids, replies routed back to them,
 /// and the other messages (statuses, events) as a stream.
 public final class OperatorSession: Sendable {
@@ -56,21 +48,28 @@ public final class OperatorSession: Sendable {
         do {
             topics = try TopicTree(prefix: options.prefix)
         } catch {
-            throw FleetCtlError("invalid --prefix '\(options.prefix)': \(error)")
+            throw FleetCtlError(.invalidInput, "invalid --prefix '\(options.prefix)': \(error)")
         }
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let configuration = MQTTConfiguration(
             host: options.host, port: options.port, clientID: "fleetctl-\(options.username)-\(suffix)",
             username: options.username, password: options.password)
         let client = MQTTClient(configuration)
+        let replies: String
+        do {
+            replies = try topics.opsReplyFilter(operator: options.username)
+        } catch {
+            throw FleetCtlError(
+                .invalidInput, "invalid --username '\(options.username)' (it is the operator name): \(error.message)")
+        }
         let session = OperatorSession(
-            client: client, topics: topics, operatorName: options.username, router: ReplyRouter())
+            client: client, topics: topics, operatorName: options.username, router: ReplyRouter(topics: topics))
         do {
             try await client.connect()
-            _ = try await client.subscribe(topics.prefix + "/v1/ops/reply/\(options.username)/+")
+            _ = try await client.subscribe(replies)
         } catch {
             await session.close()
-            throw FleetCtlError("cannot connect to the broker at \(options.host):\(options.port): \(error)")
+            throw FleetCtlError(.broker, "cannot connect to the broker at \(options.host):\(options.port): \(error)")
         }
         return session
     }
@@ -83,23 +82,22 @@ public final class OperatorSession: Sendable {
     }
 
     /// Sends one request and waits for its final reply.
-    /// - Throws: ``OpsError`` when provisiond refused it, ``FleetCtlError`` on timeout or I/O.
-    public func request<Args: Codable & Sendable, Result: Codable & Sendable>(
-        _ op: OperatorOp, _ args: Args, as type: Result.Type, timeout: Duration = .seconds(15),
+    /// - Throws: ``OperatorError`` when provisiond refused it, ``FleetCtlError`` on timeout or I/O.
+    public func request<Result: Decodable>(
+        _ op: OperatorOp, _ args: some Encodable, as type: Result.Type, timeout: Duration = .seconds(15),
         correlation: String = OperatorSession.newCorrelation()
     ) async throws -> Result {
-        let replyTo = topics.prefix + "/v1/ops/reply/\(operatorName)/\(correlation)"
-        let payload = try JSONEncoder().encode(
-            OperatorRequestMessage(id: correlation, op: op, replyTo: replyTo, args: args))
+        let replyTo = try topics.opsReply(operator: operatorName, correlation: correlation)
+        let payload = try MessageCodec.encode(
+            OperatorRequest(id: correlation, op: op, replyTo: replyTo, arguments: args))
         let waiter = await router.expect(topic: replyTo)
         do {
             // Our own request topic: the broker lets only this operator publish there, which is how
             // provisiond knows who asks.
-            try await client.publish(
-                topics.prefix + "/v1/ops/request/\(operatorName)", payload: Array(payload), qos: .atLeastOnce)
+            try await client.publish(try topics.opsRequest(operator: operatorName), payload: payload, qos: .atLeastOnce)
         } catch {
             await router.cancel(topic: replyTo)
-            throw FleetCtlError("cannot publish the request: \(error)")
+            throw FleetCtlError(.broker, "cannot publish the request: \(error)")
         }
         let timer = Task { [router] in
             try? await Task.sleep(for: timeout)
@@ -108,18 +106,23 @@ public final class OperatorSession: Sendable {
         defer { timer.cancel() }
         guard let bytes = await waiter.value else {
             throw FleetCtlError(
+                .noReply,
                 "no reply from provisiond within \(timeout.components.seconds) s: is it running on this broker and prefix?"
             )
         }
-        let reply: OperatorReplyMessage<Result>
+        let reply: OperatorReply
         do {
-            reply = try JSONDecoder().decode(OperatorReplyMessage<Result>.self, from: Data(bytes))
+            reply = try MessageCodec.decode(OperatorReply.self, from: bytes)
         } catch {
-            throw FleetCtlError("unreadable reply from provisiond: \(error)")
+            throw FleetCtlError(.badReply, "unreadable reply from provisiond: \(error)")
         }
-        if let error = reply.error { throw error }
-        guard reply.ok, let result = reply.result else { throw FleetCtlError("provisiond replied without a result") }
-        return result
+        do {
+            return try reply.decodeResult(Result.self)
+        } catch let error as OperatorError {
+            throw error
+        } catch {
+            throw FleetCtlError(.badReply, "unreadable result from provisiond: \(error)")
+        }
     }
 
     /// Subscribes to `filter` and streams everything that is not a reply.
@@ -128,24 +131,21 @@ public final class OperatorSession: Sendable {
         do {
             _ = try await client.subscribe(filter)
         } catch {
-            throw FleetCtlError("cannot subscribe to \(filter): \(error)")
+            throw FleetCtlError(.broker, "cannot subscribe to \(filter): \(error)")
         }
         return stream
     }
 
     /// Device statuses, decoded; unreadable ones are skipped.
-    public func statuses() async throws(FleetCtlError) -> AsyncStream<ObservedStatus> {
-        let messages = try await subscribe(topics.prefix + "/v1/devices/+/status")
+    public func statuses() async throws(FleetCtlError) -> AsyncStream<DeviceStatus> {
+        let messages = try await subscribe(topics.statusFilter)
         return AsyncStream { continuation in
             let task = Task {
                 for await message in messages {
                     guard let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload) else {
                         continue
                     }
-                    continuation.yield(
-                        ObservedStatus(
-                            device: status.device.rawValue, state: status.state.rawValue, seq: Int64(status.seq),
-                            reason: status.reason?.rawValue))
+                    continuation.yield(status)
                 }
                 continuation.finish()
             }
@@ -156,10 +156,9 @@ public final class OperatorSession: Sendable {
     /// `fleetctl watch`: audit events, device statuses and the service status as `topic payload`
     /// lines, until the connection ends.
     public func watch() async throws(FleetCtlError) -> AsyncStream<String> {
-        let root = topics.prefix + "/v1"
         let streams = [
-            try await subscribe(root + "/events"), try await subscribe(root + "/devices/+/status"),
-            try await subscribe(root + "/service/status"),
+            try await subscribe(topics.events), try await subscribe(topics.statusFilter),
+            try await subscribe(topics.serviceStatus),
         ]
         return AsyncStream { continuation in
             let task = Task {
@@ -189,10 +188,13 @@ public final class OperatorSession: Sendable {
 
 /// Routes incoming messages: replies to their waiting request, the rest to observers.
 actor ReplyRouter {
+    private let topics: TopicTree
     private var waiting: [String: CheckedContinuation<[UInt8]?, Never>] = [:]
     private var early: [String: [UInt8]] = [:]
     private var cancelled: Set<String> = []
     private var observers: [(filter: String, continuation: AsyncStream<MQTTMessage>.Continuation)] = []
+
+    init(topics: TopicTree) { self.topics = topics }
 
     /// A task that finishes with the reply payload, or nil when cancelled.
     func expect(topic: String) -> Task<[UInt8]?, Never> {
@@ -223,7 +225,7 @@ actor ReplyRouter {
     }
 
     func deliver(_ message: MQTTMessage) {
-        if message.topic.contains("/v1/ops/reply/") {
+        if case .opsReply = topics.route(message.topic) {
             if let continuation = waiting.removeValue(forKey: message.topic) {
                 continuation.resume(returning: message.payload)
             } else {
@@ -231,7 +233,7 @@ actor ReplyRouter {
             }
             return
         }
-        for observer in observers where TopicFilter.matches(observer.filter, topic: message.topic) {
+        for observer in observers where MQTTTopic.matches(filter: observer.filter, topic: message.topic) {
             observer.continuation.yield(message)
         }
     }
@@ -241,21 +243,5 @@ actor ReplyRouter {
         waiting.removeAll()
         for observer in observers { observer.continuation.finish() }
         observers.removeAll()
-    }
-}
-
-/// MQTT topic filter matching (`+` one level, `#` the rest).
-public enum TopicFilter {
-    public static func matches(_ filter: String, topic: String) -> Bool {
-        let f = filter.split(separator: "/", omittingEmptySubsequences: false)
-        let t = topic.split(separator: "/", omittingEmptySubsequences: false)
-        var i = 0
-        while i < f.count {
-            if f[i] == "#" { return true }
-            guard i < t.count else { return false }
-            if f[i] != "+" && f[i] != t[i] { return false }
-            i += 1
-        }
-        return i == t.count
     }
 }

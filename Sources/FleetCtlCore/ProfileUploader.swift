@@ -3,59 +3,6 @@ import FleetProtocol
 import Foundation
 import MQTT
 
-/// A profile as typed by the operator, before validation.
-public struct ProfileDraft: Sendable {
-    public var ssid: String
-    public var encryption: String
-    public var key: String?
-    public var hidden: Bool?
-    public var bssid: String?
-    public var eapType: String?
-    public var identity: String?
-    public var password: String?
-    public var caCert: String?
-
-    public init(
-        ssid: String, encryption: String, key: String?, hidden: Bool?, bssid: String?, eapType: String?,
-        identity: String?, password: String?, caCert: String?
-    ) {
-        self.ssid = ssid
-        self.encryption = encryption
-        self.key = key
-        self.hidden = hidden
-        self.bssid = bssid
-        self.eapType = eapType
-        self.identity = identity
-        self.password = password
-        self.caCert = caCert
-    }
-
-    /// The validated Wi-Fi profile.
-    /// - Throws: ``FleetCtlError`` listing every problem, each with its field.
-    public func profile() throws(FleetCtlError) -> WiFiProfile {
-        guard let encryption = WiFiEncryption(rawValue: encryption) else {
-            throw FleetCtlError(
-                "invalid profile: encryption: '\(encryption)' is not one of \(WiFiEncryption.allCases.map(\.rawValue).joined(separator: ", "))"
-            )
-        }
-        var eap: EAPType?
-        if let eapType {
-            guard let parsed = EAPType(rawValue: eapType) else {
-                throw FleetCtlError("invalid profile: eap_type: '\(eapType)' is not one of peap, ttls, tls")
-            }
-            eap = parsed
-        }
-        let profile = WiFiProfile(
-            ssid: ssid, encryption: encryption, key: key, hidden: hidden, bssid: bssid, eapType: eap,
-            identity: identity, password: password, caCert: caCert)
-        let issues = profile.validate()
-        if !issues.isEmpty {
-            throw FleetCtlError("invalid profile: " + issues.map(\.description).joined(separator: "; "))
-        }
-        return profile
-    }
-}
-
 /// What the operator trusts as the service public key: a premises key is sealed only to a key that
 /// matches it, never to whatever key the broker happens to hold.
 public enum ServiceKeyPin: Sendable, Hashable {
@@ -76,7 +23,8 @@ public enum ServiceKeyPin: Sendable, Hashable {
         func checked(_ typed: String, from source: String) throws(FleetCtlError) -> String {
             let lowered = typed.trimmingCharacters(in: .whitespaces).lowercased()
             guard Fingerprint.isWellFormed(lowered) else {
-                throw FleetCtlError("\(source) must look like 3f2a-91c0-7d44-e810, not '\(typed.prefix(40))'")
+                throw FleetCtlError(
+                    .servicePin, "\(source) must look like 3f2a-91c0-7d44-e810, not '\(typed.prefix(40))'")
             }
             return lowered
         }
@@ -85,10 +33,11 @@ public enum ServiceKeyPin: Sendable, Hashable {
             do {
                 key = try KeyFile.loadPublicKey(from: publicKeyFile)
             } catch {
-                throw FleetCtlError("cannot read the service public key \(publicKeyFile): \(error)")
+                throw FleetCtlError(.servicePin, "cannot read the service public key \(publicKeyFile): \(error)")
             }
             if let fingerprint, try checked(fingerprint, from: "--service-fingerprint") != Fingerprint.of(key) {
                 throw FleetCtlError(
+                    .servicePin,
                     "--service-fingerprint \(fingerprint) does not match \(publicKeyFile) (\(Fingerprint.of(key)))")
             }
             return .publicKey(Array(key.rawRepresentation))
@@ -98,6 +47,7 @@ public enum ServiceKeyPin: Sendable, Hashable {
             return .fingerprint(try checked(value, from: environmentVariable))
         }
         throw FleetCtlError(
+            .servicePin,
             "refusing to seal a key to an unpinned service key: give --service-fingerprint xxxx-xxxx-xxxx-xxxx "
                 + "(printed by `fleetctl keys create`), \(environmentVariable), or --service-pubkey FILE")
     }
@@ -125,8 +75,14 @@ public struct ProfileUploader: Sendable {
     public let session: OperatorSession
     public init(session: OperatorSession) { self.session = session }
 
-    public func add(name: String, draft: ProfileDraft, pin: ServiceKeyPin) async throws -> ProfileAddResult {
-        let profile = try draft.profile()
+    /// Validates `profile` locally, then seals and sends it.
+    /// - Throws: ``FleetCtlError`` listing every problem of an invalid profile, each with its field
+    ///   (never the key), before anything is sent.
+    public func add(name: String, profile: WiFiProfile, pin: ServiceKeyPin) async throws -> ProfileAddResult {
+        let issues = profile.validate()
+        if !issues.isEmpty {
+            throw FleetCtlError(.invalidInput, "invalid profile: " + issues.map(\.description).joined(separator: "; "))
+        }
         let serviceKey = try await servicePublicKey(pin: pin)
         let correlation = OperatorSession.newCorrelation()
         var plaintext = try MessageCodec.encode(profile)
@@ -152,7 +108,8 @@ public struct ProfileUploader: Sendable {
         }
         defer { timer.cancel() }
         guard let payload = await first.value else {
-            throw FleetCtlError("no service public key on \(session.topics.servicePublicKey): is provisiond running?")
+            throw FleetCtlError(
+                .noReply, "no service public key on \(session.topics.servicePublicKey): is provisiond running?")
         }
         let message: ServicePublicKeyMessage
         let key: Curve25519.KeyAgreement.PublicKey
@@ -160,14 +117,16 @@ public struct ProfileUploader: Sendable {
             message = try MessageCodec.decode(ServicePublicKeyMessage.self, from: payload)
             key = try message.publicKey()
         } catch {
-            throw FleetCtlError("unreadable service public key message: \(error)")
+            throw FleetCtlError(.badReply, "unreadable service public key message: \(error)")
         }
         let fingerprint = Fingerprint.of(key)
         guard fingerprint == message.kid else {
-            throw FleetCtlError("service public key message is inconsistent (kid \(message.kid), key \(fingerprint))")
+            throw FleetCtlError(
+                .badReply, "service public key message is inconsistent (kid \(message.kid), key \(fingerprint))")
         }
         guard pin.matches(key) else {
             throw FleetCtlError(
+                .servicePin,
                 "service key fingerprint is \(fingerprint), expected \(pin.expected): refusing to send the key")
         }
         return key

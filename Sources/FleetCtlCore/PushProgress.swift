@@ -1,3 +1,5 @@
+import FleetProtocol
+
 /// Tracks a push: which devices applied, failed, or are still waiting for the seq they were sent.
 ///
 /// Pure: feed it status reports, ask it for the line to show.
@@ -6,11 +8,11 @@ public struct PushProgress: Sendable, Hashable {
         case waiting
         case applying
         case applied
-        case failed(reason: String)
+        case failed(reason: ReasonCode?)
     }
 
-    public private(set) var expected: [String: Int64]
-    public private(set) var outcomes: [String: Outcome]
+    public private(set) var expected: [DeviceID: Int64]
+    public private(set) var outcomes: [DeviceID: Outcome]
 
     public init(pushed: [PushedDevice]) {
         expected = Dictionary(pushed.map { ($0.device, $0.seq) }, uniquingKeysWith: { _, new in new })
@@ -19,30 +21,31 @@ public struct PushProgress: Sendable, Hashable {
 
     /// Applies one status report; returns true when it changed something.
     @discardableResult
-    public mutating func record(device: String, state: String, seq: Int64, reason: String?) -> Bool {
-        guard let want = expected[device], seq == want, let current = outcomes[device] else { return false }
+    public mutating func record(_ status: DeviceStatus) -> Bool {
+        guard let want = expected[status.device], Int64(status.seq) == want, let current = outcomes[status.device]
+        else { return false }
         let next: Outcome
-        switch state {
-        case "applying": next = .applying
-        case "applied": next = .applied
-        case "failed": next = .failed(reason: reason ?? "unknown")
-        default: return false
+        switch status.state {
+        case .applying: next = .applying
+        case .applied: next = .applied
+        case .failed: next = .failed(reason: status.reason)
+        case .online, .offline, .reset: return false
         }
         if case .applied = current { return false }
         if case .failed = current { return false }
         guard next != current else { return false }
-        outcomes[device] = next
+        outcomes[status.device] = next
         return true
     }
 
     public var appliedCount: Int { outcomes.values.filter { $0 == .applied }.count }
-    public var failed: [(device: String, reason: String)] {
+    public var failed: [(device: DeviceID, reason: ReasonCode?)] {
         outcomes.compactMap { device, outcome in
             if case .failed(let reason) = outcome { return (device, reason) }
             return nil
         }.sorted { $0.device < $1.device }
     }
-    public var waiting: [String] {
+    public var waiting: [DeviceID] {
         outcomes.filter { $0.value == .waiting || $0.value == .applying }.map(\.key).sorted()
     }
     public var isFinished: Bool { waiting.isEmpty }

@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 #if canImport(Glibc)
@@ -65,7 +66,5 @@ public struct PushRunner: Sendable {
 private actor ProgressBox {
     var progress: PushProgress
     init(_ progress: PushProgress) { self.progress = progress }
-    func record(_ status: ObservedStatus) -> Bool {
-        progress.record(device: status.device, state: status.state, seq: status.seq, reason: status.reason)
-    }
+    func record(_ status: DeviceStatus) -> Bool { progress.record(status) }
 }

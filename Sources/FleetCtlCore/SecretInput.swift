@@ -6,44 +6,42 @@ import Foundation
 
 /// Reading secrets without argv: from a file, from stdin, or from the terminal with echo off.
 public enum SecretInput {
-    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
-        public var description: String
-    }
-
     /// The first line of a file (without its line break).
-    public static func fromFile(_ path: String) throws(Failure) -> String {
+    public static func fromFile(_ path: String) throws(FleetCtlError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(description: "cannot read \(path)")
+            throw FleetCtlError(.invalidInput, "cannot read \(path)")
         }
         return firstLine(String(decoding: data, as: UTF8.self))
     }
 
     /// The first line of standard input.
-    public static func fromStdin() throws(Failure) -> String {
+    public static func fromStdin() throws(FleetCtlError) -> String {
         guard let line = readLine(strippingNewline: true) else {
-            throw Failure(description: "nothing on standard input")
+            throw FleetCtlError(.invalidInput, "nothing on standard input")
         }
         return line
     }
 
     /// Prompts on the terminal with echo off.
-    public static func prompt(_ text: String) throws(Failure) -> String {
+    public static func prompt(_ text: String) throws(FleetCtlError) -> String {
         guard isatty(STDIN_FILENO) == 1 else {
-            throw Failure(description: "no terminal to prompt for the key: use --key-file or --key-stdin")
+            throw FleetCtlError(.invalidInput, "no terminal to prompt for the key: use --key-file or --key-stdin")
         }
         FileHandle.standardError.write(Data(text.utf8))
         var saved = termios()
-        guard tcgetattr(STDIN_FILENO, &saved) == 0 else { throw Failure(description: "cannot read terminal settings") }
+        guard tcgetattr(STDIN_FILENO, &saved) == 0 else {
+            throw FleetCtlError(.invalidInput, "cannot read terminal settings")
+        }
         var silent = saved
         silent.c_lflag &= ~tcflag_t(ECHO)
         guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent) == 0 else {
-            throw Failure(description: "cannot turn echo off")
+            throw FleetCtlError(.invalidInput, "cannot turn echo off")
         }
         defer {
             _ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
             FileHandle.standardError.write(Data("\n".utf8))
         }
-        guard let line = readLine(strippingNewline: true) else { throw Failure(description: "no key entered") }
+        guard let line = readLine(strippingNewline: true) else { throw FleetCtlError(.invalidInput, "no key entered") }
         return line
     }
 

@@ -17,12 +17,12 @@ public enum ServiceKeys {
             try FileManager.default.createDirectory(
                 at: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw FleetCtlError("cannot create \(directory): \(error.localizedDescription)")
+            throw FleetCtlError(.keyFile, "cannot create \(directory): \(error.localizedDescription)")
         }
         let privatePath = dir.appendingPathComponent("service.key").path
         let publicPath = dir.appendingPathComponent("service.pub").path
         if FileManager.default.fileExists(atPath: privatePath) {
-            throw FleetCtlError("\(privatePath) exists: refusing to replace a service key (devices pin it)")
+            throw FleetCtlError(.keyFile, "\(privatePath) exists: refusing to replace a service key (devices pin it)")
         }
         let key = Curve25519.KeyAgreement.PrivateKey()
         try KeyFile.savePrivateKey(key, to: privatePath)

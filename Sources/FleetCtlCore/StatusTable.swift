@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 
 /// Renders rows as an aligned text table.
@@ -19,8 +20,9 @@ public enum TextTable {
     public static func status(_ result: StatusResult) -> String {
         let rows = result.devices.map { d in
             [
-                d.device, d.group ?? "-", d.profile ?? "-", d.state, String(d.seq),
-                [d.lastStatus, d.reason].compactMap { $0 }.joined(separator: " ").ifEmpty("-"), d.fingerprint,
+                d.device.rawValue, d.group ?? "-", d.profile ?? "-", d.state.rawValue, String(d.seq),
+                [d.lastStatus?.rawValue, d.reason?.rawValue].compactMap { $0 }.joined(separator: " ").ifEmpty("-"),
+                d.fingerprint,
             ]
         }
         var text = render(

@@ -28,31 +28,6 @@ public struct DynSecACL: Sendable, Hashable, Codable {
     }
 }
 
-/// Why a dynsec command could not be built or was refused by the broker.
-public struct DynSecError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
-        /// A device id or prefix that Topics.md does not allow.
-        case invalidArgument = "invalid_argument"
-        /// The broker already has an account with this username (device enrolled before, or a
-        /// device id equal to a site account such as `provisiond`).
-        case alreadyRegistered = "already_registered"
-        /// The plugin answered a command with an error.
-        case refused
-        /// The response payload is not the plugin's JSON.
-        case malformedResponse = "malformed_response"
-    }
-
-    public let code: Code
-    public let message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "dynsec \(code.rawValue): \(message)" }
-}
-
 /// One answer of the plugin to one command.
 public struct DynSecResponse: Sendable, Hashable, Codable {
     public let command: String
@@ -69,8 +44,8 @@ public struct DynSecResponse: Sendable, Hashable, Codable {
 
 /// An operation on the broker's account store whose outcome `DynSecCommands.result(of:in:)` reports.
 public enum DynSecOperation: Sendable, Hashable {
-    case registerDevice(String)
-    case removeDevice(String)
+    case registerDevice(DeviceID)
+    case removeDevice(DeviceID)
 
     /// The correlation id prefix carried by every command of this operation.
     var correlationPrefix: String {
@@ -97,19 +72,18 @@ public enum DynSecCommands {
     public static let responseTopic = "$CONTROL/dynamic-security/v1/response"
 
     /// The role that holds one device's ACLs.
-    public static func deviceRoleName(_ id: String) -> String { "device-\(id)" }
+    public static func deviceRoleName(_ id: DeviceID) -> String { "device-\(id)" }
 
     /// The ACLs of a device: receive only its own config, publish only its own hello and status.
     ///
     /// Device ids cannot contain `+`, `#` or `/`, so the topics are literal and the config
     /// subscription is matched as a literal, not as a pattern.
-    public static func deviceACLs(id: String, prefix: String) -> [DynSecACL] {
-        let base = "\(prefix)/v1/devices/\(id)"
-        return [
-            DynSecACL(.subscribeLiteral, "\(base)/config"),
-            DynSecACL(.publishClientReceive, "\(base)/config"),
-            DynSecACL(.publishClientSend, "\(base)/hello"),
-            DynSecACL(.publishClientSend, "\(base)/status"),
+    public static func deviceACLs(_ id: DeviceID, topics: TopicTree) -> [DynSecACL] {
+        [
+            DynSecACL(.subscribeLiteral, topics.config(id)),
+            DynSecACL(.publishClientReceive, topics.config(id)),
+            DynSecACL(.publishClientSend, topics.hello(id)),
+            DynSecACL(.publishClientSend, topics.status(id)),
         ]
     }
 
@@ -117,82 +91,63 @@ public enum DynSecCommands {
     /// refuses these credentials with any other client id.
     ///
     /// - Parameters:
-    ///   - id: the device id (Topics.md: 1–64 of `[A-Za-z0-9._-]`).
+    ///   - id: the device id; ``DeviceID`` guarantees Topics.md's rules, so it is a safe username and
+    ///     topic level.
     ///   - password: the derived broker password (Topics.md, "Derived broker password"). It travels
     ///     to the plugin inside this command, which the broker does not forward to any subscriber,
     ///     and is stored only as a PBKDF2-SHA512 hash.
-    ///   - prefix: the topic prefix (default `bootstrap`).
+    ///   - topics: the site's topic tree (its prefix).
     /// - Returns: the JSON payload for `controlTopic`.
-    /// - Throws: `DynSecError` with `.invalidArgument` for an id, password or prefix outside Topics.md.
-    public static func registerDevice(id: String, password: String, prefix: String = "bootstrap") throws(DynSecError)
+    /// - Throws: `ProvisioningError` with `.invalidArgument` for an empty, NUL-containing or over-long password.
+    public static func registerDevice(_ id: DeviceID, password: String, topics: TopicTree) throws(ProvisioningError)
         -> [UInt8]
     {
-        try validate(deviceID: id)
-        try validate(prefix: prefix)
         guard !password.isEmpty, password.utf8.count <= 256, !password.utf8.contains(0) else {
-            throw DynSecError(.invalidArgument, "password must be 1–256 bytes without NUL")
+            throw ProvisioningError(.invalidArgument, "password must be 1–256 bytes without NUL")
         }
         let operation = DynSecOperation.registerDevice(id)
         let role = deviceRoleName(id)
         return encode([
             Command(
                 command: "createRole", correlationData: operation.correlationPrefix + "role", rolename: role,
-                textname: "device \(id)", acls: deviceACLs(id: id, prefix: prefix)),
+                textname: "device \(id)", acls: deviceACLs(id, topics: topics)),
             Command(
                 command: "createClient", correlationData: operation.correlationPrefix + "client", rolename: nil,
-                username: id, password: password, clientid: id, textname: "device \(id)",
+                username: id.rawValue, password: password, clientid: id.rawValue, textname: "device \(id)",
                 roles: [RoleRef(rolename: role)]),
         ])
     }
 
     /// Deletes the device's account and role. Deleting the account disconnects a connected client
     /// with that username at once; from then on its credentials are refused.
-    ///
-    /// - Throws: `DynSecError` with `.invalidArgument` for an id outside Topics.md.
-    public static func removeDevice(id: String) throws(DynSecError) -> [UInt8] {
-        try validate(deviceID: id)
+    public static func removeDevice(_ id: DeviceID) -> [UInt8] {
         let operation = DynSecOperation.removeDevice(id)
         return encode([
-            Command(command: "deleteClient", correlationData: operation.correlationPrefix + "client", username: id),
+            Command(
+                command: "deleteClient", correlationData: operation.correlationPrefix + "client", username: id.rawValue),
             Command(
                 command: "deleteRole", correlationData: operation.correlationPrefix + "role",
                 rolename: deviceRoleName(id)),
         ])
     }
 
-    /// `registerDevice(id:password:prefix:)` for an already validated `DeviceID`.
-    public static func registerDevice(_ device: DeviceID, password: String, prefix: String = "bootstrap")
-        throws(DynSecError) -> [UInt8]
-    {
-        try registerDevice(id: device.rawValue, password: password, prefix: prefix)
-    }
-
-    /// `removeDevice(id:)` for an already validated `DeviceID`.
-    public static func removeDevice(_ device: DeviceID) throws(DynSecError) -> [UInt8] {
-        try removeDevice(id: device.rawValue)
-    }
-
     /// Parses a payload received on `responseTopic`.
     ///
-    /// - Throws: `DynSecError` with `.malformedResponse` when it is not `{"responses":[...]}`.
-    public static func parseResponses(_ payload: [UInt8]) throws(DynSecError) -> [DynSecResponse] {
+    /// - Throws: `ProvisioningError` with `.malformedResponse` when it is not `{"responses":[...]}`.
+    public static func parseResponses(_ payload: [UInt8]) throws(ProvisioningError) -> [DynSecResponse] {
         guard payload.count <= 1 << 20 else {
-            throw DynSecError(.malformedResponse, "response larger than 1 MiB")
+            throw ProvisioningError(.malformedResponse, "response larger than 1 MiB")
         }
         do {
             return try JSONDecoder().decode(ResponseList.self, from: Data(payload)).responses
         } catch {
-            throw DynSecError(.malformedResponse, "not a dynamic-security response: \(error)")
+            throw ProvisioningError(.malformedResponse, "not a dynamic-security response: \(error)")
         }
     }
 
     /// The outcome of `operation` if `responses` answer it, else nil (answers to someone else).
-    ///
-    /// Registration tolerates an existing role (left over from an interrupted registration; its
-    /// ACLs are the same) but not an existing account. Removal tolerates a missing account or role,
-    /// so revoking twice is not an error.
     public static func result(of operation: DynSecOperation, in responses: [DynSecResponse]) -> Result<
-        Void, DynSecError
+        Void, ProvisioningError
     >? {
         var byCorrelation: [String: DynSecResponse] = [:]
         for response in responses {
@@ -203,56 +158,37 @@ public enum DynSecCommands {
         guard !byCorrelation.isEmpty else { return nil }
         for step in operation.steps {
             guard let response = byCorrelation[operation.correlationPrefix + step.suffix] else {
-                return .failure(DynSecError(.malformedResponse, "no answer to \(step.command)"))
+                return .failure(ProvisioningError(.malformedResponse, "no answer to \(step.command)"))
             }
-            guard let error = response.error else { continue }
-            switch (step.command, error) {
-            case ("createRole", "Role already exists"), ("deleteClient", "Client not found"),
-                ("deleteRole", "Role not found"):
-                continue
-            case ("createClient", "Client already exists"):
-                return .failure(
-                    DynSecError(
-                        .alreadyRegistered,
-                        "the broker already has an account named '\(username(of: operation))'; remove it first"))
-            default:
-                return .failure(DynSecError(.refused, "\(step.command): \(error)"))
-            }
+            if let problem = problem(in: response) { return .failure(problem) }
         }
         return .success(())
     }
 
-    private static func username(of operation: DynSecOperation) -> String {
-        switch operation {
-        case .registerDevice(let id), .removeDevice(let id): id
+    /// What went wrong with one command, or nil when it succeeded or failed harmlessly.
+    ///
+    /// Registration tolerates an existing role (left over from an interrupted registration; its
+    /// ACLs are the same) but not an existing account. Removal tolerates a missing account or role,
+    /// so revoking twice is not an error.
+    public static func problem(in response: DynSecResponse) -> ProvisioningError? {
+        guard let error = response.error else { return nil }
+        switch (response.command, error) {
+        case ("createRole", "Role already exists"), ("deleteClient", "Client not found"),
+            ("deleteRole", "Role not found"):
+            return nil
+        case ("createClient", "Client already exists"):
+            let name = response.correlationData.map(username(inCorrelation:)) ?? "?"
+            return ProvisioningError(
+                .alreadyRegistered, "the broker already has an account named '\(name)'; remove it first")
+        default:
+            return ProvisioningError(.refused, "\(response.command): \(error)")
         }
     }
 
-    // MARK: - Validation (Topics.md, "Identifiers")
-
-    private static func isIDByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-            true
-        default: false
-        }
-    }
-
-    private static func validate(deviceID id: String) throws(DynSecError) {
-        let bytes = Array(id.utf8)
-        guard (1...64).contains(bytes.count), bytes.allSatisfy(isIDByte) else {
-            throw DynSecError(.invalidArgument, "device id must be 1–64 bytes of [A-Za-z0-9._-]")
-        }
-    }
-
-    private static func validate(prefix: String) throws(DynSecError) {
-        let bytes = Array(prefix.utf8)
-        let levels = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard (1...128).contains(bytes.count), levels.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isIDByte) }) else {
-            throw DynSecError(
-                .invalidArgument, "prefix must be levels of [A-Za-z0-9._-] joined by '/', at most 128 bytes")
-        }
+    /// `fleet:register:<id>:client` → `<id>`.
+    private static func username(inCorrelation correlation: String) -> String {
+        let parts = correlation.split(separator: ":", omittingEmptySubsequences: false)
+        return parts.count == 4 ? String(parts[2]) : correlation
     }
 
     // MARK: - Wire types

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetCtlCore
+import FleetProtocol
 import Foundation
 
 struct Keys: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct Keys: AsyncParsableCommand {
                 print("public key:   \(created.publicKeyPath)")
                 print("fingerprint:  \(created.fingerprint)")
             } catch {
-                fail(error)
+                throw fail(error)
             }
         }
     }
@@ -45,9 +46,9 @@ struct Enroll: AsyncParsableCommand {
         let entries: [EnrollEntry]
         if let manifest {
             guard let data = FileManager.default.contents(atPath: manifest) else {
-                fail(FleetCtlError("cannot read \(manifest)"))
+                throw fail(FleetCtlError(.invalidInput, "cannot read \(manifest)"))
             }
-            do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { fail(error) }
+            do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { throw fail(error) }
         } else {
             entries = [EnrollEntry(uri: uri ?? "", group: group)]
         }
@@ -75,7 +76,7 @@ struct Pending: AsyncParsableCommand {
                     rows: result.pending.map {
                         let keys = $0.keysSeen ?? [$0.fingerprint]
                         return [
-                            $0.device, $0.fingerprint, String($0.hellos),
+                            $0.device.rawValue, $0.fingerprint, String($0.hellos),
                             Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
                             keys.count > 1 ? "CONFLICT: \(keys.joined(separator: " "))" : "1",
                         ]
@@ -88,7 +89,7 @@ struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enroll a pending device with the key it announced, after comparing its fingerprint with its label.")
     @OptionGroup var connection: ConnectionFlags
-    @Argument(help: "Device id.") var device: String
+    @Argument(help: "Device id.") var device: DeviceID
     @Option(help: "Group for the device.") var group: String?
     @Option(
         help: ArgumentHelp(
@@ -114,6 +115,7 @@ struct Approve: AsyncParsableCommand {
                 .approve, ApproveArgs(device: device, group: group, fingerprint: expected), as: DeviceSummary.self)
             guard result.device == device, result.fingerprint == expected else {
                 throw FleetCtlError(
+                    .enrollmentMismatch,
                     "the service enrolled \(result.device) with fingerprint \(result.fingerprint), not \(expected): "
                         + "revoke it now (fleetctl revoke \(result.device)) and re-verify the device")
             }
@@ -126,7 +128,7 @@ struct Assign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Assign a profile to devices or to a group.")
     @OptionGroup var connection: ConnectionFlags
     @Argument(help: "Profile name.") var profile: String
-    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [String] = []
+    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [DeviceID] = []
     @Option(help: "Group name.") var group: String?
 
     func validate() throws {
@@ -142,7 +144,7 @@ struct Assign: AsyncParsableCommand {
                 as: AssignResult.self)
             let target =
                 result.group.map { "group \($0) (\(result.devices.count) device(s) now)" }
-                ?? result.devices.joined(separator: ", ")
+                ?? result.devices.map(\.rawValue).joined(separator: ", ")
             print("assigned \(result.profile) to \(target)")
         }
     }
@@ -153,7 +155,7 @@ struct Push: AsyncParsableCommand {
         abstract: "Seal and publish the assigned profile to devices, with live progress.",
         discussion: "Exits 0 when every device applied it, 1 when any failed or did not answer in time.")
     @OptionGroup var connection: ConnectionFlags
-    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [String] = []
+    @Option(name: .customLong("device"), help: "Device id (repeatable).") var devices: [DeviceID] = []
     @Option(help: "Group name.") var group: String?
     @Option(help: "Seconds to wait for the devices.") var timeout: Int = 120
 
@@ -171,7 +173,7 @@ struct Push: AsyncParsableCommand {
                 PushArgs(devices: devices.isEmpty ? nil : devices, group: group), timeout: .seconds(timeout),
                 output: ProgressPrinter(interactive: isatty(STDOUT_FILENO) == 1))
             succeeded = progress.succeeded
-            for (device, reason) in progress.failed { print("failed  \(device): \(reason)") }
+            for (device, reason) in progress.failed { print("failed  \(device): \(reason?.rawValue ?? "unknown")") }
             for device in progress.waiting { print("timeout \(device): no result within \(timeout) s") }
         }
         if !succeeded { throw ExitCode.failure }
@@ -196,7 +198,7 @@ struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke a device: its config is replaced by a sealed reset; it returns to the provisioning network.")
     @OptionGroup var connection: ConnectionFlags
-    @Argument(help: "Device id.") var device: String
+    @Argument(help: "Device id.") var device: DeviceID
 
     func run() async throws {
         try await withSession(connection) { session in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetCtlCore
+import FleetProtocol
 import Foundation
 
 /// The operator CLI. Argument parsing and printing only; the work is in FleetCtlCore.
@@ -53,14 +54,14 @@ func withSession(_ flags: ConnectionFlags, _ body: (OperatorSession) async throw
     } catch let error as ExitCode {
         throw error
     } catch {
-        fail(error)
+        throw fail(error)
     }
 }
 
-/// Prints `fleetctl: <message>` on stderr and exits 1.
-func fail(_ error: any Error) -> Never {
+/// Prints `fleetctl: <message>` on stderr and returns the exit code to throw.
+func fail(_ error: any Error) -> ExitCode {
     FileHandle.standardError.write(Data("fleetctl: \(error)\n".utf8))
-    Foundation.exit(1)
+    return ExitCode.failure
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {
@@ -68,3 +69,11 @@ func printJSON<T: Encodable>(_ value: T) throws {
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
+
+// Typed command-line values: ArgumentParser refuses an invalid one with a usage error.
+extension DeviceID: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(argument) }
+}
+
+extension WiFiEncryption: ExpressibleByArgument {}
+extension EAPType: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FleetCtlCore
+import FleetProtocol
 import Foundation
 
 struct Profile: AsyncParsableCommand {
@@ -13,12 +14,12 @@ struct Profile: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionFlags
         @Argument(help: "Profile name.") var name: String
         @Option(help: "Network name.") var ssid: String
-        @Option(help: "none, owe, psk, psk2, psk-mixed, sae, sae-mixed, wpa2, wpa3.") var encryption: String
+        @Option(help: "none, owe, psk, psk2, psk-mixed, sae, sae-mixed, wpa2, wpa3.") var encryption: WiFiEncryption
         @Option(help: "File whose first line is the key.") var keyFile: String?
         @Flag(help: "Read the key from the first line of stdin.") var keyStdin = false
         @Flag(help: "Hidden network.") var hidden = false
         @Option(help: "Pin the access point (aa:bb:cc:dd:ee:ff).") var bssid: String?
-        @Option(help: "Enterprise: peap, ttls or tls.") var eapType: String?
+        @Option(help: "Enterprise: peap, ttls or tls.") var eapType: EAPType?
         @Option(help: "Enterprise identity.") var identity: String?
         @Option(help: "Enterprise: file whose first line is the EAP password.") var eapPasswordFile: String?
         @Option(help: "Enterprise: CA certificate PEM file.") var caCertFile: String?
@@ -35,46 +36,44 @@ struct Profile: AsyncParsableCommand {
         }
 
         func run() async throws {
-            // The pin first: without one nothing is read, sealed or sent.
             let pin: ServiceKeyPin
+            let profile: WiFiProfile
             do {
+                // The pin first: without one nothing is read, sealed or sent.
                 pin = try ServiceKeyPin.resolve(
                     fingerprint: serviceFingerprint, publicKeyFile: servicePubkey,
                     environment: ProcessInfo.processInfo.environment)
+                profile = try readProfile()
             } catch {
-                fail(error)
+                throw fail(error)
             }
-            let needsKey = ["psk", "psk2", "psk-mixed", "sae", "sae-mixed"].contains(encryption)
-            var key: String?
-            do {
-                if let keyFile {
-                    key = try SecretInput.fromFile(keyFile)
-                } else if keyStdin {
-                    key = try SecretInput.fromStdin()
-                } else if needsKey {
-                    key = try SecretInput.prompt("Wi-Fi key for \(ssid): ")
-                }
-            } catch {
-                fail(error)
-            }
-            let draft = ProfileDraft(
-                ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid,
-                eapType: eapType,
-                identity: identity,
-                password: eapPasswordFile.map { path in
-                    do { return try SecretInput.fromFile(path) } catch { fail(error) }
-                },
-                caCert: caCertFile.map { path in
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        fail(FleetCtlError("cannot read \(path)"))
-                    }
-                    return String(decoding: data, as: UTF8.self)
-                })
             try await withSession(connection) { session in
-                let result = try await ProfileUploader(session: session).add(
-                    name: name, draft: draft, pin: pin)
+                let result = try await ProfileUploader(session: session).add(name: name, profile: profile, pin: pin)
                 print("profile \(result.name) saved (revision \(result.revision))")
             }
+        }
+
+        /// The profile from the flags, its secrets read from files, stdin or the terminal.
+        private func readProfile() throws -> WiFiProfile {
+            var key: String?
+            if let keyFile {
+                key = try SecretInput.fromFile(keyFile)
+            } else if keyStdin {
+                key = try SecretInput.fromStdin()
+            } else if encryption.usesKey {
+                key = try SecretInput.prompt("Wi-Fi key for \(ssid): ")
+            }
+            var caCert: String?
+            if let caCertFile {
+                guard let data = FileManager.default.contents(atPath: caCertFile) else {
+                    throw FleetCtlError(.invalidInput, "cannot read \(caCertFile)")
+                }
+                caCert = String(decoding: data, as: UTF8.self)
+            }
+            return WiFiProfile(
+                ssid: ssid, encryption: encryption, key: key, hidden: hidden ? true : nil, bssid: bssid,
+                eapType: eapType, identity: identity, password: try eapPasswordFile.map(SecretInput.fromFile),
+                caCert: caCert)
         }
     }
 
@@ -91,7 +90,7 @@ struct Profile: AsyncParsableCommand {
                     TextTable.render(
                         header: ["NAME", "SSID", "ENCRYPTION", "HIDDEN", "REVISION"],
                         rows: result.profiles.map {
-                            [$0.name, $0.ssid, $0.encryption, $0.hidden ? "yes" : "no", String($0.revision)]
+                            [$0.name, $0.ssid, $0.encryption.rawValue, $0.hidden ? "yes" : "no", String($0.revision)]
                         }))
             }
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetProtocol
 import Foundation
 import Logging
 import MQTT
@@ -38,8 +39,8 @@ struct Provisiond: AsyncParsableCommand {
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
-            let engine = ProvisioningEngine(
-                registry: registry, wire: FleetProtocolPort(identity: identity), prefix: prefix)
+            let topics = try TopicTree(prefix: prefix)
+            let engine = ProvisioningEngine(registry: registry, identity: identity, topics: topics)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {

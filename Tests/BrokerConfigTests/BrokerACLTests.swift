@@ -85,7 +85,7 @@ extension SiteBroker {
         defer { admin.close() }
         _ = try await admin.subscribe(DynSecCommands.responseTopic)
         try await admin.publish(DynSecCommands.controlTopic, payload: payload)
-        let result: Result<Void, DynSecError> = try await within(10, "dynsec response") {
+        let result: Result<Void, ProvisioningError> = try await within(10, "dynsec response") {
             for await message in admin.messages where message.topic == DynSecCommands.responseTopic {
                 let responses = try DynSecCommands.parseResponses(message.payload)
                 if let result = DynSecCommands.result(of: operation, in: responses) { return result }
@@ -96,12 +96,15 @@ extension SiteBroker {
     }
 
     func register(_ id: String, password: String) async throws {
+        let device = try DeviceID(id)
         try await dynsec(
-            try DynSecCommands.registerDevice(id: id, password: password, prefix: prefix), .registerDevice(id))
+            try DynSecCommands.registerDevice(device, password: password, topics: TopicTree(prefix: prefix)),
+            .registerDevice(device))
     }
 
     func remove(_ id: String) async throws {
-        try await dynsec(try DynSecCommands.removeDevice(id: id), .removeDevice(id))
+        let device = try DeviceID(id)
+        try await dynsec(DynSecCommands.removeDevice(device), .removeDevice(device))
     }
 
     /// A connected device client with its own credentials.

@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 import Provisioning
 import Testing
@@ -10,7 +11,8 @@ struct DynSecCommandsTests {
     }
 
     @Test func registerCreatesRoleThenClientBoundToItsClientID() throws {
-        let commands = try json(DynSecCommands.registerDevice(id: "omega-a1b2", password: "pw", prefix: "site/x"))
+        let commands = try json(
+            DynSecCommands.registerDevice(DeviceID("omega-a1b2"), password: "pw", topics: TopicTree(prefix: "site/x")))
         #expect(commands.map { $0["command"] as? String } == ["createRole", "createClient"])
         #expect(commands[0]["rolename"] as? String == "device-omega-a1b2")
         let acls = try #require(commands[0]["acls"] as? [[String: Any]])
@@ -32,26 +34,27 @@ struct DynSecCommandsTests {
     }
 
     @Test func removeDeletesClientThenRole() throws {
-        let commands = try json(DynSecCommands.removeDevice(id: "omega-a1b2"))
+        let commands = try json(DynSecCommands.removeDevice(DeviceID("omega-a1b2")))
         #expect(commands.map { $0["command"] as? String } == ["deleteClient", "deleteRole"])
         #expect(commands[0]["username"] as? String == "omega-a1b2")
         #expect(commands[1]["rolename"] as? String == "device-omega-a1b2")
     }
 
+    /// Commands take a `DeviceID` and a `TopicTree`: an id or prefix outside Topics.md cannot reach them.
     @Test(arguments: ["", "+", "#", "a/b", "a b", "é", String(repeating: "a", count: 65), "a\u{0}"])
-    func rejectsDeviceIDsOutsideTopicsMD(id: String) {
-        #expect(throws: DynSecError.self) { try DynSecCommands.registerDevice(id: id, password: "pw") }
-        #expect(throws: DynSecError.self) { try DynSecCommands.removeDevice(id: id) }
+    func deviceIDsOutsideTopicsMDCannotReachACommand(id: String) {
+        #expect(throws: ProtocolError.self) { try DeviceID(id) }
     }
 
     @Test(arguments: ["", "/a", "a/", "a//b", "a/+/b", "#", String(repeating: "p", count: 129)])
-    func rejectsInvalidPrefixes(prefix: String) {
-        #expect(throws: DynSecError.self) { try DynSecCommands.registerDevice(id: "d", password: "pw", prefix: prefix) }
+    func prefixesOutsideTopicsMDCannotReachACommand(prefix: String) {
+        #expect(throws: ProtocolError.self) { try TopicTree(prefix: prefix) }
     }
 
-    @Test func rejectsEmptyPassword() {
-        #expect(throws: DynSecError(.invalidArgument, "password must be 1–256 bytes without NUL")) {
-            try DynSecCommands.registerDevice(id: "d", password: "")
+    @Test func rejectsEmptyPassword() throws {
+        let device = try DeviceID("d")
+        #expect(throws: ProvisioningError(.invalidArgument, "password must be 1–256 bytes without NUL")) {
+            try DynSecCommands.registerDevice(device, password: "", topics: TopicTree())
         }
     }
 
@@ -60,7 +63,7 @@ struct DynSecCommandsTests {
             #"{"responses":[{"command":"createRole","correlationData":"fleet:register:d1:role"},{"command":"createClient","correlationData":"fleet:register:d1:client"}]}"#
                 .utf8)
         let responses = try DynSecCommands.parseResponses(payload)
-        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
+        let result = try #require(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses))
         #expect(throws: Never.self) { try result.get() }
     }
 
@@ -71,8 +74,8 @@ struct DynSecCommandsTests {
             DynSecResponse(
                 command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"),
         ]
-        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
-        #expect(throws: DynSecError.self) { try result.get() }
+        let result = try #require(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses))
+        #expect(throws: ProvisioningError.self) { try result.get() }
         if case .failure(let error) = result { #expect(error.code == .alreadyRegistered) }
     }
 
@@ -82,7 +85,7 @@ struct DynSecCommandsTests {
                 command: "deleteClient", error: "Client not found", correlationData: "fleet:remove:d1:client"),
             DynSecResponse(command: "deleteRole", error: "Role not found", correlationData: "fleet:remove:d1:role"),
         ]
-        let result = try #require(DynSecCommands.result(of: .removeDevice("d1"), in: responses))
+        let result = try #require(DynSecCommands.result(of: .removeDevice(try DeviceID("d1")), in: responses))
         #expect(throws: Never.self) { try result.get() }
     }
 
@@ -92,8 +95,8 @@ struct DynSecCommandsTests {
             DynSecResponse(
                 command: "createClient", error: "Internal error", correlationData: "fleet:register:d1:client"),
         ]
-        let result = try #require(DynSecCommands.result(of: .registerDevice("d1"), in: responses))
-        #expect(throws: DynSecError(.refused, "createClient: Internal error")) { try result.get() }
+        let result = try #require(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses))
+        #expect(throws: ProvisioningError(.refused, "createClient: Internal error")) { try result.get() }
     }
 
     @Test func answersToOtherOperationsAreIgnored() throws {
@@ -101,11 +104,30 @@ struct DynSecCommandsTests {
             DynSecResponse(command: "createClient", correlationData: "fleet:register:d10:client"),
             DynSecResponse(command: "listClients"),
         ]
-        #expect(DynSecCommands.result(of: .registerDevice("d1"), in: responses) == nil)
+        #expect(DynSecCommands.result(of: .registerDevice(try DeviceID("d1")), in: responses) == nil)
+    }
+
+    @Test func onlyHarmlessAnswersAreNotProblems() {
+        #expect(DynSecCommands.problem(in: DynSecResponse(command: "createClient")) == nil)
+        for (command, error) in [
+            ("createRole", "Role already exists"), ("deleteClient", "Client not found"),
+            ("deleteRole", "Role not found"),
+        ] {
+            #expect(DynSecCommands.problem(in: DynSecResponse(command: command, error: error)) == nil)
+        }
+        let taken = DynSecCommands.problem(
+            in: DynSecResponse(
+                command: "createClient", error: "Client already exists", correlationData: "fleet:register:d1:client"))
+        #expect(taken?.code == .alreadyRegistered)
+        #expect(taken?.message.contains("'d1'") == true)
+        // The same text from another command is not harmless.
+        #expect(
+            DynSecCommands.problem(in: DynSecResponse(command: "createClient", error: "Role not found"))?.code
+                == .refused)
     }
 
     @Test func malformedResponsesAreRejected() {
-        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
-        #expect(throws: DynSecError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }
+        #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
+        #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }
     }
 }

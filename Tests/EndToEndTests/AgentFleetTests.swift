@@ -1,5 +1,6 @@
 import BrokerHarness
 import FleetCtlCore
+import FleetProtocol
 import Foundation
 import MQTT
 import Testing
@@ -70,7 +71,7 @@ struct AgentFleetTests {
             try await eventually("omega-2 reported reset") {
                 let json = try await site.fleetctl(["status", "--json"]).output
                 let rows = try JSONDecoder().decode(StatusResult.self, from: Data(json.utf8)).devices
-                return rows.first { $0.device == "omega-2" }?.lastStatus == "reset"
+                return rows.first { $0.device == "omega-2" }?.lastStatus == .reset
             }
             #expect(!stranger.wireless().contains("Office"))
 

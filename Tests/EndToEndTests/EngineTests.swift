@@ -1,5 +1,4 @@
 import Crypto
-import FleetCtlCore
 import FleetProtocol
 import Foundation
 import Provisioning
@@ -7,10 +6,31 @@ import Testing
 
 /// A device key pair as a test device holds it.
 struct TestDevice {
-    let id: String
+    let id: DeviceID
     let key = Curve25519.KeyAgreement.PrivateKey()
     var publicKey: Data { key.publicKey.rawRepresentation }
-    var uri: String { (try? BootstrapURI(deviceID: DeviceID(id), publicKey: key.publicKey))?.string ?? "" }
+    var uri: String { (try? BootstrapURI(deviceID: id, publicKey: key.publicKey))?.string ?? "" }
+}
+
+/// Device ids written as literals in tests; an invalid literal is a bug in the test.
+extension DeviceID: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) {
+        do { try self.init(value) } catch { fatalError("invalid device id literal '\(value)' in a test") }
+    }
+}
+
+/// A final operator reply with its result decoded.
+struct TypedReply<Result: Decodable> {
+    var ok: Bool
+    var result: Result?
+    var error: OperatorError?
+
+    init(_ payload: [UInt8]) throws {
+        let reply = try MessageCodec.decode(OperatorReply.self, from: payload)
+        ok = reply.ok ?? false
+        error = reply.error
+        result = ok ? try reply.decodeResult(Result.self) : nil
+    }
 }
 
 /// The engine over a temporary registry, with real FleetProtocol crypto and a fixed clock.
@@ -22,23 +42,30 @@ struct EngineFixture {
     init() throws {
         store = try TemporaryRegistry(serviceKey: Array(repeating: 9, count: 32))
         engine = ProvisioningEngine(
-            registry: store.registry, wire: FleetProtocolPort(identity: service), prefix: "bootstrap",
+            registry: store.registry, identity: service, topics: try TopicTree(prefix: "bootstrap"),
             now: { 1_800_000_000 })
     }
 
     /// Sends an operator request and returns the decoded final reply plus the other actions.
-    func request<Args: Codable & Sendable, Result: Codable & Sendable>(
-        _ op: OperatorOp, _ args: Args, as: Result.Type, correlation: String = "c0ffee01"
-    ) throws -> (reply: OperatorReplyMessage<Result>, actions: [EngineAction]) {
-        let payload = try JSONEncoder().encode(
-            OperatorRequestMessage(
-                id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", args: args))
-        var actions = engine.operatorRequest(Array(payload), from: "alice")
+    func request<Result: Decodable>(
+        _ op: OperatorOp, _ args: some Encodable, as: Result.Type, correlation: String = "c0ffee01"
+    ) throws -> (reply: TypedReply<Result>, actions: [EngineAction]) {
+        let payload = try MessageCodec.encode(
+            OperatorRequest(
+                id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", arguments: args))
+        var actions = engine.operatorRequest(payload, from: "alice")
         guard case .reply(let topic, let bytes) = actions.popLast() else {
             throw SiteError("no reply among \(actions)")
         }
         #expect(topic == "bootstrap/v1/ops/reply/alice/\(correlation)")
-        return (try JSONDecoder().decode(OperatorReplyMessage<Result>.self, from: Data(bytes)), actions)
+        return (try TypedReply(bytes), actions)
+    }
+
+    /// The engine's answer to a status report from `device`.
+    func report(
+        _ device: DeviceID, _ state: DeviceState, seq: UInt64, reason: ReasonCode? = nil
+    ) throws -> [EngineAction] {
+        try engine.status(DeviceStatus(device: device, state: state, seq: seq, reason: reason, ts: 1_800_000_000))
     }
 
     func enroll(_ devices: [TestDevice], group: String?) throws {
@@ -57,14 +84,14 @@ struct EngineFixture {
     }
 
     func addProfile(_ name: String, _ profile: WiFiProfile, correlation: String = "abc123") throws
-        -> OperatorReplyMessage<ProfileAddResult>
+        -> TypedReply<ProfileAddResult>
     {
         try addProfile(name, json: MessageCodec.encode(profile), correlation: correlation)
     }
 
-    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws -> OperatorReplyMessage<
-        ProfileAddResult
-    > {
+    func addProfile(_ name: String, json: [UInt8], correlation: String = "abc123") throws
+        -> TypedReply<ProfileAddResult>
+    {
         let sealed = try OperatorSecretBox.seal(json, correlation: correlation, servicePublicKey: service.publicKey)
         return try request(
             .profileAdd, ProfileAddArgs(name: name, sealed: sealed), as: ProfileAddResult.self, correlation: correlation
@@ -73,12 +100,12 @@ struct EngineFixture {
 
     func open(_ payload: [UInt8], for device: TestDevice) throws -> OpenedEnvelope {
         try EnvelopeCrypto.open(
-            payload: payload, device: DeviceID(device.id), devicePrivateKey: device.key,
+            payload: payload, device: device.id, devicePrivateKey: device.key,
             servicePublicKey: service.publicKey)
     }
 }
 
-func configs(_ actions: [EngineAction]) -> [(device: String, payload: [UInt8])] {
+func configs(_ actions: [EngineAction]) -> [(device: DeviceID, payload: [UInt8])] {
     actions.compactMap { if case .publishConfig(let d, let p) = $0 { return (d, p) } else { return nil } }
 }
 
@@ -122,9 +149,9 @@ struct EngineTests {
         #expect(first.count == 1)
         // Unacknowledged yet: the retained envelope is the device's; nothing is republished live.
         #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
-        _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
+        _ = try f.report(device.id, .applied, seq: 1)
         #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
-        #expect(try f.store.registry.requireDevice(device.id).lastSeq == 1)
+        #expect(try f.store.registry.requireDevice(device.id.rawValue).lastSeq == 1)
     }
 
     @Test func changedProfileGetsANewSeqOnNextHello() throws {
@@ -133,7 +160,7 @@ struct EngineTests {
         let device = TestDevice(id: "omega-1")
         try f.enrollWithOfficeAssigned([device])
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
-        _ = try f.engine.status(device: device.id, state: "applied", seq: 1, reason: nil, detail: nil)
+        _ = try f.report(device.id, .applied, seq: 1)
         _ = try f.addProfile(
             "office", WiFiProfile(ssid: "Office2", encryption: .psk2, key: "another passphrase"), correlation: "second")
         let published = configs(try f.engine.hello(device: device.id, publicKey: device.publicKey))
@@ -172,8 +199,8 @@ struct EngineTests {
         let refused = try f.request(
             .approve, ApproveArgs(device: device.id, group: nil, fingerprint: "0000-0000-0000-0000"),
             as: DeviceSummary.self)
-        #expect(refused.reply.error?.code == "fingerprint_mismatch")
-        #expect(try f.store.registry.device(device.id) == nil)
+        #expect(refused.reply.error?.code == .fingerprintMismatch)
+        #expect(try f.store.registry.device(device.id.rawValue) == nil)
         let approved = try f.request(
             .approve, ApproveArgs(device: device.id, group: "lab", fingerprint: Fingerprint.of(device.key.publicKey)),
             as: DeviceSummary.self)
@@ -186,9 +213,9 @@ struct EngineTests {
         let device = TestDevice(id: "late")
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         let refused = try f.request(.approve, ["device": device.id], as: DeviceSummary.self)
-        #expect(refused.reply.error?.code == "bad_request")
+        #expect(refused.reply.error?.code == .badRequest)
         #expect(refused.reply.error?.message.contains("fleetctl pending") == true)
-        #expect(try f.store.registry.device(device.id) == nil)
+        #expect(try f.store.registry.device(device.id.rawValue) == nil)
     }
 
     @Test func approveAfterThePendingKeyWasReplacedEnrollsNothing() throws {
@@ -206,7 +233,7 @@ struct EngineTests {
             .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
         #expect(refused.reply.ok == false)
         #expect(refused.actions.isEmpty)
-        #expect(try f.store.registry.device(device.id) == nil)
+        #expect(try f.store.registry.device(device.id.rawValue) == nil)
         // The real key saying hello again does not help: two keys were seen for that id.
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
         let (relisted, _) = try f.request(.pending, NoArguments(), as: PendingResult.self)
@@ -215,10 +242,10 @@ struct EngineTests {
                 == [Fingerprint.of(device.key.publicKey), Fingerprint.of(attacker.key.publicKey)])
         let conflicting = try f.request(
             .approve, ApproveArgs(device: device.id, group: nil, fingerprint: shown), as: DeviceSummary.self)
-        #expect(conflicting.reply.error?.code == "conflicting_keys")
+        #expect(conflicting.reply.error?.code == .conflictingKeys)
         #expect(conflicting.reply.error?.message.contains(Fingerprint.of(attacker.key.publicKey)) == true)
         #expect(conflicting.actions.isEmpty)
-        #expect(try f.store.registry.device(device.id) == nil)
+        #expect(try f.store.registry.device(device.id.rawValue) == nil)
     }
 
     @Test func pushSealsANewSeqForEveryDeviceOfTheGroup() throws {
@@ -241,7 +268,7 @@ struct EngineTests {
         defer { f.store.remove() }
         try f.enroll([TestDevice(id: "a")], group: "lab")
         let (reply, actions) = try f.request(.push, PushArgs(devices: ["a"], group: nil), as: PushResult.self)
-        #expect(reply.error?.code == "no_profile_assigned")
+        #expect(reply.error?.code == .noProfileAssigned)
         #expect(actions.isEmpty)
         #expect(try f.store.registry.requireDevice("a").lastSeq == 0)
     }
@@ -250,11 +277,11 @@ struct EngineTests {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let reply = try f.addProfile("bad", json: Array(#"{"ssid":"","encryption":"psk2","key":"short"}"#.utf8))
-        #expect(reply.error?.code == "invalid_profile")
+        #expect(reply.error?.code == .invalidProfile)
         #expect(reply.error?.message.contains("ssid") == true)
         #expect(reply.error?.message.contains("key") == true)
         #expect(reply.error?.message.contains("short") == false, "the key must not be echoed")
-        #expect(try f.store.registry.profileSummaries().isEmpty)
+        #expect(try f.store.registry.profiles().isEmpty)
     }
 
     @Test func secretSealedForAnotherRequestIsRefused() throws {
@@ -266,37 +293,46 @@ struct EngineTests {
             .profileAdd, ProfileAddArgs(name: "office", sealed: sealed), as: ProfileAddResult.self,
             correlation: "replayed"
         ).reply
-        #expect(reply.error?.code == "sealed_secret")
+        #expect(reply.error?.code == .sealedSecret)
     }
 
     @Test(arguments: [
-        (#"{"v":1,"id":"r1","op":"frobnicate","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "unknown_op"),
-        (#"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
-        (#"{"v":2,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#, "bad_request"),
+        (
+            #"{"v":1,"id":"r1","op":"frobnicate","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#,
+            OperatorErrorCode.unknownOp
+        ),
+        (
+            #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#,
+            OperatorErrorCode.badRequest
+        ),
+        (
+            #"{"v":2,"id":"r1","op":"status","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{}}"#,
+            OperatorErrorCode.badRequest
+        ),
         (
             #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"ghost"}}"#,
-            "unknown_device"
+            OperatorErrorCode.unknownDevice
         ),
         (
             #"{"v":1,"id":"r1","op":"revoke","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"device":"a/b"}}"#,
-            "invalid_device_id"
+            OperatorErrorCode.invalidDeviceID
         ),
         (
             #"{"v":1,"id":"r1","op":"enroll","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"devices":[{"uri":"FB1:I:x;;"}]}}"#,
-            "invalid_uri"
+            OperatorErrorCode.invalidURI
         ),
         (
             #"{"v":1,"id":"r1","op":"assign","reply_to":"bootstrap/v1/ops/reply/alice/r1","args":{"profile":"nope","group":"lab"}}"#,
-            "unknown_profile"
+            OperatorErrorCode.unknownProfile
         ),
     ])
-    func malformedOrUnknownRequestsGetAClearErrorAndChangeNothing(_ request: String, _ code: String) throws {
+    func malformedOrUnknownRequestsGetAClearErrorAndChangeNothing(_ request: String, _ code: OperatorErrorCode) throws {
         let f = try EngineFixture()
         defer { f.store.remove() }
         let actions = f.engine.operatorRequest(Array(request.utf8), from: "alice")
         #expect(actions.count == 1)
         guard case .reply(_, let payload) = actions.first else { throw SiteError("no reply") }
-        let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(payload))
+        let reply = try TypedReply<NoArguments>(payload)
         #expect(reply.ok == false)
         #expect(reply.error?.code == code)
         #expect(try f.store.registry.devices().isEmpty)
@@ -325,18 +361,18 @@ struct EngineTests {
         defer { f.store.remove() }
         let device = TestDevice(id: "omega-1")
         // alice (the topic says so) asks for an enrollment and the replies on bob's topic
-        let payload = try JSONEncoder().encode(
-            OperatorRequestMessage(
+        let payload = try MessageCodec.encode(
+            OperatorRequest(
                 id: "r1", op: .enroll, replyTo: replyTo,
-                args: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
-        let actions = f.engine.operatorRequest(Array(payload), from: "alice")
+                arguments: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
+        let actions = f.engine.operatorRequest(payload, from: "alice")
         let replies = actions.compactMap { if case .reply(let t, let p) = $0 { return (t, p) } else { return nil } }
         #expect(replies.count == 1)
         #expect(!replies.contains { $0.0 == replyTo })
         let (topic, bytes) = try #require(replies.first)
         #expect(topic == "bootstrap/v1/ops/reply/alice/r1")
-        let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(bytes))
-        #expect(reply.error?.code == "reply_to_mismatch")
+        let reply = try TypedReply<NoArguments>(bytes)
+        #expect(reply.error?.code == .replyToMismatch)
         #expect(events(actions) == ["ops.rejected"])
         #expect(try f.store.registry.auditLog().map(\.operatorName) == ["alice"])
         #expect(try f.store.registry.devices().isEmpty)
@@ -350,7 +386,7 @@ struct EngineTests {
             EnrollEntry(uri: TestDevice(id: "ok").uri, group: nil), EnrollEntry(uri: "FB1:garbage", group: nil),
         ])
         let reply = try f.request(.enroll, args, as: EnrollResult.self).reply
-        #expect(reply.error?.code == "invalid_uri")
+        #expect(reply.error?.code == .invalidURI)
         #expect(reply.error?.message.hasPrefix("entry 2") == true)
         #expect(try f.store.registry.devices().isEmpty)
     }
@@ -369,10 +405,10 @@ struct EngineTests {
         // Retained for the device; republished after a service (re)connect until confirmed.
         #expect(try f.engine.hello(device: device.id, publicKey: device.publicKey).isEmpty)
         #expect(configs(try f.engine.reconcile()).count == 1)
-        let confirmed = try f.engine.status(device: device.id, state: "reset", seq: 1, reason: nil, detail: nil)
+        let confirmed = try f.report(device.id, .reset, seq: 1)
         #expect(confirmed.first == .clearConfig(device: device.id))
         #expect(try f.engine.reconcile().isEmpty)
-        #expect(try f.store.registry.requireDevice(device.id).state == .revoked)
+        #expect(try f.store.registry.requireDevice(device.id.rawValue).state == .revoked)
     }
 
     @Test func reconcileRepublishesOnlyUnacknowledgedEnvelopes() throws {
@@ -381,7 +417,7 @@ struct EngineTests {
         let devices = [TestDevice(id: "a"), TestDevice(id: "b")]
         try f.enrollWithOfficeAssigned(devices)
         for d in devices { _ = try f.engine.hello(device: d.id, publicKey: d.publicKey) }
-        _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
+        _ = try f.report("a", .applied, seq: 1)
         #expect(configs(try f.engine.reconcile()).map(\.device) == ["b"])
     }
 
@@ -391,8 +427,8 @@ struct EngineTests {
         let device = TestDevice(id: "a")
         try f.enrollWithOfficeAssigned([device])
         _ = try f.engine.hello(device: device.id, publicKey: device.publicKey)
-        _ = try f.engine.status(device: "a", state: "applied", seq: 1, reason: nil, detail: nil)
-        _ = try f.engine.status(device: "a", state: "failed", seq: 1, reason: "replay", detail: nil)
+        _ = try f.report("a", .applied, seq: 1)
+        _ = try f.report("a", .failed, seq: 1, reason: .replay)
         #expect(try f.store.registry.requireDevice("a").state == .applied)
     }
 
@@ -407,7 +443,7 @@ struct EngineTests {
         #expect(!again.contains { if case .registerBrokerAccount = $0 { true } else { false } })
 
         _ = try f.request(.revoke, DeviceArgs(device: device.id), as: RevokeResult.self)
-        let confirmed = try f.engine.status(device: device.id, state: "reset", seq: 1, reason: nil, detail: nil)
+        let confirmed = try f.report(device.id, .reset, seq: 1)
         #expect(confirmed.contains(.removeBrokerAccount(device: device.id)))
 
         let renewed = TestDevice(id: "omega-1")

@@ -42,29 +42,34 @@ struct FleetCtlCoreTests {
 
     @Test(arguments: ["", "uri,group\n", "a,b,c\n", ",lab\n"])
     func manifestRejectsUnusableInput(_ text: String) {
-        #expect(throws: ManifestError.self) { try Manifest.parse(text) }
+        #expect(throws: FleetCtlError.self) { try Manifest.parse(text) }
     }
 
     @Test func pushProgressCountsOnlyTheSeqThatWasPushed() {
         var progress = PushProgress(pushed: [
             PushedDevice(device: "a", seq: 2, profile: "p"), PushedDevice(device: "b", seq: 5, profile: "p"),
         ])
-        let changed1 = progress.record(device: "a", state: "applied", seq: 1, reason: nil)
+        func status(_ device: DeviceID, _ state: DeviceState, _ seq: UInt64, _ reason: ReasonCode? = nil)
+            -> DeviceStatus
+        {
+            DeviceStatus(device: device, state: state, seq: seq, reason: reason, ts: 1)
+        }
+        let changed1 = progress.record(status("a", .applied, 1))
         #expect(!changed1)
-        let changed2 = progress.record(device: "a", state: "applied", seq: 2, reason: nil)
+        let changed2 = progress.record(status("a", .applied, 2))
         #expect(changed2)
-        let changed3 = progress.record(device: "x", state: "applied", seq: 2, reason: nil)
+        let changed3 = progress.record(status("x", .applied, 2))
         #expect(!changed3)
         #expect(progress.line == "applied 1/2 · applying 0 · failed 0 · waiting 1")
-        let changedApplying = progress.record(device: "b", state: "applying", seq: 5, reason: nil)
+        let changedApplying = progress.record(status("b", .applying, 5))
         #expect(changedApplying)
         #expect(progress.line == "applied 1/2 · applying 1 · failed 0 · waiting 0")
         #expect(!progress.isFinished)
-        let changed4 = progress.record(device: "b", state: "failed", seq: 5, reason: "auth_failed")
+        let changed4 = progress.record(status("b", .failed, 5, .authFailed))
         #expect(changed4)
         #expect(progress.isFinished)
         #expect(!progress.succeeded)
-        #expect(progress.failed.map(\.reason) == ["auth_failed"])
+        #expect(progress.failed.map(\.reason) == [.authFailed])
     }
 
     @Test func statusTableAlignsColumns() {

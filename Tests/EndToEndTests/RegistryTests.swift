@@ -1,3 +1,4 @@
+import FleetProtocol
 import Foundation
 import Provisioning
 import Testing
@@ -35,8 +36,8 @@ struct RegistryTests {
         defer { t.remove() }
         let secret = "sup3r-secret-wifi-key-\(UUID().uuidString)"
         try t.registry.saveProfile(
-            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: secret), now: 1)
-        #expect(try t.registry.profile("office")?.key == secret)
+            StoredProfile(name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: secret)), now: 1)
+        #expect(try t.registry.profile("office")?.profile.key == secret)
         // Checkpoint nothing by hand: scan the database and its WAL for the key bytes.
         for suffix in ["", "-wal"] {
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: t.path + suffix))) ?? Data()
@@ -48,19 +49,22 @@ struct RegistryTests {
         let t = try TemporaryRegistry(serviceKey: Array(repeating: 7, count: 32))
         defer { t.remove() }
         try t.registry.saveProfile(
-            ProfileDefinition(name: "office", ssid: "Office", encryption: "psk2", key: "12345678"), now: 1)
+            StoredProfile(name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: "12345678")),
+            now: 1)
         let other = try Registry(path: t.path, cipher: AtRestCipher(servicePrivateKey: Array(repeating: 8, count: 32)))
-        #expect(throws: RegistryError.self) { try other.profile("office") }
+        #expect(throws: ProvisioningError.self) { try other.profile("office") }
     }
 
     @Test func savingAProfileAgainBumpsItsRevision() throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        let first = try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "A", encryption: "none"), now: 1)
-        let second = try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "B", encryption: "none"), now: 2)
+        let first = try t.registry.saveProfile(
+            StoredProfile(name: "p", profile: WiFiProfile(ssid: "A", encryption: .none)), now: 1)
+        let second = try t.registry.saveProfile(
+            StoredProfile(name: "p", profile: WiFiProfile(ssid: "B", encryption: .none)), now: 2)
         #expect(first.revision == 1)
         #expect(second.revision == 2)
-        #expect(try t.registry.profile("p")?.ssid == "B")
+        #expect(try t.registry.profile("p")?.profile.ssid == "B")
     }
 
     @Test func enrollIsIdempotentForTheSameKeyAndRefusesAnotherKey() throws {
@@ -69,7 +73,9 @@ struct RegistryTests {
         try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: "g", now: 1)
         try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: nil, now: 2)
         #expect(try t.registry.device("d1")?.groupName == "g")
-        #expect(throws: RegistryError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")) {
+        #expect(
+            throws: ProvisioningError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")
+        ) {
             try t.registry.enroll(
                 id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
         }
@@ -85,7 +91,7 @@ struct RegistryTests {
         #expect(before == nil)
         #expect(device.fingerprint == "fp")
         #expect(try t.registry.pendingDevices().isEmpty)
-        #expect(throws: RegistryError.self) {
+        #expect(throws: ProvisioningError.self) {
             try t.registry.approve(id: "nope", expectedFingerprint: "fp", group: nil, now: 4)
         }
     }
@@ -97,7 +103,7 @@ struct RegistryTests {
         // The operator reads "fp-real" in `pending`, then the attacker's hello replaces the pending key.
         try t.registry.recordPending(id: "d3", publicKey: key, fingerprint: "fp-real", now: 1)
         try t.registry.recordPending(id: "d3", publicKey: attacker, fingerprint: "fp-evil", now: 2)
-        #expect(throws: RegistryError.self) {
+        #expect(throws: ProvisioningError.self) {
             try t.registry.approve(id: "d3", expectedFingerprint: "fp-real", group: nil, now: 3)
         }
         #expect(try t.registry.device("d3") == nil)
@@ -137,8 +143,9 @@ struct RegistryTests {
     @Test func deviceAssignmentWinsOverGroupAssignment() throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.saveProfile(ProfileDefinition(name: "g", ssid: "G", encryption: "none"), now: 1)
-        try t.registry.saveProfile(ProfileDefinition(name: "own", ssid: "O", encryption: "none"), now: 1)
+        try t.registry.saveProfile(StoredProfile(name: "g", profile: WiFiProfile(ssid: "G", encryption: .none)), now: 1)
+        try t.registry.saveProfile(
+            StoredProfile(name: "own", profile: WiFiProfile(ssid: "O", encryption: .none)), now: 1)
         try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1)
         try t.registry.enroll(id: "b", publicKey: key, fingerprint: "f", group: "lab", now: 1)
         try t.registry.assign(profile: "g", group: "lab", now: 2)
@@ -150,19 +157,21 @@ struct RegistryTests {
     @Test func assigningUnknownProfileOrDeviceChangesNothing() throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "P", encryption: "none"), now: 1)
+        try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
         try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
-        #expect(throws: RegistryError.self) { try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2) }
+        #expect(throws: ProvisioningError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
+        #expect(throws: ProvisioningError.self) {
+            try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2)
+        }
         #expect(try t.registry.requireDevice("a").profile == nil)
     }
 
     @Test func removingAnAssignedProfileIsRefused() throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.saveProfile(ProfileDefinition(name: "p", ssid: "P", encryption: "none"), now: 1)
+        try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
         try t.registry.assign(profile: "p", group: "lab", now: 1)
-        #expect(throws: RegistryError.self) { try t.registry.removeProfile("p") }
+        #expect(throws: ProvisioningError.self) { try t.registry.removeProfile("p") }
         try t.registry.assign(profile: nil, group: "lab", now: 2)
         try t.registry.removeProfile("p")
         #expect(try t.registry.profile("p") == nil)
@@ -172,19 +181,19 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@1", now: 2) { _, seq in
+        try t.registry.storeNewEnvelope(device: "a", kind: .wifi, assignment: "p@1", now: 2) { _, seq in
             "{\"seq\":\(seq)}"
         }
-        try t.registry.storeNewEnvelope(device: "a", kind: "wifi", assignment: "p@2", now: 3) { _, seq in
+        try t.registry.storeNewEnvelope(device: "a", kind: .wifi, assignment: "p@2", now: 3) { _, seq in
             "{\"seq\":\(seq)}"
         }
         #expect(try t.registry.unacknowledgedDevices().map(\.id) == ["a"])
-        try t.registry.recordStatus(device: "a", state: "applied", seq: 1, reason: nil, detail: nil, now: 4)
+        try t.registry.recordStatus(device: "a", state: .applied, seq: 1, reason: nil, detail: nil, now: 4)
         #expect(try t.registry.requireDevice("a").state == .sent)
-        try t.registry.recordStatus(device: "a", state: "failed", seq: 2, reason: "auth_failed", detail: nil, now: 5)
+        try t.registry.recordStatus(device: "a", state: .failed, seq: 2, reason: .authFailed, detail: nil, now: 5)
         let device = try t.registry.requireDevice("a")
         #expect(device.state == .failed)
-        #expect(device.statusReason == "auth_failed")
+        #expect(device.statusReason == .authFailed)
         #expect(device.lastSeq == 2)
         #expect(device.envelope == "{\"seq\":2}")
         #expect(try t.registry.unacknowledgedDevices().isEmpty)

@@ -60,7 +60,7 @@ struct SimulatedFleetTests {
 
             let status = try await site.fleetctl(["status", "--json"])
             let table = try JSONDecoder().decode(StatusResult.self, from: Data(status.output.utf8))
-            #expect(table.devices.map(\.state) == ["applied", "applied", "applied", "applied"])
+            #expect(table.devices.map(\.state) == [.applied, .applied, .applied, .applied])
             #expect(table.pending == 1)
 
             let revoked = try await site.fleetctl(["revoke", "sim-c"])
@@ -69,7 +69,7 @@ struct SimulatedFleetTests {
             try await eventually("sim-c config cleared") {
                 let json = try await site.fleetctl(["status", "--json"]).output
                 let rows = try JSONDecoder().decode(StatusResult.self, from: Data(json.utf8)).devices
-                return rows.first { $0.device == "sim-c" }?.lastStatus == "reset"
+                return rows.first { $0.device == "sim-c" }?.lastStatus == .reset
             }
 
             let seen = await spy.messages()
@@ -199,24 +199,23 @@ struct SimulatedFleetTests {
         do {
             try await client.connect()
             let device = TestDevice(id: "victim-1")
-            let forged = try JSONEncoder().encode(
-                OperatorRequestMessage(
+            let forged = try MessageCodec.encode(
+                OperatorRequest(
                     id: "r1", op: .enroll, replyTo: "bootstrap/v1/ops/reply/bob/r1",
-                    args: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
-            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(forged), qos: .atLeastOnce)
+                    arguments: EnrollArgs(devices: [EnrollEntry(uri: device.uri, group: nil)])))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: forged, qos: .atLeastOnce)
             // A valid request after it: once its reply is there, the forged one was handled.
-            let probe = try JSONEncoder().encode(
-                OperatorRequestMessage(
-                    id: "r2", op: .status, replyTo: "bootstrap/v1/ops/reply/alice/r2", args: NoArguments()))
-            try await client.publish("bootstrap/v1/ops/request/alice", payload: Array(probe), qos: .atLeastOnce)
+            let probe = try MessageCodec.encode(
+                OperatorRequest(id: "r2", op: .status, replyTo: "bootstrap/v1/ops/reply/alice/r2"))
+            try await client.publish("bootstrap/v1/ops/request/alice", payload: probe, qos: .atLeastOnce)
             try await eventually("reply to the probe") {
                 await spy.messages().contains { $0.topic == "bootstrap/v1/ops/reply/alice/r2" }
             }
             let seen = await spy.messages()
             #expect(!seen.contains { $0.topic.hasPrefix("bootstrap/v1/ops/reply/bob/") })
             let refusal = try #require(seen.first { $0.topic == "bootstrap/v1/ops/reply/alice/r1" })
-            let reply = try JSONDecoder().decode(OperatorReplyMessage<NoArguments>.self, from: Data(refusal.payload))
-            #expect(reply.error?.code == "reply_to_mismatch")
+            let reply = try TypedReply<NoArguments>(refusal.payload)
+            #expect(reply.error?.code == .replyToMismatch)
             #expect(
                 seen.contains {
                     $0.topic == "bootstrap/v1/events"

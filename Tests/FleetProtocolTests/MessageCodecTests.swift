@@ -318,7 +318,7 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         #expect(
             json == #"{"device":"omega-a1b2","reason":"auth_failed","seq":12,"state":"failed","ts":1795312345,"v":1}"#)
         #expect(try MessageCodec.encode(s) == MessageCodec.encode(s))
-        let r = OperatorRequest(id: "c1", op: "status", replyTo: "bootstrap/v1/ops/reply/alice/c1")
+        let r = OperatorRequest(id: "c1", op: .status, replyTo: "bootstrap/v1/ops/reply/alice/c1")
         #expect(try MessageCodec.encodeString(r).contains(#""reply_to":"bootstrap/v1/ops/reply/alice/c1""#))
     }
 
@@ -345,8 +345,58 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         let progress = OperatorReply.progress(id: "c1", .object(["done": .int(3), "total": .int(10)]))
         #expect(try MessageCodec.decode(OperatorReply.self, from: MessageCodec.encode(progress)) == progress)
         #expect(!progress.isFinal)
-        let fail = OperatorReply.failure(id: "c1", code: "unknown_device", message: "no device 'x'")
+        let fail = OperatorReply.failure(id: "c1", OperatorError(.unknownDevice, "no device 'x'"))
         #expect(try MessageCodec.decode(OperatorReply.self, from: MessageCodec.encode(fail)) == fail)
+    }
+
+    @Test func operatorArgumentsAreTypedAndValidatedOnDecode() throws {
+        let ok = OperatorRequest(
+            id: "c1", op: .revoke, replyTo: "bootstrap/v1/ops/reply/alice/c1", args: .object(["device": .string("d-1")])
+        )
+        #expect(try ok.arguments(DeviceArgs.self).device == TestSupport.id("d-1"))
+        let badID = OperatorRequest(
+            id: "c1", op: .revoke, replyTo: "bootstrap/v1/ops/reply/alice/c1", args: .object(["device": .string("a/b")])
+        )
+        #expect(throws: ProtocolError.self) { try badID.arguments(DeviceArgs.self) }
+        do {
+            _ = try badID.arguments(DeviceArgs.self)
+        } catch {
+            #expect(error.code == .invalidIdentifier)
+        }
+        let noFingerprint = OperatorRequest(
+            id: "c1", op: .approve, replyTo: "bootstrap/v1/ops/reply/alice/c1", args: .object(["device": .string("d")]))
+        do {
+            _ = try noFingerprint.arguments(ApproveArgs.self)
+            Issue.record("approve without a fingerprint decoded")
+        } catch {
+            #expect(error.code == .missingField)
+            #expect(error.message.contains("fleetctl pending"))
+        }
+        #expect(
+            AnyDecoder.request.error(#"{"v":1,"id":"c1","op":"frobnicate","reply_to":"x"}"#)?.issues.first?.field
+                == "op")
+    }
+
+    @Test func operatorRepliesCarryTypedResultsAndErrors() throws {
+        let result = StatusResult(
+            devices: [
+                DeviceStatusRow(
+                    device: TestSupport.id("d"), fingerprint: "3f2a-91c0-7d44-e810", group: nil, profile: "p",
+                    state: .failed, seq: 3, lastStatus: .failed, reason: .authFailed, statusAt: 9)
+            ], pending: 0)
+        let reply = try OperatorReply.success(id: "c1", result: result)
+        let json = try MessageCodec.encodeString(reply)
+        #expect(json.contains(#""last_status":"failed""#))
+        #expect(json.contains(#""reason":"auth_failed""#))
+        let decoded = try MessageCodec.decode(OperatorReply.self, from: Array(json.utf8))
+        #expect(try decoded.decodeResult(StatusResult.self) == result)
+        let failed = OperatorReply.failure(id: "c1", OperatorError(.unknownDevice, "no device 'x'"))
+        #expect(throws: OperatorError(.unknownDevice, "no device 'x'")) { try failed.decodeResult(NoArguments.self) }
+        // An error code outside Topics.md's list does not decode.
+        let unknown = #"{"v":1,"id":"c1","ok":false,"error":{"code":"made_up","message":"?"}}"#
+        #expect(AnyDecoder.reply.error(unknown)?.issues.first?.field == "error.code")
+        #expect(OperatorRequest.Header(Array(Samples.request.utf8))?.op == "status")
+        #expect(OperatorRequest.Header(Array("nope".utf8)) == nil)
     }
 
     @Test func jsonValueConvertsTypedArguments() throws {

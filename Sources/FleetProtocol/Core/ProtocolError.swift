@@ -17,32 +17,37 @@ public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
 
 /// The error of every FleetProtocol parser and validator: a stable code plus a clear message.
 public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Stable category of the failure.
-    public enum Code: String, Hashable, Sendable {
+    /// Stable category of the failure; new codes may be added, so do not switch over them exhaustively.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The stable name, e.g. `invalid_identifier`.
+        public let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
         /// A device id, correlation id, operator name, model or prefix breaks its charset or length rule.
-        case invalidIdentifier = "invalid_identifier"
+        public static let invalidIdentifier = Code("invalid_identifier")
         /// A topic does not belong to the tree or cannot be built.
-        case invalidTopic = "invalid_topic"
+        public static let invalidTopic = Code("invalid_topic")
         /// The payload is larger than the limit of its kind (checked before parsing).
-        case tooLarge = "too_large"
+        public static let tooLarge = Code("too_large")
         /// The bytes are not a JSON object (syntax error, not UTF-8, or not an object).
-        case malformedJSON = "malformed_json"
+        public static let malformedJSON = Code("malformed_json")
         /// A required field is missing.
-        case missingField = "missing_field"
+        public static let missingField = Code("missing_field")
         /// A field has the wrong JSON type, or an enumerated string has an unknown value.
-        case wrongType = "wrong_type"
+        public static let wrongType = Code("wrong_type")
         /// A field is present with the right type but breaks a rule (see `issues`).
-        case invalidField = "invalid_field"
+        public static let invalidField = Code("invalid_field")
         /// A binary field is not canonical unpadded base64url or has the wrong length.
-        case badBase64 = "bad_base64"
+        public static let badBase64 = Code("bad_base64")
         /// A bootstrap URI is malformed or truncated.
-        case invalidURI = "invalid_uri"
+        public static let invalidURI = Code("invalid_uri")
         /// A bootstrap URI's checksum does not match its contents.
-        case checksumMismatch = "checksum_mismatch"
+        public static let checksumMismatch = Code("checksum_mismatch")
         /// A key file cannot be read, written or parsed, or has unsafe permissions.
-        case keyFile = "key_file"
+        public static let keyFile = Code("key_file")
         /// A cryptographic operation failed (for example a low-order public key).
-        case crypto = "crypto"
+        public static let crypto = Code("crypto")
     }
 
     public let code: Code

@@ -1,20 +1,21 @@
-import FleetCtlCore
+import Crypto
+import FleetProtocol
 import Foundation
 
 /// What the engine asks its I/O shell to do, in order.
 public enum EngineAction: Sendable, Hashable {
     /// Publish `payload` as the retained config of `device` (QoS 1).
-    case publishConfig(device: String, payload: [UInt8])
+    case publishConfig(device: DeviceID, payload: [UInt8])
     /// Publish an empty retained message on the config topic of `device`, clearing it.
-    case clearConfig(device: String)
+    case clearConfig(device: DeviceID)
     /// Publish an audit event on `P/v1/events` (already stored in the audit log).
     case publishEvent(AuditRecord)
     /// Publish an operator reply on `topic`.
     case reply(topic: String, payload: [UInt8])
     /// Create the device's broker account (dynamic security; password derived from its key).
-    case registerBrokerAccount(device: String, publicKey: Data)
+    case registerBrokerAccount(device: DeviceID, publicKey: Data)
     /// Delete the device's broker account.
-    case removeBrokerAccount(device: String)
+    case removeBrokerAccount(device: DeviceID)
 }
 
 /// The provisioning decisions: events in, actions out, with the registry as the only state.
@@ -24,25 +25,23 @@ public enum EngineAction: Sendable, Hashable {
 /// decision that allocates a seq does so inside one registry transaction.
 public final class ProvisioningEngine: Sendable {
     public let registry: Registry
-    private let wire: any WirePort
+    private let identity: ServiceIdentity
+    private let topics: TopicTree
     private let now: @Sendable () -> Int64
-    private let prefix: String
 
     /// - Parameters:
-    ///   - prefix: the topic prefix, to check operator reply topics.
+    ///   - identity: the service key pair that seals envelopes and opens operator secrets.
+    ///   - topics: the topic tree, to check operator reply topics.
     ///   - now: the clock, Unix seconds; injected for tests.
     public init(
-        registry: Registry, wire: any WirePort, prefix: String,
+        registry: Registry, identity: ServiceIdentity, topics: TopicTree,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.registry = registry
-        self.wire = wire
-        self.prefix = prefix
+        self.identity = identity
+        self.topics = topics
         self.now = now
     }
-
-    /// The `P/v1/events` payload of an audit record.
-    public func auditPayload(_ record: AuditRecord) -> [UInt8] { wire.encodeAudit(record) }
 
     // MARK: - Start
 
@@ -51,19 +50,20 @@ public final class ProvisioningEngine: Sendable {
     public func reconcile() throws -> [EngineAction] {
         try registry.unacknowledgedDevices().compactMap { device in
             guard let envelope = device.envelope else { return nil }
-            return .publishConfig(device: device.id, payload: Array(envelope.utf8))
+            return .publishConfig(device: try DeviceID(device.id), payload: Array(envelope.utf8))
         }
     }
 
     // MARK: - Devices
 
-    /// A validated hello: `device` is a valid id equal to the topic's, `publicKey` 32 bytes.
-    public func hello(device id: String, publicKey: Data) throws -> [EngineAction] {
+    /// A validated hello: `device` equals the topic's id, `publicKey` is its 32-byte X25519 key.
+    public func hello(device id: DeviceID, publicKey: Data) throws -> [EngineAction] {
         let t = now()
-        guard let device = try registry.device(id) else {
-            let previous = try registry.pendingDevices().first { $0.id == id }
+        let fingerprint = Fingerprint.of(rawPublicKey: Array(publicKey))
+        guard let device = try registry.device(id.rawValue) else {
+            let previous = try registry.pendingDevices().first { $0.id == id.rawValue }
             let pending = try registry.recordPending(
-                id: id, publicKey: publicKey, fingerprint: wire.fingerprint(of: publicKey), now: t)
+                id: id.rawValue, publicKey: publicKey, fingerprint: fingerprint, now: t)
             // One event per new device or new key, not one per retried hello.
             guard previous?.publicKey != publicKey else { return [] }
             return [
@@ -75,7 +75,7 @@ public final class ProvisioningEngine: Sendable {
         guard device.publicKey == publicKey else {
             return [
                 try audit(
-                    "device.key_mismatch", device: id, fingerprint: wire.fingerprint(of: publicKey),
+                    "device.key_mismatch", device: id, fingerprint: fingerprint,
                     detail: "hello key differs from the enrolled key \(device.fingerprint); nothing sent")
             ]
         }
@@ -86,66 +86,71 @@ public final class ProvisioningEngine: Sendable {
         if device.state == .revoked { return [] }
         guard let profile = try registry.effectiveProfile(for: device) else { return [] }
         if device.envelopeAssignment == profile.assignmentTag, device.envelope != nil { return [] }
-        return try seal(profile: profile, for: device.id, reason: "hello")
+        return try seal(profile, for: id, reason: "hello")
     }
 
-    /// A validated status report from a device.
-    public func status(device id: String, state: String, seq: Int64, reason: String?, detail: String?) throws
-        -> [EngineAction]
-    {
-        guard let before = try registry.device(id) else { return [] }
-        if state == "failed", reason == "replay", before.state == .applied {
-            // A reconnecting agent saw the retained envelope it already applied: not a failure.
-            return []
-        }
+    /// A validated status report from a device (its `device` equals the topic's id).
+    public func status(_ report: DeviceStatus) throws -> [EngineAction] {
+        let id = report.device
+        let seq = Int64(report.seq)
+        guard let before = try registry.device(id.rawValue) else { return [] }
+        if before.isStaleReplay(report.state, reason: report.reason) { return [] }
         guard
             let device = try registry.recordStatus(
-                device: id, state: state, seq: seq, reason: reason, detail: detail, now: now())
+                device: id.rawValue, state: report.state, seq: seq, reason: report.reason, detail: report.detail,
+                now: now())
         else { return [] }
-        var actions: [EngineAction] = []
-        switch state {
-        case "applied", "failed":
-            if seq == device.lastSeq {
-                actions.append(try audit("device.\(state)", device: id, seq: seq, state: state, reason: reason))
-            }
-        case "reset":
-            if device.state == .revoked, seq == device.lastSeq {
-                // The account goes only now: until the reset is confirmed the device must still be
-                // able to log in and receive it.
-                actions.append(.clearConfig(device: id))
-                actions.append(.removeBrokerAccount(device: id))
-                actions.append(try audit("device.reset", device: id, seq: seq, state: state))
-            }
-        default:
-            break
+        if report.state == .applied || report.state == .failed, seq == device.lastSeq {
+            return [
+                try audit(
+                    "device.\(report.state.rawValue)", device: id, seq: seq, state: report.state, reason: report.reason)
+            ]
         }
-        return actions
+        if device.confirmsRevoke(report.state, seq: seq) {
+            // The account goes only now: until the reset is confirmed the device must still be able
+            // to log in and receive it.
+            return [
+                .clearConfig(device: id), .removeBrokerAccount(device: id),
+                try audit("device.reset", device: id, seq: seq, state: report.state),
+            ]
+        }
+        return []
     }
 
-    private func seal(profile: ProfileDefinition, for id: String, reason: String) throws -> [EngineAction] {
-        let plaintext = try wire.encodeProfile(profile)
-        let wire = self.wire
-        let device = try registry.storeNewEnvelope(
-            device: id, kind: EnvelopeKind.wifi.rawValue, assignment: profile.assignmentTag, now: now()
-        ) { device, seq in
-            let envelope = try wire.sealEnvelope(
-                plaintext: plaintext, kind: .wifi, seq: seq, device: device.id, devicePublicKey: device.publicKey)
-            return String(decoding: envelope, as: UTF8.self)
+    private func seal(_ stored: StoredProfile, for id: DeviceID, reason: String) throws -> [EngineAction] {
+        let device = try storeNewEnvelope(for: id, kind: .wifi, assignment: stored.assignmentTag) {
+            [identity] device, seq, key in
+            try EnvelopeCrypto.seal(
+                profile: stored.profile, seq: seq, device: id, devicePublicKey: key,
+                servicePrivateKey: identity.privateKey)
         }
         return [
             .publishConfig(device: id, payload: Array((device.envelope ?? "").utf8)),
             try audit(
-                "config.sealed", device: id, seq: device.lastSeq, detail: "profile \(profile.name) (\(reason))"),
+                "config.sealed", device: id, seq: device.lastSeq, detail: "profile \(stored.name) (\(reason))"),
         ]
     }
 
+    /// Allocates the next seq for `id` and stores the envelope `seal` makes with it, in one
+    /// registry transaction.
+    private func storeNewEnvelope(
+        for id: DeviceID, kind: PayloadKind, assignment: String?,
+        seal: @escaping @Sendable (DeviceRecord, UInt64, Curve25519.KeyAgreement.PublicKey) throws -> Envelope
+    ) throws -> DeviceRecord {
+        try registry.storeNewEnvelope(device: id.rawValue, kind: kind, assignment: assignment, now: now()) {
+            device, seq in
+            let key = try Curve25519.KeyAgreement.PublicKey(rawRepresentation: device.publicKey)
+            return try MessageCodec.encodeString(try seal(device, UInt64(seq), key))
+        }
+    }
+
     private func audit(
-        _ type: String, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
-        state: String? = nil, reason: String? = nil, detail: String? = nil, operatorName: String? = nil
+        _ type: String, device: DeviceID? = nil, fingerprint: String? = nil, seq: Int64? = nil,
+        state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
     ) throws -> EngineAction {
         let record = try registry.appendAudit(
             AuditRecord(
-                ts: now(), type: type, device: device, fingerprint: fingerprint, seq: seq, state: state,
+                ts: now(), type: type, device: device?.rawValue, fingerprint: fingerprint, seq: seq, state: state,
                 reason: reason, detail: detail, operatorName: operatorName))
         return .publishEvent(record)
     }
@@ -160,15 +165,11 @@ public final class ProvisioningEngine: Sendable {
     /// `ops.rejected` audit event, nothing else. Returns no action when the payload has no usable id
     /// (then nobody could read an answer); the caller logs that.
     public func operatorRequest(_ payload: [UInt8], from operatorName: String) -> [EngineAction] {
-        guard payload.count <= 16384, wire.isValidIdentifier(operatorName) else { return [] }
-        let decoder = JSONDecoder()
-        guard let header = try? decoder.decode(OperatorRequestHeader.self, from: Data(payload)),
-            wire.isValidIdentifier(header.id)
+        guard let header = OperatorRequest.Header(payload),
+            let ownReplyTo = try? topics.opsReply(operator: operatorName, correlation: header.id)
         else { return [] }
-        guard
-            wire.replyTopicMatches(header.replyTo, operator: operatorName, correlation: header.id, prefix: prefix)
+        guard OperatorRequest.replyTopic(header.replyTo, matches: operatorName, correlation: header.id, in: topics)
         else {
-            let ownReplyTo = "\(prefix)/v1/ops/reply/\(operatorName)/\(header.id)"
             let own = RequestContext(id: header.id, replyTo: ownReplyTo, operatorName: operatorName)
             var actions: [EngineAction] = []
             if let event = try? audit(
@@ -183,74 +184,74 @@ public final class ProvisioningEngine: Sendable {
             return actions
         }
         let context = RequestContext(id: header.id, replyTo: header.replyTo, operatorName: operatorName)
-        guard header.v == 1 else {
+        guard header.v == protocolVersion else {
             return [context.failure(.badRequest, "unsupported request version \(header.v)")]
         }
-        guard let op = OperatorOp(rawValue: header.op) else {
-            return [context.failure(.unknownOp, "unknown operation '\(header.op)'")]
+        guard OperatorOp(rawValue: header.op) != nil else {
+            return [context.failure(.unknownOp, "unknown operation '\(header.op.prefix(80))'")]
+        }
+        let request: OperatorRequest
+        do {
+            request = try MessageCodec.decode(OperatorRequest.self, from: payload)
+        } catch {
+            return [context.failure(.badRequest, "malformed request: \(error.message)")]
         }
         do {
-            switch op {
-            case .enroll: return try context.run(payload, EnrollArgs.self) { try enroll($0, context) }
-            case .pending: return try context.run(payload, NoArguments.self) { _ in try pending(context) }
-            case .approve: return try context.run(payload, ApproveArgs.self) { try approve($0, context) }
-            case .profileAdd: return try context.run(payload, ProfileAddArgs.self) { try profileAdd($0, context) }
-            case .profileList: return try context.run(payload, NoArguments.self) { _ in try profileList(context) }
-            case .profileRemove: return try context.run(payload, NameArgs.self) { try profileRemove($0, context) }
-            case .assign: return try context.run(payload, AssignArgs.self) { try assign($0, context) }
-            case .push: return try context.run(payload, PushArgs.self) { try push($0, context) }
-            case .status: return try context.run(payload, NoArguments.self) { _ in try status(context) }
-            case .revoke: return try context.run(payload, DeviceArgs.self) { try revoke($0, context) }
+            switch request.op {
+            case .enroll: return try context.run(request, EnrollArgs.self) { try enroll($0, context) }
+            case .pending: return try context.run(request, NoArguments.self) { _ in try pending(context) }
+            case .approve: return try context.run(request, ApproveArgs.self) { try approve($0, context) }
+            case .profileAdd: return try context.run(request, ProfileAddArgs.self) { try profileAdd($0, context) }
+            case .profileList: return try context.run(request, NoArguments.self) { _ in try profileList(context) }
+            case .profileRemove: return try context.run(request, NameArgs.self) { try profileRemove($0, context) }
+            case .assign: return try context.run(request, AssignArgs.self) { try assign($0, context) }
+            case .push: return try context.run(request, PushArgs.self) { try push($0, context) }
+            case .status: return try context.run(request, NoArguments.self) { _ in try status(context) }
+            case .revoke: return try context.run(request, DeviceArgs.self) { try revoke($0, context) }
             }
-        } catch let error as OpsError {
+        } catch let error as OperatorError {
             return [context.failure(error)]
-        } catch let error as RegistryError {
-            return [context.failure(OpsError(code: error.code.rawValue, message: error.message))]
+        } catch let error as ProvisioningError {
+            return [context.failure(OperatorError(error.code.operatorCode, error.message))]
         } catch {
             return [context.failure(.internalError, "\(error)")]
         }
     }
 
-    private func requireValidID(_ id: String) throws {
-        guard wire.isValidIdentifier(id) else {
-            throw OpsError(code: .invalidDeviceID, message: "invalid device id '\(id.prefix(80))'")
-        }
-    }
-
     private func enroll(_ args: EnrollArgs, _ context: RequestContext) throws -> ([EngineAction], EnrollResult) {
-        guard !args.devices.isEmpty else { throw OpsError(code: .badRequest, message: "no devices to enroll") }
+        guard !args.devices.isEmpty else { throw OperatorError(.badRequest, "no devices to enroll") }
         // Parse and check everything first: a manifest with one bad line changes nothing.
-        var identities: [(EnrollmentIdentity, String?)] = []
+        var identities: [(BootstrapURI, String?)] = []
         for (index, entry) in args.devices.enumerated() {
-            let identity: EnrollmentIdentity
+            let uri: BootstrapURI
             do {
-                identity = try wire.parseBootstrapURI(entry.uri)
+                uri = try BootstrapURI(parsing: entry.uri)
             } catch {
-                throw OpsError(code: .invalidURI, message: "entry \(index + 1): \(error)")
+                throw OperatorError(.invalidURI, "entry \(index + 1): \(error.message)")
             }
             if let group = entry.group { try requireValidGroup(group) }
-            if let existing = try registry.device(identity.device), existing.state != .revoked,
-                existing.publicKey != identity.publicKey
+            if let existing = try registry.device(uri.deviceID.rawValue), existing.state != .revoked,
+                existing.publicKey != uri.publicKey.rawRepresentation
             {
-                throw OpsError(
-                    code: .keyConflict,
-                    message:
-                        "entry \(index + 1): device '\(identity.device)' is enrolled with another key; revoke it first")
+                throw OperatorError(
+                    .keyConflict,
+                    "entry \(index + 1): device '\(uri.deviceID)' is enrolled with another key; revoke it first")
             }
-            identities.append((identity, entry.group))
+            identities.append((uri, entry.group))
         }
         var summaries: [DeviceSummary] = []
         var actions: [EngineAction] = []
-        for (identity, group) in identities {
-            let before = try registry.device(identity.device)
+        for (uri, group) in identities {
+            let id = uri.deviceID
+            let before = try registry.device(id.rawValue)
             let device = try registry.enroll(
-                id: identity.device, publicKey: identity.publicKey,
-                fingerprint: wire.fingerprint(of: identity.publicKey), group: group, now: now())
-            summaries.append(DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName))
-            actions += brokerAccountActions(enrolled: device, before: before)
+                id: id.rawValue, publicKey: uri.publicKey.rawRepresentation, fingerprint: Fingerprint.of(uri.publicKey),
+                group: group, now: now())
+            summaries.append(DeviceSummary(device: id, fingerprint: device.fingerprint, group: device.groupName))
+            actions += brokerAccountActions(enrolled: device, id: id, before: before)
             actions.append(
                 try audit(
-                    "device.enrolled", device: device.id, fingerprint: device.fingerprint,
+                    "device.enrolled", device: id, fingerprint: device.fingerprint,
                     detail: device.groupName.map { "group \($0)" }, operatorName: context.operatorName))
         }
         return (actions, EnrollResult(enrolled: summaries))
@@ -258,68 +259,68 @@ public final class ProvisioningEngine: Sendable {
 
     /// The broker account changes an enrollment needs: a new account for a new device, a fresh one
     /// (remove, create) for a device enrolled again after a revoke, nothing for a repeated enrollment.
-    private func brokerAccountActions(enrolled device: DeviceRecord, before: DeviceRecord?) -> [EngineAction] {
-        guard let before else { return [.registerBrokerAccount(device: device.id, publicKey: device.publicKey)] }
+    private func brokerAccountActions(enrolled device: DeviceRecord, id: DeviceID, before: DeviceRecord?)
+        -> [EngineAction]
+    {
+        guard let before else { return [.registerBrokerAccount(device: id, publicKey: device.publicKey)] }
         guard before.state == .revoked else { return [] }
-        return [
-            .removeBrokerAccount(device: device.id),
-            .registerBrokerAccount(device: device.id, publicKey: device.publicKey),
-        ]
+        return [.removeBrokerAccount(device: id), .registerBrokerAccount(device: id, publicKey: device.publicKey)]
     }
 
-    private func requireValidGroup(_ group: String) throws {
-        guard wire.isValidIdentifier(group) else {
-            throw OpsError(code: .badRequest, message: "invalid group name '\(group.prefix(80))'")
+    private func requireValidGroup(_ group: String) throws(OperatorError) {
+        if let problem = Identifier.problem(group) {
+            throw OperatorError(.badRequest, "invalid group name '\(group.prefix(80))': \(problem)")
         }
     }
 
     private func pending(_ context: RequestContext) throws -> ([EngineAction], PendingResult) {
         let entries = try registry.pendingDevices().map {
             PendingEntry(
-                device: $0.id, fingerprint: $0.fingerprint, firstSeen: $0.firstSeen, lastSeen: $0.lastSeen,
-                hellos: $0.helloCount, keysSeen: $0.seenFingerprintList)
+                device: try DeviceID($0.id), fingerprint: $0.fingerprint, firstSeen: $0.firstSeen,
+                lastSeen: $0.lastSeen, hellos: $0.helloCount, keysSeen: $0.seenFingerprintList)
         }
         return ([], PendingResult(pending: entries))
     }
 
     private func approve(_ args: ApproveArgs, _ context: RequestContext) throws -> ([EngineAction], DeviceSummary) {
-        try requireValidID(args.device)
         if let group = args.group { try requireValidGroup(group) }
         // Fingerprint check and enrollment happen in one registry transaction: the key enrolled is
         // exactly the one whose fingerprint the operator compared.
         let (before, device) = try registry.approve(
-            id: args.device, expectedFingerprint: args.fingerprint, group: args.group, now: now())
-        let accounts = brokerAccountActions(enrolled: device, before: before)
+            id: args.device.rawValue, expectedFingerprint: args.fingerprint, group: args.group, now: now())
+        let accounts = brokerAccountActions(enrolled: device, id: args.device, before: before)
         let event = try audit(
-            "device.enrolled", device: device.id, fingerprint: device.fingerprint, detail: "approved from pending",
+            "device.enrolled", device: args.device, fingerprint: device.fingerprint, detail: "approved from pending",
             operatorName: context.operatorName)
         return (
             accounts + [event],
-            DeviceSummary(device: device.id, fingerprint: device.fingerprint, group: device.groupName)
+            DeviceSummary(device: args.device, fingerprint: device.fingerprint, group: device.groupName)
         )
     }
 
     private func profileAdd(_ args: ProfileAddArgs, _ context: RequestContext) throws -> (
         [EngineAction], ProfileAddResult
     ) {
-        guard wire.isValidIdentifier(args.name) else {
-            throw OpsError(code: .badRequest, message: "invalid profile name '\(args.name.prefix(80))'")
+        if let problem = Identifier.problem(args.name) {
+            throw OperatorError(.badRequest, "invalid profile name '\(args.name.prefix(80))': \(problem)")
         }
         let plaintext: [UInt8]
         do {
-            plaintext = try wire.openOperatorSecret(args.sealed, correlation: context.id)
+            plaintext = try OperatorSecretBox.open(
+                args.sealed, correlation: context.id, servicePrivateKey: identity.privateKey)
         } catch {
-            throw OpsError(
-                code: .sealedSecret,
-                message: "cannot open the sealed profile: was it sealed to this service's public key?")
+            throw OperatorError(
+                .sealedSecret, "cannot open the sealed profile: was it sealed to this service's public key?")
         }
-        let profile: ProfileDefinition
-        switch wire.decodeProfile(plaintext, name: args.name) {
-        case .success(let decoded): profile = decoded
-        case .failure(let issues):
-            throw OpsError(code: .invalidProfile, message: "invalid profile: \(issues)")
+        let profile: WiFiProfile
+        do {
+            profile = try MessageCodec.decode(WiFiProfile.self, from: plaintext)
+        } catch {
+            let problems =
+                error.issues.isEmpty ? error.message : error.issues.map(\.description).joined(separator: "; ")
+            throw OperatorError(.invalidProfile, "invalid profile: \(problems)")
         }
-        let saved = try registry.saveProfile(profile, now: now())
+        let saved = try registry.saveProfile(StoredProfile(name: args.name, profile: profile), now: now())
         let event = try audit(
             "profile.saved", detail: "profile \(saved.name) revision \(saved.revision)",
             operatorName: context.operatorName)
@@ -327,12 +328,7 @@ public final class ProvisioningEngine: Sendable {
     }
 
     private func profileList(_ context: RequestContext) throws -> ([EngineAction], ProfileListResult) {
-        let profiles = try registry.profileSummaries().map {
-            ProfileInfo(
-                name: $0.name, ssid: $0.ssid, encryption: $0.encryption, hidden: $0.hidden ?? false,
-                revision: $0.revision)
-        }
-        return ([], ProfileListResult(profiles: profiles))
+        ([], ProfileListResult(profiles: try registry.profiles()))
     }
 
     private func profileRemove(_ args: NameArgs, _ context: RequestContext) throws -> ([EngineAction], NameArgs) {
@@ -341,62 +337,57 @@ public final class ProvisioningEngine: Sendable {
         return ([event], args)
     }
 
-    /// Resolves `devices` xor `group` to enrolled device records, checking every id.
-    private func targets(devices: [String]?, group: String?) throws -> [DeviceRecord] {
+    /// Resolves `devices` xor `group` to enrolled device records.
+    private func targets(devices: [DeviceID]?, group: String?) throws -> [(DeviceID, DeviceRecord)] {
         switch (devices, group) {
         case (let ids?, nil) where !ids.isEmpty:
-            return try ids.map { id in
-                try requireValidID(id)
-                return try registry.requireDevice(id)
-            }
+            return try ids.map { id in (id, try registry.requireDevice(id.rawValue)) }
         case (nil, let group?):
             try requireValidGroup(group)
-            return try registry.devices(inGroup: group)
+            return try registry.devices(inGroup: group).map { (try DeviceID($0.id), $0) }
         default:
-            throw OpsError(code: .badRequest, message: "give either a non-empty device list or a group")
+            throw OperatorError(.badRequest, "give either a non-empty device list or a group")
         }
     }
 
     private func assign(_ args: AssignArgs, _ context: RequestContext) throws -> ([EngineAction], AssignResult) {
-        let devices = try targets(devices: args.devices, group: args.group)
+        let devices = try targets(devices: args.devices, group: args.group).map(\.0)
         guard try registry.profile(args.profile) != nil else {
-            throw OpsError(code: .unknownProfile, message: "no profile '\(args.profile)'")
+            throw OperatorError(.unknownProfile, "no profile '\(args.profile)'")
         }
         if let group = args.group {
             try registry.assign(profile: args.profile, group: group, now: now())
         } else {
-            try registry.assign(profile: args.profile, devices: devices.map(\.id), now: now())
+            try registry.assign(profile: args.profile, devices: devices.map(\.rawValue), now: now())
         }
-        let target = args.group.map { "group \($0)" } ?? devices.map(\.id).joined(separator: ",")
+        let target = args.group.map { "group \($0)" } ?? devices.map(\.rawValue).joined(separator: ",")
         let event = try audit(
             "profile.assigned", detail: "profile \(args.profile) to \(target)", operatorName: context.operatorName)
-        return ([event], AssignResult(profile: args.profile, devices: devices.map(\.id), group: args.group))
+        return ([event], AssignResult(profile: args.profile, devices: devices, group: args.group))
     }
 
     private func push(_ args: PushArgs, _ context: RequestContext) throws -> ([EngineAction], PushResult) {
         let devices = try targets(devices: args.devices, group: args.group)
         if devices.isEmpty, let group = args.group {
-            throw OpsError(code: .unknownDevice, message: "no enrolled device in group '\(group)'")
+            throw OperatorError(.unknownDevice, "no enrolled device in group '\(group)'")
         }
         // Check every target before sealing anything.
-        var plan: [(DeviceRecord, ProfileDefinition)] = []
-        for device in devices {
+        var plan: [(DeviceID, StoredProfile)] = []
+        for (id, device) in devices {
             if device.state == .revoked {
-                throw OpsError(code: .revoked, message: "device '\(device.id)' is revoked; enroll it again first")
+                throw OperatorError(.revoked, "device '\(id)' is revoked; enroll it again first")
             }
             guard let profile = try registry.effectiveProfile(for: device) else {
-                throw OpsError(
-                    code: .noProfileAssigned, message: "no profile assigned to device '\(device.id)' or its group")
+                throw OperatorError(.noProfileAssigned, "no profile assigned to device '\(id)' or its group")
             }
-            plan.append((device, profile))
+            plan.append((id, profile))
         }
         var actions: [EngineAction] = []
         var pushed: [PushedDevice] = []
-        for (device, profile) in plan {
-            let sealed = try seal(profile: profile, for: device.id, reason: "push by \(context.operatorName)")
-            actions += sealed
-            let seq = try registry.requireDevice(device.id).lastSeq
-            pushed.append(PushedDevice(device: device.id, seq: seq, profile: profile.name))
+        for (id, profile) in plan {
+            actions += try seal(profile, for: id, reason: "push by \(context.operatorName)")
+            let seq = try registry.requireDevice(id.rawValue).lastSeq
+            pushed.append(PushedDevice(device: id, seq: seq, profile: profile.name))
         }
         return (actions, PushResult(pushed: pushed))
     }
@@ -404,35 +395,30 @@ public final class ProvisioningEngine: Sendable {
     private func status(_ context: RequestContext) throws -> ([EngineAction], StatusResult) {
         let rows = try registry.devices().map { device in
             DeviceStatusRow(
-                device: device.id, fingerprint: device.fingerprint, group: device.groupName,
-                profile: try registry.effectiveProfile(for: device)?.name, state: device.state.rawValue,
-                seq: device.lastSeq, lastStatus: device.statusState, reason: device.statusReason,
-                statusAt: device.statusAt)
+                device: try DeviceID(device.id), fingerprint: device.fingerprint, group: device.groupName,
+                profile: try registry.effectiveProfile(for: device)?.name, state: device.state, seq: device.lastSeq,
+                lastStatus: device.statusState, reason: device.statusReason, statusAt: device.statusAt)
         }
         return ([], StatusResult(devices: rows, pending: try registry.pendingDevices().count))
     }
 
     private func revoke(_ args: DeviceArgs, _ context: RequestContext) throws -> ([EngineAction], RevokeResult) {
-        try requireValidID(args.device)
-        _ = try registry.requireDevice(args.device)
-        let plaintext = Array(#"{"reason":"revoked"}"#.utf8)
-        let wire = self.wire
-        let device = try registry.storeNewEnvelope(
-            device: args.device, kind: EnvelopeKind.reset.rawValue, assignment: nil, now: now()
-        ) { device, seq in
-            let envelope = try wire.sealEnvelope(
-                plaintext: plaintext, kind: .reset, seq: seq, device: device.id, devicePublicKey: device.publicKey)
-            return String(decoding: envelope, as: UTF8.self)
+        let id = args.device
+        _ = try registry.requireDevice(id.rawValue)
+        let device = try storeNewEnvelope(for: id, kind: .reset, assignment: nil) { [identity] _, seq, key in
+            try EnvelopeCrypto.seal(
+                reset: ResetCommand(reason: "revoked"), seq: seq, device: id, devicePublicKey: key,
+                servicePrivateKey: identity.privateKey)
         }
         let event = try audit(
-            "device.revoked", device: device.id, fingerprint: device.fingerprint, seq: device.lastSeq,
+            "device.revoked", device: id, fingerprint: device.fingerprint, seq: device.lastSeq,
             operatorName: context.operatorName)
         return (
             [
-                .clearConfig(device: device.id),
-                .publishConfig(device: device.id, payload: Array((device.envelope ?? "").utf8)), event,
+                .clearConfig(device: id), .publishConfig(device: id, payload: Array((device.envelope ?? "").utf8)),
+                event,
             ],
-            RevokeResult(device: device.id, seq: device.lastSeq)
+            RevokeResult(device: id, seq: device.lastSeq)
         )
     }
 }
@@ -444,38 +430,46 @@ struct RequestContext: Sendable {
     var operatorName: String
 
     func failure(_ code: OperatorErrorCode, _ message: String) -> EngineAction {
-        failure(OpsError(code: code, message: message))
+        failure(OperatorError(code, message))
     }
 
-    func failure(_ error: OpsError) -> EngineAction {
-        let reply = OperatorReplyMessage<NoArguments>(id: id, error: error)
-        return .reply(topic: replyTo, payload: Array((try? JSONEncoder().encode(reply)) ?? Data()))
+    func failure(_ error: OperatorError) -> EngineAction {
+        var error = error
+        if error.message.utf8.count > OperatorError.maxMessageBytes {
+            // Cut on bytes; a cut character becomes U+FFFD (3 bytes), hence the margin.
+            let head = error.message.utf8.prefix(OperatorError.maxMessageBytes - 3)
+            error.message = String(decoding: head, as: UTF8.self)
+        }
+        return .reply(topic: replyTo, payload: Self.encode(.failure(id: id, error)))
     }
 
     /// Decodes the op's arguments, runs `body`, and appends the success reply to its actions.
-    func run<Args: Codable & Sendable, Result: Codable & Sendable>(
-        _ payload: [UInt8], _ type: Args.Type, _ body: (Args) throws -> ([EngineAction], Result)
+    func run<Args: Decodable, Result: Encodable>(
+        _ request: OperatorRequest, _ type: Args.Type, _ body: (Args) throws -> ([EngineAction], Result)
     ) throws -> [EngineAction] {
         let args: Args
         do {
-            args = try JSONDecoder().decode(OperatorRequestMessage<Args>.self, from: Data(payload)).args
+            args = try request.arguments(Args.self)
         } catch {
-            throw OpsError(code: .badRequest, message: "malformed arguments: \(Self.describe(error))")
+            let code: OperatorErrorCode = error.code == .invalidIdentifier ? .invalidDeviceID : .badRequest
+            throw OperatorError(code, "malformed arguments: \(error.message)")
         }
         let (actions, result) = try body(args)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let reply = try encoder.encode(OperatorReplyMessage(id: id, result: result))
-        return actions + [.reply(topic: replyTo, payload: Array(reply))]
+        return actions + [.reply(topic: replyTo, payload: Self.encode(try .success(id: id, result: result)))]
     }
 
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
-        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            return "wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))'"
-        case DecodingError.dataCorrupted(let context): return context.debugDescription
-        default: return "\(error)"
+    /// A reply that cannot be encoded (too large, say) becomes an `internal` error reply.
+    private static func encode(_ reply: OperatorReply) -> [UInt8] {
+        do {
+            return try MessageCodec.encode(reply)
+        } catch {
+            let fallback = OperatorReply.failure(id: reply.id, OperatorError(.internalError, "\(error.message)"))
+            return (try? MessageCodec.encode(fallback)) ?? []
         }
     }
+}
+
+extension ProvisioningError.Code {
+    /// The operator reply code for this registry failure.
+    var operatorCode: OperatorErrorCode { OperatorErrorCode(rawValue: rawValue) ?? .internalError }
 }

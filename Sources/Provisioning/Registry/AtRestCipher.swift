@@ -20,19 +20,30 @@ public struct AtRestCipher: Sendable {
         )
     }
 
-    func seal(_ plaintext: Data, context: String) throws -> Data {
-        let box = try ChaChaPoly.seal(plaintext, using: key, authenticating: Data(context.utf8))
-        return box.combined
+    func seal(_ secrets: ProfileSecrets, context: String) throws(ProvisioningError) -> Data {
+        do {
+            let box = try ChaChaPoly.seal(
+                try JSONEncoder().encode(secrets), using: key, authenticating: Data(context.utf8))
+            return box.combined
+        } catch {
+            throw ProvisioningError(.secretsUnreadable, "cannot seal the secrets of profile '\(context)'")
+        }
     }
 
-    func open(_ combined: Data, context: String) throws(RegistryError) -> Data {
+    func open(_ combined: Data, context: String) throws(ProvisioningError) -> ProfileSecrets {
+        let plaintext: Data
         do {
             let box = try ChaChaPoly.SealedBox(combined: combined)
-            return try ChaChaPoly.open(box, using: key, authenticating: Data(context.utf8))
+            plaintext = try ChaChaPoly.open(box, using: key, authenticating: Data(context.utf8))
         } catch {
-            throw RegistryError(
+            throw ProvisioningError(
                 .secretsUnreadable,
                 "cannot decrypt the secrets of profile '\(context)': wrong service key for this registry?")
+        }
+        do {
+            return try JSONDecoder().decode(ProfileSecrets.self, from: plaintext)
+        } catch {
+            throw ProvisioningError(.secretsUnreadable, "secrets of profile '\(context)' are corrupt")
         }
     }
 }

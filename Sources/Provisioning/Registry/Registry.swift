@@ -1,35 +1,10 @@
+import FleetProtocol
 import Foundation
 import GRDB
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// A registry failure with a stable code that operator replies reuse.
-public struct RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Hashable, Sendable {
-        case unknownDevice = "unknown_device"
-        case unknownProfile = "unknown_profile"
-        case notPending = "not_pending"
-        case keyConflict = "key_conflict"
-        case fingerprintMismatch = "fingerprint_mismatch"
-        case conflictingKeys = "conflicting_keys"
-        case profileInUse = "profile_in_use"
-        case revoked = "revoked"
-        case secretsUnreadable = "secrets_unreadable"
-        case storage = "storage"
-    }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code.rawValue): \(message)" }
-}
 
 /// The provisioning registry: devices, pending devices, profiles, assignments and the audit log.
 ///
@@ -45,13 +20,13 @@ public final class Registry: Sendable {
     private let cipher: AtRestCipher
 
     /// Opens (creating and migrating when needed) the registry at `path`.
-    /// - Throws: ``RegistryError`` with code `storage` when the file cannot be created or opened.
-    public init(path: String, cipher: AtRestCipher) throws(RegistryError) {
+    /// - Throws: ``ProvisioningError`` with code `storage` when the file cannot be created or opened.
+    public init(path: String, cipher: AtRestCipher) throws(ProvisioningError) {
         self.cipher = cipher
         do {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw RegistryError(
+                throw ProvisioningError(
                     .storage, "cannot create registry file \(path): \(String(cString: strerror(errno)))")
             }
             _ = fchmod(fd, 0o600)
@@ -63,10 +38,10 @@ public final class Registry: Sendable {
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
-        } catch let error as RegistryError {
+        } catch let error as ProvisioningError {
             throw error
         } catch {
-            throw RegistryError(.storage, "cannot open registry \(path): \(error)")
+            throw ProvisioningError(.storage, "cannot open registry \(path): \(error)")
         }
     }
 
@@ -148,7 +123,7 @@ public final class Registry: Sendable {
     public static let maxSeenPendingKeys = 8
 
     /// The journal mode SQLite reports, `wal` for a healthy registry.
-    public func journalMode() throws(RegistryError) -> String {
+    public func journalMode() throws(ProvisioningError) -> String {
         try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
@@ -161,7 +136,7 @@ public final class Registry: Sendable {
     /// - Throws: `key_conflict` when the id is enrolled with another key.
     @discardableResult
     public func enroll(id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64)
-        throws(RegistryError)
+        throws(ProvisioningError)
         -> DeviceRecord
     {
         try write { db in
@@ -176,15 +151,9 @@ public final class Registry: Sendable {
         if let before = try DeviceRecord.fetchOne(db, key: id) {
             var existing = before
             if existing.state == .revoked {
-                existing.publicKey = publicKey
-                existing.fingerprint = fingerprint
-                existing.state = .enrolled
-                existing.envelope = nil
-                existing.envelopeKind = nil
-                existing.envelopeAssignment = nil
-                existing.acknowledged = true
+                existing.startOver(publicKey: publicKey, fingerprint: fingerprint)
             } else if existing.publicKey != publicKey {
-                throw RegistryError(
+                throw ProvisioningError(
                     .keyConflict,
                     "device '\(id)' is enrolled with another key (\(existing.fingerprint)); revoke it first")
             }
@@ -214,22 +183,22 @@ public final class Registry: Sendable {
     ///   pending key has another fingerprint; `conflicting_keys` when the id announced more than one
     ///   distinct key. Nothing changes in all these cases.
     @discardableResult
-    public func approve(id: String, expectedFingerprint: String, group: String?, now: Int64) throws(RegistryError)
+    public func approve(id: String, expectedFingerprint: String, group: String?, now: Int64) throws(ProvisioningError)
         -> (before: DeviceRecord?, device: DeviceRecord)
     {
         try write { db in
             guard let pending = try PendingDeviceRecord.fetchOne(db, key: id) else {
-                throw RegistryError(.notPending, "no pending device '\(id)'")
+                throw ProvisioningError(.notPending, "no pending device '\(id)'")
             }
             let seen = pending.seenFingerprintList
             if seen.count > 1 {
-                throw RegistryError(
+                throw ProvisioningError(
                     .conflictingKeys,
                     "conflicting keys seen for \(id): \(seen.joined(separator: ", ")); another party also says hello "
                         + "as this device. Re-verify the device (its label) and enroll it by its bootstrap URI")
             }
             guard pending.fingerprint == expectedFingerprint.lowercased() else {
-                throw RegistryError(
+                throw ProvisioningError(
                     .fingerprintMismatch,
                     "device '\(id)' announced fingerprint \(pending.fingerprint), not \(expectedFingerprint)")
             }
@@ -241,7 +210,7 @@ public final class Registry: Sendable {
     /// Records a hello from a device that is not enrolled. The latest key is the one shown, and every
     /// distinct key is remembered (up to ``maxSeenPendingKeys``) so that an approval can see conflicts.
     @discardableResult
-    public func recordPending(id: String, publicKey: Data, fingerprint: String, now: Int64) throws(RegistryError)
+    public func recordPending(id: String, publicKey: Data, fingerprint: String, now: Int64) throws(ProvisioningError)
         -> PendingDeviceRecord
     {
         try write { db in
@@ -264,31 +233,31 @@ public final class Registry: Sendable {
         }
     }
 
-    public func device(_ id: String) throws(RegistryError) -> DeviceRecord? {
+    public func device(_ id: String) throws(ProvisioningError) -> DeviceRecord? {
         try read { db in try DeviceRecord.fetchOne(db, key: id) }
     }
 
     /// The device, or `unknown_device`.
-    public func requireDevice(_ id: String) throws(RegistryError) -> DeviceRecord {
-        guard let device = try device(id) else { throw RegistryError(.unknownDevice, "no device '\(id)'") }
+    public func requireDevice(_ id: String) throws(ProvisioningError) -> DeviceRecord {
+        guard let device = try device(id) else { throw ProvisioningError(.unknownDevice, "no device '\(id)'") }
         return device
     }
 
-    public func devices() throws(RegistryError) -> [DeviceRecord] {
+    public func devices() throws(ProvisioningError) -> [DeviceRecord] {
         try read { db in try DeviceRecord.order(Column("id")).fetchAll(db) }
     }
 
-    public func devices(inGroup group: String) throws(RegistryError) -> [DeviceRecord] {
+    public func devices(inGroup group: String) throws(ProvisioningError) -> [DeviceRecord] {
         try read { db in try DeviceRecord.filter(Column("groupName") == group).order(Column("id")).fetchAll(db) }
     }
 
-    public func pendingDevices() throws(RegistryError) -> [PendingDeviceRecord] {
+    public func pendingDevices() throws(ProvisioningError) -> [PendingDeviceRecord] {
         try read { db in try PendingDeviceRecord.order(Column("id")).fetchAll(db) }
     }
 
     /// Devices whose latest envelope was published but never acknowledged: what a restarted service
     /// republishes, because the broker may have lost retained messages since its last autosave.
-    public func unacknowledgedDevices() throws(RegistryError) -> [DeviceRecord] {
+    public func unacknowledgedDevices() throws(ProvisioningError) -> [DeviceRecord] {
         try read { db in
             try DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
                 .order(Column("id")).fetchAll(db)
@@ -301,21 +270,15 @@ public final class Registry: Sendable {
     /// so it must be quick and must not touch the registry.
     @discardableResult
     public func storeNewEnvelope(
-        device id: String, kind: String, assignment: String?, now: Int64,
+        device id: String, kind: PayloadKind, assignment: String?, now: Int64,
         seal: @Sendable (DeviceRecord, Int64) throws -> String
     ) throws -> DeviceRecord {
         try pool.write { db in
             guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                throw RegistryError(.unknownDevice, "no device '\(id)'")
+                throw ProvisioningError(.unknownDevice, "no device '\(id)'")
             }
             let seq = device.lastSeq + 1
-            device.envelope = try seal(device, seq)
-            device.lastSeq = seq
-            device.envelopeKind = kind
-            if kind == "wifi" { device.envelopeAssignment = assignment }
-            device.acknowledged = false
-            device.state = kind == "reset" ? .revoked : .sent
-            device.updatedAt = now
+            device.recordEnvelope(try seal(device, seq), kind: kind, seq: seq, assignment: assignment, now: now)
             try device.update(db)
             return device
         }
@@ -323,49 +286,28 @@ public final class Registry: Sendable {
 
     /// Records a status report. Returns the updated device, or nil when the device is not enrolled.
     ///
-    /// Only a status about the latest seq moves the lifecycle; an older one is kept as the last status
-    /// but does not acknowledge the newer envelope.
+    /// How the report moves the device's lifecycle is ``DeviceRecord/recordStatus(_:seq:reason:detail:now:)``.
     @discardableResult
     public func recordStatus(
-        device id: String, state: String, seq: Int64, reason: String?, detail: String?, now: Int64
-    ) throws(RegistryError) -> DeviceRecord? {
+        device id: String, state: DeviceState, seq: Int64, reason: ReasonCode?, detail: String?, now: Int64
+    ) throws(ProvisioningError) -> DeviceRecord? {
         try write { db in
             guard var device = try DeviceRecord.fetchOne(db, key: id) else { return nil }
-            device.statusState = state
-            device.statusSeq = seq
-            device.statusReason = reason
-            device.statusDetail = detail
-            device.statusAt = now
-            device.updatedAt = now
-            if seq == device.lastSeq && seq > 0 && device.state != .revoked {
-                switch state {
-                case "applying": device.state = .applying
-                case "applied":
-                    device.state = .applied
-                    device.acknowledged = true
-                case "failed":
-                    device.state = .failed
-                    device.acknowledged = true
-                default: break
-                }
-            }
-            if device.state == .revoked && state == "reset" && seq == device.lastSeq {
-                device.acknowledged = true
-            }
+            device.recordStatus(state, seq: seq, reason: reason, detail: detail, now: now)
             try device.update(db)
             return device
         }
     }
 
     /// Sets or clears (`nil`) a device's own profile assignment.
-    public func assign(profile: String?, devices ids: [String], now: Int64) throws(RegistryError) {
+    public func assign(profile: String?, devices ids: [String], now: Int64) throws(ProvisioningError) {
         try write { db in
             if let profile, try ProfileRow.fetchOne(db, key: profile) == nil {
-                throw RegistryError(.unknownProfile, "no profile '\(profile)'")
+                throw ProvisioningError(.unknownProfile, "no profile '\(profile)'")
             }
             for id in ids {
                 guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                    throw RegistryError(.unknownDevice, "no device '\(id)'")
+                    throw ProvisioningError(.unknownDevice, "no device '\(id)'")
                 }
                 device.profile = profile
                 device.updatedAt = now
@@ -375,21 +317,21 @@ public final class Registry: Sendable {
     }
 
     /// Sets or clears (`nil`) a group's profile assignment.
-    public func assign(profile: String?, group: String, now: Int64) throws(RegistryError) {
+    public func assign(profile: String?, group: String, now: Int64) throws(ProvisioningError) {
         try write { db in
             guard let profile else {
                 _ = try GroupAssignmentRow.deleteOne(db, key: group)
                 return
             }
             if try ProfileRow.fetchOne(db, key: profile) == nil {
-                throw RegistryError(.unknownProfile, "no profile '\(profile)'")
+                throw ProvisioningError(.unknownProfile, "no profile '\(profile)'")
             }
             try GroupAssignmentRow(groupName: group, profile: profile, updatedAt: now).save(db)
         }
     }
 
     /// The profile that applies to a device: its own assignment, else its group's, else none.
-    public func effectiveProfile(for device: DeviceRecord) throws(RegistryError) -> ProfileDefinition? {
+    public func effectiveProfile(for device: DeviceRecord) throws(ProvisioningError) -> StoredProfile? {
         let name: String? = try read { db in
             if let own = device.profile { return own }
             guard let group = device.groupName else { return nil }
@@ -399,72 +341,54 @@ public final class Registry: Sendable {
         return try profile(name)
     }
 
-    /// Marks a device revoked (the caller has stored and published its reset envelope).
-    public func markRevoked(_ id: String, now: Int64) throws(RegistryError) {
-        try write { db in
-            guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                throw RegistryError(.unknownDevice, "no device '\(id)'")
-            }
-            device.state = .revoked
-            device.updatedAt = now
-            try device.update(db)
-        }
-    }
-
     // MARK: - Profiles
 
     /// Adds or replaces a profile; a replacement gets the next revision. Secrets are sealed at rest.
+    /// - Returns: the profile as saved, with its revision.
     @discardableResult
-    public func saveProfile(_ definition: ProfileDefinition, now: Int64) throws -> ProfileDefinition {
-        let secrets = try JSONEncoder().encode(ProfileSecrets(key: definition.key, password: definition.password))
-        let sealed = try cipher.seal(secrets, context: definition.name)
-        return try pool.write { db in
-            let existing = try ProfileRow.fetchOne(db, key: definition.name)
+    public func saveProfile(_ stored: StoredProfile, now: Int64) throws(ProvisioningError) -> StoredProfile {
+        let p = stored.profile
+        let sealed = try cipher.seal(ProfileSecrets(key: p.key, password: p.password), context: stored.name)
+        return try write { db in
+            let existing = try ProfileRow.fetchOne(db, key: stored.name)
             let row = ProfileRow(
-                name: definition.name, ssid: definition.ssid, encryption: definition.encryption,
-                hidden: definition.hidden, bssid: definition.bssid, eapType: definition.eapType,
-                identity: definition.identity, caCert: definition.caCert, secrets: sealed,
+                name: stored.name, ssid: p.ssid, encryption: p.encryption, hidden: p.hidden, bssid: p.bssid,
+                eapType: p.eapType, identity: p.identity, caCert: p.caCert, secrets: sealed,
                 revision: (existing?.revision ?? 0) + 1, createdAt: existing?.createdAt ?? now, updatedAt: now)
             try row.save(db)
-            var saved = definition
+            var saved = stored
             saved.revision = row.revision
             return saved
         }
     }
 
     /// The profile with its secrets decrypted, or nil.
-    public func profile(_ name: String) throws(RegistryError) -> ProfileDefinition? {
+    public func profile(_ name: String) throws(ProvisioningError) -> StoredProfile? {
         guard let row = try read({ db in try ProfileRow.fetchOne(db, key: name) }) else { return nil }
-        let plain = try cipher.open(row.secrets, context: row.name)
-        let secrets: ProfileSecrets
-        do {
-            secrets = try JSONDecoder().decode(ProfileSecrets.self, from: plain)
-        } catch {
-            throw RegistryError(.secretsUnreadable, "secrets of profile '\(name)' are corrupt")
-        }
-        return ProfileDefinition(
-            name: row.name, ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden,
-            bssid: row.bssid, eapType: row.eapType, identity: row.identity, password: secrets.password,
-            caCert: row.caCert, revision: row.revision)
+        let secrets = try cipher.open(row.secrets, context: row.name)
+        let profile = WiFiProfile(
+            ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden, bssid: row.bssid,
+            eapType: row.eapType, identity: row.identity, password: secrets.password, caCert: row.caCert)
+        return StoredProfile(name: row.name, profile: profile, revision: row.revision)
     }
 
-    public func profileSummaries() throws(RegistryError) -> [ProfileSummary] {
+    /// Every profile without its secrets, by name.
+    public func profiles() throws(ProvisioningError) -> [ProfileInfo] {
         try read { db in
             try ProfileRow.order(Column("name")).fetchAll(db).map { row in
-                ProfileSummary(
-                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden,
-                    hasKey: row.encryption != "none" && row.encryption != "owe", revision: row.revision,
-                    updatedAt: row.updatedAt)
+                ProfileInfo(
+                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden ?? false,
+                    revision: row.revision)
             }
         }
     }
 
     /// Removes a profile that nothing is assigned to.
     /// - Throws: `unknown_profile`, or `profile_in_use` naming who uses it.
-    public func removeProfile(_ name: String) throws(RegistryError) {
+    public func removeProfile(_ name: String) throws(ProvisioningError) {
         try write { db in
             guard try ProfileRow.fetchOne(db, key: name) != nil else {
-                throw RegistryError(.unknownProfile, "no profile '\(name)'")
+                throw ProvisioningError(.unknownProfile, "no profile '\(name)'")
             }
             let devices = try String.fetchAll(
                 db, sql: "SELECT id FROM device WHERE profile = ? AND state != 'revoked' ORDER BY id", arguments: [name]
@@ -474,7 +398,7 @@ public final class Registry: Sendable {
             )
             if !devices.isEmpty || !groups.isEmpty {
                 let users = (devices.map { "device \($0)" } + groups.map { "group \($0)" }).joined(separator: ", ")
-                throw RegistryError(.profileInUse, "profile '\(name)' is assigned to \(users); reassign them first")
+                throw ProvisioningError(.profileInUse, "profile '\(name)' is assigned to \(users); reassign them first")
             }
             _ = try ProfileRow.deleteOne(db, key: name)
         }
@@ -483,35 +407,35 @@ public final class Registry: Sendable {
     // MARK: - Audit
 
     @discardableResult
-    public func appendAudit(_ record: AuditRecord) throws(RegistryError) -> AuditRecord {
+    public func appendAudit(_ record: AuditRecord) throws(ProvisioningError) -> AuditRecord {
         try write { db in
             try record.inserted(db)
         }
     }
 
-    public func auditLog(limit: Int = 100) throws(RegistryError) -> [AuditRecord] {
+    public func auditLog(limit: Int = 100) throws(ProvisioningError) -> [AuditRecord] {
         try read { db in try AuditRecord.order(Column("id").desc).limit(limit).fetchAll(db).reversed() }
     }
 
     // MARK: - Plumbing
 
-    private func read<T>(_ body: (Database) throws -> T) throws(RegistryError) -> T {
+    private func read<T>(_ body: (Database) throws -> T) throws(ProvisioningError) -> T {
         do {
             return try pool.read(body)
-        } catch let error as RegistryError {
+        } catch let error as ProvisioningError {
             throw error
         } catch {
-            throw RegistryError(.storage, "registry read failed: \(error)")
+            throw ProvisioningError(.storage, "registry read failed: \(error)")
         }
     }
 
-    private func write<T>(_ body: (Database) throws -> T) throws(RegistryError) -> T {
+    private func write<T>(_ body: (Database) throws -> T) throws(ProvisioningError) -> T {
         do {
             return try pool.write(body)
-        } catch let error as RegistryError {
+        } catch let error as ProvisioningError {
             throw error
         } catch {
-            throw RegistryError(.storage, "registry write failed: \(error)")
+            throw ProvisioningError(.storage, "registry write failed: \(error)")
         }
     }
 }

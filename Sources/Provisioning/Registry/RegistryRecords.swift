@@ -1,21 +1,6 @@
+import FleetProtocol
 import Foundation
 import GRDB
-
-/// Where an enrolled device is in its provisioning life.
-public enum DeviceLifecycle: String, Codable, Sendable, Hashable, CaseIterable, DatabaseValueConvertible {
-    /// Enrolled, nothing sent yet.
-    case enrolled
-    /// A config envelope is published and not yet acknowledged.
-    case sent
-    /// The device reported `applying` for the latest envelope.
-    case applying
-    /// The device reported `applied` for the latest envelope.
-    case applied
-    /// The device reported `failed` for the latest envelope.
-    case failed
-    /// The operator revoked the device; a reset envelope is retained for it.
-    case revoked
-}
 
 /// An enrolled device as the registry stores it. Holds no secret.
 public struct DeviceRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
@@ -34,14 +19,15 @@ public struct DeviceRecord: Codable, Sendable, Hashable, FetchableRecord, Persis
     /// JSON of the last envelope published (wifi or reset), kept so it can be republished after a broker
     /// lost its retained messages.
     public var envelope: String?
-    public var envelopeKind: String?
+    public var envelopeKind: PayloadKind?
     /// `"<profile>@<revision>"` the last wifi envelope was sealed from.
     public var envelopeAssignment: String?
     /// True once the device reported `applied`, `failed` or `reset` for `lastSeq`.
     public var acknowledged: Bool
-    public var statusState: String?
+    /// The device's last status report, whatever its seq.
+    public var statusState: DeviceState?
     public var statusSeq: Int64?
-    public var statusReason: String?
+    public var statusReason: ReasonCode?
     public var statusDetail: String?
     public var statusAt: Int64?
     public var createdAt: Int64
@@ -73,10 +59,10 @@ struct ProfileRow: Codable, Sendable, Hashable, FetchableRecord, PersistableReco
 
     var name: String
     var ssid: String
-    var encryption: String
+    var encryption: WiFiEncryption
     var hidden: Bool?
     var bssid: String?
-    var eapType: String?
+    var eapType: EAPType?
     var identity: String?
     var caCert: String?
     /// ChaChaPoly box (nonce || ciphertext || tag) of the JSON-encoded ``ProfileSecrets``.
@@ -104,14 +90,14 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
     public var device: String?
     public var fingerprint: String?
     public var seq: Int64?
-    public var state: String?
-    public var reason: String?
+    public var state: DeviceState?
+    public var reason: ReasonCode?
     public var detail: String?
     public var operatorName: String?
 
     public init(
         ts: Int64, type: String, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
-        state: String? = nil, reason: String? = nil, detail: String? = nil, operatorName: String? = nil
+        state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
     ) {
         self.ts = ts
         self.type = type
@@ -129,36 +115,17 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
     }
 }
 
-/// A Wi-Fi profile as operators define it, secrets in the clear. Lives only in memory.
-public struct ProfileDefinition: Codable, Sendable, Hashable {
+/// A named Wi-Fi profile as the registry keeps it: the wire profile (secrets in the clear, in memory
+/// only) and its revision. The registry splits it into a ``ProfileRow`` and sealed ``ProfileSecrets``.
+public struct StoredProfile: Sendable, Hashable {
     public var name: String
-    public var ssid: String
-    public var encryption: String
-    public var key: String?
-    public var hidden: Bool?
-    public var bssid: String?
-    public var eapType: String?
-    public var identity: String?
-    public var password: String?
-    public var caCert: String?
+    public var profile: WiFiProfile
     /// Bumped on every change, so a device learns about a new version of the same profile.
     public var revision: Int64
 
-    public init(
-        name: String, ssid: String, encryption: String, key: String? = nil, hidden: Bool? = nil,
-        bssid: String? = nil, eapType: String? = nil, identity: String? = nil, password: String? = nil,
-        caCert: String? = nil, revision: Int64 = 0
-    ) {
+    public init(name: String, profile: WiFiProfile, revision: Int64 = 0) {
         self.name = name
-        self.ssid = ssid
-        self.encryption = encryption
-        self.key = key
-        self.hidden = hidden
-        self.bssid = bssid
-        self.eapType = eapType
-        self.identity = identity
-        self.password = password
-        self.caCert = caCert
+        self.profile = profile
         self.revision = revision
     }
 
@@ -166,19 +133,34 @@ public struct ProfileDefinition: Codable, Sendable, Hashable {
     public var assignmentTag: String { "\(name)@\(revision)" }
 }
 
-/// What an operator may see of a profile: everything but the secrets.
-public struct ProfileSummary: Codable, Sendable, Hashable {
-    public var name: String
-    public var ssid: String
-    public var encryption: String
-    public var hidden: Bool?
-    public var hasKey: Bool
-    public var revision: Int64
-    public var updatedAt: Int64
-}
-
 /// The secret fields of a profile, sealed at rest.
 struct ProfileSecrets: Codable, Sendable {
     var key: String?
     var password: String?
+}
+
+// The protocol's enumerations are stored under their wire names.
+extension DeviceLifecycle: DatabaseValueConvertible {}
+extension DeviceState: DatabaseValueConvertible {}
+extension ReasonCode: DatabaseValueConvertible {}
+extension PayloadKind: DatabaseValueConvertible {}
+extension WiFiEncryption: DatabaseValueConvertible {}
+extension EAPType: DatabaseValueConvertible {}
+
+extension AuditRecord {
+    /// The `P/v1/events` payload of this record; a longer `detail` is cut to the event's limit.
+    public func eventPayload() throws(ProtocolError) -> [UInt8] {
+        var detail = self.detail
+        if let text = detail, text.utf8.count > AuditEvent.maxDetailBytes {
+            // A cut character becomes U+FFFD (3 bytes), hence the margin.
+            detail = String(decoding: text.utf8.prefix(AuditEvent.maxDetailBytes - 3), as: UTF8.self)
+        }
+        var id: DeviceID?
+        if let device { id = try DeviceID(device) }
+        let event = AuditEvent(
+            type: type, device: id, fingerprint: fingerprint,
+            seq: seq.map { UInt64(max(0, $0)) }, state: state?.rawValue, reason: reason?.rawValue, detail: detail,
+            operatorName: operatorName, ts: ts)
+        return try MessageCodec.encode(event)
+    }
 }

@@ -59,7 +59,7 @@ public struct ProvisioningService: Service {
         var configuration = base
         let topics = try TopicTree(prefix: prefix)
         configuration.will = MQTTWill(
-            topic: topics.serviceStatus, payload: identity.statusPayload(online: false, version: version),
+            topic: topics.serviceStatus, payload: try identity.statusPayload(online: false, version: version),
             qos: .atLeastOnce, retain: true)
         return configuration
     }
@@ -107,7 +107,7 @@ public struct ProvisioningService: Service {
             logger.info("shutting down")
         }
         // Bounded: with the broker gone the publish would wait for a reconnect that never comes.
-        let offline = identity.statusPayload(online: false, version: configuration.version)
+        let offline = try identity.statusPayload(online: false, version: configuration.version)
         let published = await withTaskGroup(of: Bool.self) { group in
             group.addTask { [topics] in
                 (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true))
@@ -151,9 +151,9 @@ public struct ProvisioningService: Service {
             _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
         }
         try await client.publish(
-            topics.servicePublicKey, payload: identity.publicKeyPayload, qos: .atLeastOnce, retain: true)
+            topics.servicePublicKey, payload: try identity.publicKeyPayload(), qos: .atLeastOnce, retain: true)
         try await client.publish(
-            topics.serviceStatus, payload: identity.statusPayload(online: true, version: configuration.version),
+            topics.serviceStatus, payload: try identity.statusPayload(online: true, version: configuration.version),
             qos: .atLeastOnce, retain: true)
         let actions = try engine.reconcile()
         if !actions.isEmpty {
@@ -175,11 +175,7 @@ public struct ProvisioningService: Service {
                 await perform(try engine.hello(device: hello.device, publicKey: hello.publicKey), client: client)
             case .status(let id):
                 guard let status = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
-                await perform(
-                    try engine.status(
-                        device: status.device, state: status.state, seq: status.seq, reason: status.reason,
-                        detail: status.detail),
-                    client: client)
+                await perform(try engine.status(status), client: client)
             case .opsRequest(let operatorName):
                 let actions = engine.operatorRequest(message.payload, from: operatorName)
                 if actions.isEmpty {
@@ -200,12 +196,10 @@ public struct ProvisioningService: Service {
             do {
                 switch action {
                 case .publishConfig(let device, let payload):
-                    try await client.publish(
-                        topics.config(try DeviceID(device)), payload: payload, qos: .atLeastOnce, retain: true)
+                    try await client.publish(topics.config(device), payload: payload, qos: .atLeastOnce, retain: true)
                     logger.info("config published", metadata: ["device": "\(device)"])
                 case .clearConfig(let device):
-                    try await client.publish(
-                        topics.config(try DeviceID(device)), payload: [], qos: .atLeastOnce, retain: true)
+                    try await client.publish(topics.config(device), payload: [], qos: .atLeastOnce, retain: true)
                 case .publishEvent(let record):
                     logger.info(
                         "\(record.type)",
@@ -214,22 +208,20 @@ public struct ProvisioningService: Service {
                             "detail": "\(record.detail ?? "")",
                         ])
                     try await client.publish(
-                        topics.events, payload: engine.auditPayload(record), qos: .atLeastOnce, retain: false)
+                        topics.events, payload: try record.eventPayload(), qos: .atLeastOnce, retain: false)
                 case .reply(let topic, let payload):
                     try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
                 case .registerBrokerAccount(let device, let publicKey):
                     guard configuration.manageBrokerAccounts else { continue }
-                    let id = try DeviceID(device)
                     let password = try BrokerCredentials.password(
-                        device: id, servicePrivateKey: identity.privateKey,
+                        device: device, servicePrivateKey: identity.privateKey,
                         devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
-                    let command = try DynSecCommands.registerDevice(
-                        id, password: password, prefix: configuration.prefix)
+                    let command = try DynSecCommands.registerDevice(device, password: password, topics: topics)
                     try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
                     logger.info("broker account requested", metadata: ["device": "\(device)"])
                 case .removeBrokerAccount(let device):
                     guard configuration.manageBrokerAccounts else { continue }
-                    let command = try DynSecCommands.removeDevice(DeviceID(device))
+                    let command = DynSecCommands.removeDevice(device)
                     try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
                     logger.info("broker account removal requested", metadata: ["device": "\(device)"])
                 }
@@ -248,14 +240,17 @@ extension ProvisioningService {
             return
         }
         for response in responses {
-            if let error = response.error {
-                let benign = ["Role already exists", "Client not found", "Role not found"].contains(error)
-                logger.log(
-                    level: benign ? .debug : .error, "broker account command failed",
+            if let problem = DynSecCommands.problem(in: response) {
+                logger.error(
+                    "broker account command failed",
                     metadata: [
-                        "command": "\(response.command)", "error": "\(error)",
+                        "command": "\(response.command)", "error": "\(problem)",
                         "correlation": "\(response.correlationData ?? "-")",
                     ])
+            } else if let error = response.error {
+                logger.debug(
+                    "broker account command answered harmlessly",
+                    metadata: ["command": "\(response.command)", "error": "\(error)"])
             }
         }
     }

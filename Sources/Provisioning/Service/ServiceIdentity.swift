@@ -23,15 +23,18 @@ public struct ServiceIdentity: Sendable {
     public var atRestCipher: AtRestCipher { AtRestCipher(servicePrivateKey: privateKey.rawRepresentation) }
 
     /// The retained `P/v1/service/pubkey` payload.
-    public var publicKeyPayload: [UInt8] {
-        (try? MessageCodec.encode(ServicePublicKeyMessage(publicKey: publicKey))) ?? []
+    /// - Throws: `ProtocolError` if the message cannot be encoded. Never an empty payload: empty and
+    ///   retained would delete the topic's retained message.
+    public func publicKeyPayload() throws(ProtocolError) -> [UInt8] {
+        try MessageCodec.encode(ServicePublicKeyMessage(publicKey: publicKey))
     }
 
     /// The retained `P/v1/service/status` payload (also the will, with `online: false`).
+    /// - Throws: `ProtocolError` for a `version` that is not 1–32 printable ASCII.
     public func statusPayload(online: Bool, version: String, now: Int64 = Int64(Date().timeIntervalSince1970))
-        -> [UInt8]
+        throws(ProtocolError) -> [UInt8]
     {
-        let status = ServiceStatus(state: online ? .online : .offline, kid: fingerprint, version: version, ts: now)
-        return (try? MessageCodec.encode(status)) ?? []
+        try MessageCodec.encode(
+            ServiceStatus(state: online ? .online : .offline, kid: fingerprint, version: version, ts: now))
     }
 }

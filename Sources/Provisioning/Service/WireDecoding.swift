@@ -5,21 +5,10 @@ import Logging
 
 /// Decoding of device messages for the service shell: every rejection is logged, none crashes.
 enum WireDecoding {
-    struct ValidHello {
-        var device: String
-        var publicKey: Data
-    }
-
-    struct ValidStatus {
-        var device: String
-        var state: String
-        var seq: Int64
-        var reason: String?
-        var detail: String?
-    }
-
-    /// A hello that passed the size limit, schema validation, and whose `device` equals the topic's id.
-    static func hello(_ payload: [UInt8], topicDevice: DeviceID, logger: Logger) -> ValidHello? {
+    /// A hello that passed the size limit and schema validation, and whose `device` equals the
+    /// topic's id, with its 32-byte public key.
+    static func hello(_ payload: [UInt8], topicDevice: DeviceID, logger: Logger) -> (device: DeviceID, publicKey: Data)?
+    {
         do {
             let hello = try MessageCodec.decode(Hello.self, from: payload)
             guard hello.device == topicDevice else {
@@ -27,8 +16,7 @@ enum WireDecoding {
                     "hello rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
                 return nil
             }
-            let key = try hello.publicKey()
-            return ValidHello(device: hello.device.rawValue, publicKey: key.rawRepresentation)
+            return (hello.device, try hello.publicKey().rawRepresentation)
         } catch {
             logger.warning(
                 "hello rejected",
@@ -39,7 +27,7 @@ enum WireDecoding {
 
     /// A status that passed validation and whose `device` equals the topic's id. Empty payloads
     /// (a cleared retained status) are ignored silently.
-    static func status(_ payload: [UInt8], topicDevice: DeviceID, logger: Logger) -> ValidStatus? {
+    static func status(_ payload: [UInt8], topicDevice: DeviceID, logger: Logger) -> DeviceStatus? {
         guard !payload.isEmpty else { return nil }
         do {
             let status = try MessageCodec.decode(DeviceStatus.self, from: payload)
@@ -48,9 +36,7 @@ enum WireDecoding {
                     "status rejected: device field differs from topic", metadata: ["device": "\(topicDevice)"])
                 return nil
             }
-            return ValidStatus(
-                device: status.device.rawValue, state: status.state.rawValue, seq: Int64(status.seq),
-                reason: status.reason?.rawValue, detail: status.detail)
+            return status
         } catch {
             logger.warning("status rejected", metadata: ["device": "\(topicDevice)", "error": "\(error)"])
             return nil

@@ -1,118 +1,9 @@
-import FleetProtocol
-import Foundation
+// The `args` and `result` objects of each operator operation (Topics.md, "Operator operations").
+//
+// Device ids are ``DeviceID``s, so an argument with an invalid id does not decode
+// (`ProtocolError` code `.invalidIdentifier`, which provisiond answers with `invalid_device_id`).
 
-/// The operator operations on `P/v1/ops/request/{operator}`, their arguments and results (Topics.md,
-/// "Operator operations"). Shared by fleetctl (client) and provisiond (server) so both agree on
-/// field names.
-public enum OperatorOp: String, Codable, Sendable, CaseIterable {
-    case enroll
-    case pending
-    case approve
-    case profileAdd = "profile.add"
-    case profileList = "profile.list"
-    case profileRemove = "profile.remove"
-    case assign
-    case push
-    case status
-    case revoke
-}
-
-/// Stable error codes of operator replies.
-public enum OperatorErrorCode: String, Codable, Sendable, Hashable {
-    case badRequest = "bad_request"
-    case unknownOp = "unknown_op"
-    case unknownDevice = "unknown_device"
-    case unknownProfile = "unknown_profile"
-    case invalidProfile = "invalid_profile"
-    case invalidURI = "invalid_uri"
-    case invalidDeviceID = "invalid_device_id"
-    case keyConflict = "key_conflict"
-    case notPending = "not_pending"
-    case fingerprintMismatch = "fingerprint_mismatch"
-    case conflictingKeys = "conflicting_keys"
-    case replyToMismatch = "reply_to_mismatch"
-    case profileInUse = "profile_in_use"
-    case noProfileAssigned = "no_profile_assigned"
-    case revoked = "revoked"
-    case sealedSecret = "sealed_secret"
-    case internalError = "internal"
-}
-
-/// The error object of a failed reply.
-public struct OpsError: Codable, Sendable, Hashable, Error, CustomStringConvertible {
-    public var code: String
-    public var message: String
-    public init(code: OperatorErrorCode, message: String) {
-        self.code = code.rawValue
-        self.message = message
-    }
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
-    }
-    public var description: String { "\(code): \(message)" }
-}
-
-/// A request as published on `P/v1/ops/request/{operator}`; `Args` is the op's argument object.
-public struct OperatorRequestMessage<Args: Codable & Sendable>: Codable, Sendable {
-    public var v: Int
-    public var id: String
-    public var op: String
-    public var replyTo: String
-    public var args: Args
-
-    enum CodingKeys: String, CodingKey {
-        case v, id, op, args
-        case replyTo = "reply_to"
-    }
-
-    public init(id: String, op: OperatorOp, replyTo: String, args: Args) {
-        self.v = 1
-        self.id = id
-        self.op = op.rawValue
-        self.replyTo = replyTo
-        self.args = args
-    }
-}
-
-/// The fields every request has, decoded before the op's own arguments.
-public struct OperatorRequestHeader: Codable, Sendable {
-    public var v: Int
-    public var id: String
-    public var op: String
-    public var replyTo: String
-    enum CodingKeys: String, CodingKey {
-        case v, id, op
-        case replyTo = "reply_to"
-    }
-}
-
-/// A reply on the request's `reply_to` topic.
-public struct OperatorReplyMessage<Result: Codable & Sendable>: Codable, Sendable {
-    public var v: Int
-    public var id: String
-    public var ok: Bool
-    public var result: Result?
-    public var error: OpsError?
-
-    public init(id: String, result: Result) {
-        self.v = 1
-        self.id = id
-        self.ok = true
-        self.result = result
-        self.error = nil
-    }
-
-    public init(id: String, error: OpsError) {
-        self.v = 1
-        self.id = id
-        self.ok = false
-        self.result = nil
-        self.error = error
-    }
-}
-
-/// An op without arguments or result.
+/// An operation without arguments (`pending`, `profile.list`, `status`).
 public struct NoArguments: Codable, Sendable, Hashable {
     public init() {}
 }
@@ -120,6 +11,7 @@ public struct NoArguments: Codable, Sendable, Hashable {
 // MARK: - enroll
 
 public struct EnrollEntry: Codable, Sendable, Hashable {
+    /// The bootstrap URI from the device's label (`FB1:…;;`), parsed by the service.
     public var uri: String
     public var group: String?
     public init(uri: String, group: String?) {
@@ -133,11 +25,12 @@ public struct EnrollArgs: Codable, Sendable, Hashable {
     public init(devices: [EnrollEntry]) { self.devices = devices }
 }
 
+/// An enrolled device: the result of `approve`, an entry of the result of `enroll`.
 public struct DeviceSummary: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
     public var fingerprint: String
     public var group: String?
-    public init(device: String, fingerprint: String, group: String?) {
+    public init(device: DeviceID, fingerprint: String, group: String?) {
         self.device = device
         self.fingerprint = fingerprint
         self.group = group
@@ -152,7 +45,7 @@ public struct EnrollResult: Codable, Sendable, Hashable {
 // MARK: - pending / approve
 
 public struct PendingEntry: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
     public var fingerprint: String
     public var firstSeen: Int64
     public var lastSeen: Int64
@@ -167,7 +60,7 @@ public struct PendingEntry: Codable, Sendable, Hashable {
         case keysSeen = "keys_seen"
     }
     public init(
-        device: String, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64,
+        device: DeviceID, fingerprint: String, firstSeen: Int64, lastSeen: Int64, hellos: Int64,
         keysSeen: [String]? = nil
     ) {
         self.device = device
@@ -185,12 +78,12 @@ public struct PendingResult: Codable, Sendable, Hashable {
 }
 
 public struct ApproveArgs: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
     public var group: String?
     /// Required: the fingerprint the operator read on the device's label. The approval fails with
     /// `fingerprint_mismatch` unless the pending key has it.
     public var fingerprint: String
-    public init(device: String, group: String?, fingerprint: String) {
+    public init(device: DeviceID, group: String?, fingerprint: String) {
         self.device = device
         self.group = group
         self.fingerprint = fingerprint
@@ -206,14 +99,13 @@ public struct ApproveArgs: Codable, Sendable, Hashable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        device = try c.decode(String.self, forKey: .device)
+        device = try c.decode(DeviceID.self, forKey: .device)
         group = try c.decodeIfPresent(String.self, forKey: .group)
         guard let fingerprint = try c.decodeIfPresent(String.self, forKey: .fingerprint) else {
-            throw DecodingError.dataCorrupted(
-                .init(
-                    codingPath: [CodingKeys.fingerprint],
-                    debugDescription:
-                        "approve needs 'fingerprint': the one on the device's label, compared with `fleetctl pending`"))
+            throw ProtocolError(
+                .missingField,
+                "approve needs 'fingerprint': the one on the device's label, compared with `fleetctl pending`",
+                issues: [ValidationIssue(field: "fingerprint", message: "is missing")])
         }
         self.fingerprint = fingerprint
     }
@@ -241,13 +133,14 @@ public struct ProfileAddResult: Codable, Sendable, Hashable {
     }
 }
 
+/// What an operator may see of a profile: everything but the secrets.
 public struct ProfileInfo: Codable, Sendable, Hashable {
     public var name: String
     public var ssid: String
-    public var encryption: String
+    public var encryption: WiFiEncryption
     public var hidden: Bool
     public var revision: Int64
-    public init(name: String, ssid: String, encryption: String, hidden: Bool, revision: Int64) {
+    public init(name: String, ssid: String, encryption: WiFiEncryption, hidden: Bool, revision: Int64) {
         self.name = name
         self.ssid = ssid
         self.encryption = encryption
@@ -261,6 +154,7 @@ public struct ProfileListResult: Codable, Sendable, Hashable {
     public init(profiles: [ProfileInfo]) { self.profiles = profiles }
 }
 
+/// The arguments and result of `profile.remove`.
 public struct NameArgs: Codable, Sendable, Hashable {
     public var name: String
     public init(name: String) { self.name = name }
@@ -271,9 +165,9 @@ public struct NameArgs: Codable, Sendable, Hashable {
 /// Targets: a list of devices or one group (exactly one of the two).
 public struct AssignArgs: Codable, Sendable, Hashable {
     public var profile: String
-    public var devices: [String]?
+    public var devices: [DeviceID]?
     public var group: String?
-    public init(profile: String, devices: [String]?, group: String?) {
+    public init(profile: String, devices: [DeviceID]?, group: String?) {
         self.profile = profile
         self.devices = devices
         self.group = group
@@ -282,29 +176,30 @@ public struct AssignArgs: Codable, Sendable, Hashable {
 
 public struct AssignResult: Codable, Sendable, Hashable {
     public var profile: String
-    public var devices: [String]
+    public var devices: [DeviceID]
     public var group: String?
-    public init(profile: String, devices: [String], group: String?) {
+    public init(profile: String, devices: [DeviceID], group: String?) {
         self.profile = profile
         self.devices = devices
         self.group = group
     }
 }
 
+/// Targets: a list of devices or one group (exactly one of the two).
 public struct PushArgs: Codable, Sendable, Hashable {
-    public var devices: [String]?
+    public var devices: [DeviceID]?
     public var group: String?
-    public init(devices: [String]?, group: String?) {
+    public init(devices: [DeviceID]?, group: String?) {
         self.devices = devices
         self.group = group
     }
 }
 
 public struct PushedDevice: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
     public var seq: Int64
     public var profile: String
-    public init(device: String, seq: Int64, profile: String) {
+    public init(device: DeviceID, seq: Int64, profile: String) {
         self.device = device
         self.seq = seq
         self.profile = profile
@@ -317,14 +212,15 @@ public struct PushResult: Codable, Sendable, Hashable {
 }
 
 public struct DeviceArgs: Codable, Sendable, Hashable {
-    public var device: String
-    public init(device: String) { self.device = device }
+    public var device: DeviceID
+    public init(device: DeviceID) { self.device = device }
 }
 
 public struct RevokeResult: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
+    /// The seq of the reset envelope.
     public var seq: Int64
-    public init(device: String, seq: Int64) {
+    public init(device: DeviceID, seq: Int64) {
         self.device = device
         self.seq = seq
     }
@@ -333,14 +229,15 @@ public struct RevokeResult: Codable, Sendable, Hashable {
 // MARK: - status
 
 public struct DeviceStatusRow: Codable, Sendable, Hashable {
-    public var device: String
+    public var device: DeviceID
     public var fingerprint: String
     public var group: String?
     public var profile: String?
-    public var state: String
+    public var state: DeviceLifecycle
     public var seq: Int64
-    public var lastStatus: String?
-    public var reason: String?
+    /// The state of the device's last status report, whatever its seq.
+    public var lastStatus: DeviceState?
+    public var reason: ReasonCode?
     public var statusAt: Int64?
     enum CodingKeys: String, CodingKey {
         case device, fingerprint, group, profile, state, seq, reason
@@ -348,8 +245,8 @@ public struct DeviceStatusRow: Codable, Sendable, Hashable {
         case statusAt = "status_at"
     }
     public init(
-        device: String, fingerprint: String, group: String?, profile: String?, state: String, seq: Int64,
-        lastStatus: String?, reason: String?, statusAt: Int64?
+        device: DeviceID, fingerprint: String, group: String?, profile: String?, state: DeviceLifecycle,
+        seq: Int64, lastStatus: DeviceState?, reason: ReasonCode?, statusAt: Int64?
     ) {
         self.device = device
         self.fingerprint = fingerprint

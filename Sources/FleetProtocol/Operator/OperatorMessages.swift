@@ -1,4 +1,4 @@
-/// A request from an operator on `P/v1/ops/request`.
+/// A request from an operator on `P/v1/ops/request/{operator}`.
 public struct OperatorRequest: FleetMessage, Hashable {
     public static let messageName = "operator request"
     public static let maxBytes = 16384
@@ -6,11 +6,11 @@ public struct OperatorRequest: FleetMessage, Hashable {
     public var v: Int
     /// Correlation id, 1–64 of `[A-Za-z0-9._-]`.
     public var id: String
-    /// Operation name, 1–32 of `[a-z0-9._-]`.
-    public var op: String
+    public var op: OperatorOp
     /// Where the reply goes: `P/v1/ops/reply/{operator}/{id}`.
     public var replyTo: String
-    /// Operation arguments, a JSON object (`{}` when absent on the wire).
+    /// Operation arguments, a JSON object (`{}` when absent on the wire); decode them with
+    /// ``arguments(_:)``.
     public var args: JSONValue
 
     enum CodingKeys: String, CodingKey {
@@ -18,7 +18,7 @@ public struct OperatorRequest: FleetMessage, Hashable {
         case replyTo = "reply_to"
     }
 
-    public init(id: String, op: String, replyTo: String, args: JSONValue = .emptyObject) {
+    public init(id: String, op: OperatorOp, replyTo: String, args: JSONValue = .emptyObject) {
         self.v = protocolVersion
         self.id = id
         self.op = op
@@ -26,26 +26,44 @@ public struct OperatorRequest: FleetMessage, Hashable {
         self.args = args
     }
 
+    /// A request carrying typed arguments.
+    public init(id: String, op: OperatorOp, replyTo: String, arguments: some Encodable) throws(ProtocolError) {
+        self.init(id: id, op: op, replyTo: replyTo, args: try JSONValue(encoding: arguments))
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         v = try c.decode(Int.self, forKey: .v)
         id = try c.decode(String.self, forKey: .id)
-        op = try c.decode(String.self, forKey: .op)
+        op = try c.decode(OperatorOp.self, forKey: .op)
         replyTo = try c.decode(String.self, forKey: .replyTo)
         args = try c.decodeIfPresent(JSONValue.self, forKey: .args) ?? .emptyObject
+    }
+
+    /// The arguments decoded as the operation's argument type, with its rules checked.
+    /// - Throws: `ProtocolError` naming the missing, mistyped or invalid field (`.invalidIdentifier`
+    ///   for a device id that breaks the id rules).
+    public func arguments<Args: Decodable>(_ type: Args.Type) throws(ProtocolError) -> Args {
+        try args.decode(Args.self)
     }
 
     /// Checks that `replyTo` is this request's reply topic for `operatorName` in `tree`: a service
     /// must reply only to the topic of the authenticated operator.
     public func replyTopicMatches(operator operatorName: String, in tree: TopicTree) -> Bool {
-        tree.route(replyTo) == .opsReply(operator: operatorName, correlation: id)
+        Self.replyTopic(replyTo, matches: operatorName, correlation: id, in: tree)
+    }
+
+    /// Whether `replyTo` is exactly `P/v1/ops/reply/{operatorName}/{correlation}` in `tree`.
+    public static func replyTopic(
+        _ replyTo: String, matches operatorName: String, correlation: String, in tree: TopicTree
+    ) -> Bool {
+        tree.route(replyTo) == .opsReply(operator: operatorName, correlation: correlation)
     }
 
     public func validationIssues() -> [ValidationIssue] {
         var l = IssueList()
         l.version(v)
         if let p = Identifier.problem(id) { l.add("id", p) }
-        l.token("op", op, 1...32)
         l.length("reply_to", replyTo, 1...512)
         if replyTo.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 }) {
             l.add("reply_to", "must not contain '+', '#' or NUL")
@@ -53,18 +71,27 @@ public struct OperatorRequest: FleetMessage, Hashable {
         if !args.isObject { l.add("args", "must be a JSON object") }
         return l.issues
     }
-}
 
-/// The error part of a failed operator reply.
-public struct OperatorErrorBody: Codable, Hashable, Sendable {
-    /// Stable code, 1–64 of `[a-z0-9._-]`, e.g. `unknown_device`.
-    public var code: String
-    /// Human-readable message (never a secret).
-    public var message: String
+    /// The fields a service reads before it can answer at all, decoded without any rule: a request
+    /// with an unsupported `v` or an unknown `op` still gets its error reply on its reply topic.
+    public struct Header: Decodable, Hashable, Sendable {
+        public var v: Int
+        public var id: String
+        public var op: String
+        public var replyTo: String
 
-    public init(code: String, message: String) {
-        self.code = code
-        self.message = message
+        enum CodingKeys: String, CodingKey {
+            case v, id, op
+            case replyTo = "reply_to"
+        }
+
+        /// The header of `payload`, or nil when it is too large, not JSON or lacks a field.
+        public init?(_ payload: [UInt8]) {
+            guard payload.count <= OperatorRequest.maxBytes,
+                let header = try? MessageCodec.jsonDecode(Header.self, from: payload, context: messageName)
+            else { return nil }
+            self = header
+        }
     }
 }
 
@@ -81,12 +108,12 @@ public struct OperatorReply: FleetMessage, Hashable {
     /// Final reply with `ok: true`: the operation's result.
     public var result: JSONValue?
     /// Final reply with `ok: false`: what failed.
-    public var error: OperatorErrorBody?
+    public var error: OperatorError?
     /// Progress messages only (no `ok`).
     public var progress: JSONValue?
 
     public init(
-        id: String, ok: Bool?, result: JSONValue? = nil, error: OperatorErrorBody? = nil, progress: JSONValue? = nil
+        id: String, ok: Bool?, result: JSONValue? = nil, error: OperatorError? = nil, progress: JSONValue? = nil
     ) {
         self.v = protocolVersion
         self.id = id
@@ -101,9 +128,14 @@ public struct OperatorReply: FleetMessage, Hashable {
         OperatorReply(id: id, ok: true, result: result)
     }
 
+    /// A final successful reply with a typed result.
+    public static func success(id: String, result: some Encodable) throws(ProtocolError) -> OperatorReply {
+        OperatorReply(id: id, ok: true, result: try JSONValue(encoding: result))
+    }
+
     /// A final failed reply.
-    public static func failure(id: String, code: String, message: String) -> OperatorReply {
-        OperatorReply(id: id, ok: false, error: OperatorErrorBody(code: code, message: message))
+    public static func failure(id: String, _ error: OperatorError) -> OperatorReply {
+        OperatorReply(id: id, ok: false, error: error)
     }
 
     /// A progress message (any number may precede the final reply).
@@ -113,6 +145,15 @@ public struct OperatorReply: FleetMessage, Hashable {
 
     /// True for the final reply (it has `ok`).
     public var isFinal: Bool { ok != nil }
+
+    /// The result of a final reply decoded as `Result`.
+    /// - Throws: the reply's ``OperatorError`` when it failed; `ProtocolError` when it is not a final
+    ///   reply or its result does not decode as `Result`.
+    public func decodeResult<Result: Decodable>(_ type: Result.Type) throws -> Result {
+        if let error { throw error }
+        guard ok == true else { throw ProtocolError(.missingField, "\(Self.messageName) is not a final reply") }
+        return try (result ?? .emptyObject).decode(Result.self)
+    }
 
     public func validationIssues() -> [ValidationIssue] {
         var l = IssueList()
@@ -131,29 +172,7 @@ public struct OperatorReply: FleetMessage, Hashable {
             if result != nil { l.add("result", "is not allowed when ok is false") }
             if progress != nil { l.add("progress", "is not allowed on a final reply") }
         }
-        if let error {
-            l.token("error.code", error.code, 1...64)
-            l.length("error.message", error.message, 0...4096)
-        }
-        return l.issues
-    }
-}
-
-/// Plaintext of a `reset` envelope.
-public struct ResetCommand: FleetMessage, Hashable {
-    public static let messageName = "reset"
-    public static let maxBytes = Envelope.maxPlaintextBytes
-    public static let hasVersionField = false
-
-    /// Why, 1–64 bytes of text, e.g. `revoked`.
-    public var reason: String
-
-    public init(reason: String) { self.reason = reason }
-
-    public func validationIssues() -> [ValidationIssue] {
-        var l = IssueList()
-        l.length("reason", reason, 1...64)
-        l.noControl("reason", reason)
+        if let error { l.length("error.message", error.message, 0...OperatorError.maxMessageBytes) }
         return l.issues
     }
 }
