@@ -59,6 +59,12 @@ final class Connection {
     private var earlyCompletions: [Int32: Int32] = [:]
     private var inPublishCall = false
     private var draining = false
+    /// Set when the consumer's buffer reached its high-water mark; cleared by `consumerCaughtUp()`.
+    private var consumerLagging = false
+    /// When the socket was last read, for the keepalive read pass while reading is held back.
+    private var lastRead = ContinuousClock.now
+    /// The most publishes outstanding at once (tests check that publishes overlap).
+    private(set) var peakOutstandingPublishes = 0
 
     init(id: UInt64, configuration: MQTTConfiguration, shared: ClientShared) {
         self.id = id
@@ -68,6 +74,24 @@ final class Connection {
 
     var socket: Int32 { mosq.map { mosquitto_socket($0) } ?? -1 }
     var wantsWrite: Bool { mosq.map { mosquitto_want_write($0) } ?? false }
+
+    /// Whether the loop should read this client's socket.
+    ///
+    /// Flow control (see `MQTTMessageStream`): reading stops while the consumer lags, because
+    /// libmosquitto acknowledges a QoS 1 message *before* its on_message callback runs
+    /// (lib/handle_publish.c: `send__puback` then `on_message`), so once a message is read the
+    /// broker has let go of it and it can only be kept or lost, never refused. Not reading leaves
+    /// it unacknowledged at the broker, which then stops at its in-flight window and queues the
+    /// rest. MQTT 5 receive-maximum alone would not help for the same reason: libmosquitto 2.0
+    /// acknowledges on read, not when the application is done, and has no manual acknowledgement.
+    ///
+    /// Reading goes on while the client waits for a broker answer (PUBACK, SUBACK, UNSUBACK, or
+    /// CONNACK during a reconnect): the answer sits in the socket behind the messages the broker
+    /// sent first, and a consumer that publishes while handling a message would otherwise
+    /// deadlock. The broker's in-flight window bounds how many messages arrive ahead of an answer.
+    var wantsRead: Bool {
+        !consumerLagging || phase != .connected || !publishes.isEmpty || !requests.isEmpty
+    }
 
     // MARK: - Commands (called by MQTTClient through LoopCore.submit)
 
@@ -107,6 +131,7 @@ final class Connection {
         } else {
             send(publish)
         }
+        readIfHeldBack()
     }
 
     func subscribe(filter: String, qos: QoS, continuation: CheckedContinuation<QoS, any Error>) {
@@ -119,6 +144,7 @@ final class Connection {
             return continuation.resume(throwing: MosquittoResult.error(code: rc, errno: savedErrno))
         }
         requests.insert(.subscribe(filter: filter, qos: qos, continuation: continuation), mid: mid)
+        readIfHeldBack()
     }
 
     func unsubscribe(filter: String, continuation: CheckedContinuation<Void, any Error>) {
@@ -132,6 +158,7 @@ final class Connection {
         }
         subscriptions.removeAll { $0.filter == filter }
         requests.insert(.unsubscribe(filter: filter, continuation: continuation), mid: mid)
+        readIfHeldBack()
     }
 
     func disconnect(_ continuation: CheckedContinuation<Void, Never>) {
@@ -177,17 +204,9 @@ final class Connection {
         guard let mosq else { return }
         var rc = MOSQ_ERR_SUCCESS.rawValue
         if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-            // Read what is there (bounded, so one busy client cannot starve the others).
-            for _ in 0..<64 {
-                errno = 0
-                rc = mosquitto_loop_read(mosq, 1)
-                let savedErrno = errno
-                if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0
-                    || savedErrno == EAGAIN || savedErrno == EWOULDBLOCK
-                {
-                    break
-                }
-            }
+            // A hang-up or error is read even while held back, so the loss is noticed.
+            let heldBackAllowed = revents & Int16(POLLHUP | POLLERR) == 0
+            rc = read(mosq, passes: 64, stopWhenHeldBack: heldBackAllowed)
         }
         if rc == MOSQ_ERR_SUCCESS.rawValue, self.mosq != nil, mosquitto_socket(mosq) >= 0,
             revents & Int16(POLLOUT) != 0
@@ -197,9 +216,59 @@ final class Connection {
         afterLibraryCall(rc: rc, errno: errno)
     }
 
+    /// Reads up to `passes` times (bounded, so one busy client cannot starve the others), stopping
+    /// early when the socket is drained or, if `stopWhenHeldBack`, when the consumer lags.
+    private func read(_ mosq: OpaquePointer, passes: Int, stopWhenHeldBack: Bool) -> Int32 {
+        var rc = MOSQ_ERR_SUCCESS.rawValue
+        lastRead = .now
+        for _ in 0..<passes {
+            errno = 0
+            rc = mosquitto_loop_read(mosq, 1)
+            let savedErrno = errno
+            if rc != MOSQ_ERR_SUCCESS.rawValue || self.mosq == nil || mosquitto_socket(mosq) < 0
+                || savedErrno == EAGAIN || savedErrno == EWOULDBLOCK
+            {
+                break
+            }
+            if !consumerLagging && shared.messages.buffer.pauseIfFull() { consumerLagging = true }
+            if stopWhenHeldBack && !wantsRead { break }
+        }
+        if !consumerLagging && shared.messages.buffer.pauseIfFull() { consumerLagging = true }
+        return rc
+    }
+
+    /// The consumer drained its buffer: read again, at once, because data libmosquitto or OpenSSL
+    /// already buffered would not wake poll(2).
+    func consumerCaughtUp() {
+        consumerLagging = false
+        guard let mosq, mosquitto_socket(mosq) >= 0 else { return }
+        let rc = read(mosq, passes: 64, stopWhenHeldBack: true)
+        afterLibraryCall(rc: rc, errno: errno)
+    }
+
+    /// After a command that waits for a broker answer while reading was held back: reading is on
+    /// again (`wantsRead`), but what OpenSSL already decrypted would not wake poll(2), so read now.
+    /// Only from commands, never from inside a libmosquitto callback.
+    private func readIfHeldBack() {
+        guard consumerLagging, let mosq, mosquitto_socket(mosq) >= 0 else { return }
+        let rc = read(mosq, passes: 64, stopWhenHeldBack: true)
+        afterLibraryCall(rc: rc, errno: errno)
+    }
+
     /// Keepalive (PINGREQ, dead-broker detection) and retries inside libmosquitto.
+    ///
+    /// While reading is held back, one read pass every half keepalive interval: libmosquitto
+    /// declares the broker dead when nothing was read for a keepalive interval after its PINGREQ,
+    /// and the PINGRESP may sit behind many messages. A read packet renews that clock (and the
+    /// PUBACK it sends renews the broker's), so a stalled consumer costs a few buffered messages
+    /// per interval instead of the session.
     func housekeeping() {
         guard let mosq, mosquitto_socket(mosq) >= 0 else { return }
+        if !wantsRead, ContinuousClock.now - lastRead >= .seconds(configuration.keepAlive) / 2 {
+            let rc = read(mosq, passes: 1, stopWhenHeldBack: false)
+            afterLibraryCall(rc: rc, errno: errno)
+            guard self.mosq != nil, mosquitto_socket(mosq) >= 0 else { return }
+        }
         let rc = mosquitto_loop_misc(mosq)
         afterLibraryCall(rc: rc, errno: errno)
     }
@@ -253,6 +322,10 @@ final class Connection {
         }
         let version = configuration.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
         try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "protocol version")
+        // Without it, Nagle's algorithm holds a small packet (a PUBACK, a short publish) until the
+        // previous one is acknowledged, which the peer's delayed ACK puts off for up to 40 ms.
+        try check(
+            mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, configuration.tcpNoDelay ? 1 : 0), "TCP_NODELAY")
         if configuration.username != nil || configuration.password != nil {
             try check(
                 mosquitto_username_pw_set(handle, configuration.username, configuration.password), "username/password")
@@ -460,7 +533,7 @@ final class Connection {
         if let bytes = raw.payload, raw.payloadlen > 0 {
             payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(raw.payloadlen)))
         }
-        shared.deliver(
+        shared.messages.buffer.deliver(
             MQTTMessage(
                 topic: topic, payload: payload, qos: QoS(rawValue: Int(raw.qos)) ?? .atMostOnce, retain: raw.retain))
     }
@@ -502,12 +575,13 @@ final class Connection {
         inPublishCall = false
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
             earlyCompletions.removeValue(forKey: mid)
-            return publish.continuation.resume(throwing: MosquittoResult.error(code: rc, errno: savedErrno))
+            return publish.continuation.resume(throwing: MosquittoResult.publishError(code: rc, errno: savedErrno))
         }
         if let reasonCode = earlyCompletions.removeValue(forKey: mid) {
             finish(publish, reasonCode: reasonCode)
         } else {
             publishes.insert(publish, mid: mid)
+            peakOutstandingPublishes = max(peakOutstandingPublishes, publishes.count)
         }
     }
 

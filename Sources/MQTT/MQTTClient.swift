@@ -28,7 +28,11 @@ public final class MQTTClient: Sendable {
         self.loop = loop
         let id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.id = id
-        let shared = ClientShared(bufferSize: max(configuration.messageBufferSize, 1))
+        let core = loop.core
+        // When the consumer has drained the buffer, the loop starts reading this client again.
+        let shared = ClientShared(bufferSize: configuration.messageBufferSize) {
+            core.submit { core in core.connections[id]?.consumerCaughtUp() }
+        }
         self.shared = shared
         loop.core.submit { core in
             core.connections[id] = Connection(id: id, configuration: configuration, shared: shared)
@@ -59,8 +63,18 @@ public final class MQTTClient: Sendable {
 
     /// Publishes and returns when the broker has it: after PUBACK (QoS 1), PUBCOMP (QoS 2), or
     /// once written to the socket (QoS 0).
-    /// - Throws: `MQTTError.notConnected` when not connected, `.publishRejected` for a v5 failure
-    ///   reason code, `.invalidArgument` for a bad topic, `.closed`.
+    ///
+    /// Call it concurrently to pipeline: each call is one MQTT message id, sent at once, and
+    /// completes on its own acknowledgement, so thousands can be in flight on one connection
+    /// (beyond `MQTTConfiguration.maxOutstandingPublishes` they wait in order). A refused publish
+    /// fails its caller and is not retried: with MQTT 5, a PUBACK reason code ≥ 0x80 (e.g. 0x87
+    /// not authorized) and a packet larger than the broker's announced maximum (reported as 0x95,
+    /// checked before sending) throw `publishRejected`. With MQTT 3.1.1 the broker cannot refuse:
+    /// it acknowledges a publish its ACL denies and disconnects a client whose packet is too large,
+    /// after which libmosquitto resends the QoS 1 message on every reconnect; use `.v5` where the
+    /// payload size or ACL may refuse.
+    /// - Throws: `MQTTError.notConnected` when not connected, `.publishRejected` when the broker
+    ///   refused it, `.invalidArgument` for a bad topic, `.closed`.
     public func publish(_ topic: String, payload: [UInt8], qos: QoS = .atLeastOnce, retain: Bool = false) async throws {
         guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#"), !topic.utf8.contains(0) else {
             throw MQTTError.invalidArgument("topic \"\(topic)\" must be non-empty without wildcards or NUL")
@@ -115,13 +129,30 @@ public final class MQTTClient: Sendable {
         }
     }
 
-    /// Incoming messages (bounded; see `MQTTMessageStream` for the drop-oldest policy).
+    /// Incoming messages. A consumer that falls behind slows the broker down instead of losing
+    /// messages: see `MQTTMessageStream` for the flow control.
     public var messages: MQTTMessageStream { shared.messages }
 
-    /// Messages discarded because the consumer of `messages` fell behind.
+    /// Messages acknowledged to the broker that no consumer received because the task iterating
+    /// `messages` had been cancelled. A slow consumer never adds to it: the client stops reading
+    /// from the broker instead (see `flowStatistics`).
     public var droppedMessageCount: Int { shared.messages.droppedCount }
 
+    /// How often and how long the client held messages back at the broker because the consumer
+    /// lagged, and how full its buffer got.
+    public var flowStatistics: MQTTFlowStatistics { shared.messages.buffer.statistics }
+
     public var state: MQTTConnectionState { shared.state }
+
+    /// The most publishes this client had outstanding at once (for tests of pipelining).
+    func peakOutstandingPublishes() async -> Int {
+        let id = self.id
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            loop.core.submit { core in
+                continuation.resume(returning: core.connections[id]?.peakOutstandingPublishes ?? 0)
+            }
+        }
+    }
 
     /// The current state, then every change, until the client is closed.
     public func stateUpdates() -> AsyncStream<MQTTConnectionState> {
@@ -162,14 +193,10 @@ final class ClientShared: Sendable {
     }
 
     let messages: MQTTMessageStream
-    private let messageContinuation: AsyncStream<MQTTMessage>.Continuation
     private let box = Mutex(StateBox())
 
-    init(bufferSize: Int) {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: MQTTMessage.self, bufferingPolicy: .bufferingNewest(bufferSize))
-        messages = MQTTMessageStream(stream: stream, dropCounter: MessageDropCounter())
-        messageContinuation = continuation
+    init(bufferSize: Int, onConsumerCaughtUp: @escaping @Sendable () -> Void) {
+        messages = MQTTMessageStream(buffer: IncomingBuffer(highWater: bufferSize, onResume: onConsumerCaughtUp))
     }
 
     var state: MQTTConnectionState { box.withLock { $0.current } }
@@ -201,13 +228,7 @@ final class ClientShared: Sendable {
 
     func finish() {
         _ = markClosed()
-        messageContinuation.finish()
-    }
-
-    func deliver(_ message: MQTTMessage) {
-        if case .dropped = messageContinuation.yield(message) {
-            messages.dropCounter.increment()
-        }
+        messages.buffer.finish()
     }
 
     func stateUpdates() -> AsyncStream<MQTTConnectionState> {

@@ -132,7 +132,9 @@ final class LoopCore: @unchecked Sendable {
             for connection in connections.values {
                 let socket = connection.socket
                 guard socket >= 0 else { continue }
-                var events = Int16(POLLIN)
+                // Not reading is this client's flow control (see `Connection.wantsRead`); poll(2)
+                // still reports a hang-up or error.
+                var events: Int16 = connection.wantsRead ? Int16(POLLIN) : 0
                 if connection.wantsWrite { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: socket, events: events, revents: 0))
                 owners.append(connection)

@@ -45,6 +45,17 @@ enum MosquittoResult {
         }
     }
 
+    /// Like `error(code:errno:)`, for `mosquitto_publish_v5`. With MQTT 5 the broker announces its
+    /// maximum packet size in CONNACK and libmosquitto refuses a larger publish before sending it:
+    /// that is the broker's refusal, reported as its reason code 0x95 (packet too large) so callers
+    /// see one error for it whichever side noticed.
+    static func publishError(code: Int32, errno savedErrno: Int32) -> MQTTError {
+        if code == MOSQ_ERR_OVERSIZE_PACKET.rawValue {
+            return .publishRejected(reasonCode: Int(MQTT_RC_PACKET_TOO_LARGE.rawValue))
+        }
+        return error(code: code, errno: savedErrno)
+    }
+
     /// Maps a CONNACK code (v3.1.1 return code or v5 reason code) to an error.
     ///
     /// mosquitto 2.x answers a wrong username or password with "not authorized" (5 / 0x87), not
