@@ -43,6 +43,7 @@ import Testing
         }
         #expect(received.sorted() == Array(0..<total))
         let statistics = consumer.flowStatistics
+        print("slow consumer, \(total) QoS 1 messages: \(statistics)")
         #expect(statistics.pauseCount > 0)
         #expect(statistics.pausedDuration > .zero)
         #expect(statistics.undeliveredCount == 0)
