@@ -110,7 +110,7 @@ func configs(_ actions: [EngineAction]) -> [(device: DeviceID, payload: [UInt8])
 }
 
 func events(_ actions: [EngineAction]) -> [String] {
-    actions.compactMap { if case .publishEvent(let r) = $0 { return r.type } else { return nil } }
+    actions.compactMap { if case .publishEvent(let r) = $0 { return r.type.rawValue } else { return nil } }
 }
 
 let officeProfile = WiFiProfile(ssid: "Office", encryption: .psk2, key: "correct horse battery")

@@ -202,9 +202,9 @@ struct RegistryTests {
     @Test func auditLogKeepsOrder() throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.appendAudit(AuditRecord(ts: 1, type: "device.pending", device: "x"))
-        try t.registry.appendAudit(AuditRecord(ts: 2, type: "device.enrolled", device: "x"))
-        #expect(try t.registry.auditLog().map(\.type) == ["device.pending", "device.enrolled"])
+        try t.registry.appendAudit(AuditRecord(ts: 1, type: .devicePending, device: "x"))
+        try t.registry.appendAudit(AuditRecord(ts: 2, type: .deviceEnrolled, device: "x"))
+        #expect(try t.registry.auditLog().map(\.type) == [.devicePending, .deviceEnrolled])
     }
 }
 

@@ -68,14 +68,14 @@ public final class ProvisioningEngine: Sendable {
             guard previous?.publicKey != publicKey else { return [] }
             return [
                 try audit(
-                    "device.pending", device: id, fingerprint: pending.fingerprint, detail: "not enrolled; nothing sent"
+                    .devicePending, device: id, fingerprint: pending.fingerprint, detail: "not enrolled; nothing sent"
                 )
             ]
         }
         guard device.publicKey == publicKey else {
             return [
                 try audit(
-                    "device.key_mismatch", device: id, fingerprint: fingerprint,
+                    .deviceKeyMismatch, device: id, fingerprint: fingerprint,
                     detail: "hello key differs from the enrolled key \(device.fingerprint); nothing sent")
             ]
         }
@@ -103,7 +103,8 @@ public final class ProvisioningEngine: Sendable {
         if report.state == .applied || report.state == .failed, seq == device.lastSeq {
             return [
                 try audit(
-                    "device.\(report.state.rawValue)", device: id, seq: seq, state: report.state, reason: report.reason)
+                    report.state == .applied ? .deviceApplied : .deviceFailed, device: id, seq: seq,
+                    state: report.state, reason: report.reason)
             ]
         }
         if device.confirmsRevoke(report.state, seq: seq) {
@@ -111,7 +112,7 @@ public final class ProvisioningEngine: Sendable {
             // to log in and receive it.
             return [
                 .clearConfig(device: id), .removeBrokerAccount(device: id),
-                try audit("device.reset", device: id, seq: seq, state: report.state),
+                try audit(.deviceReset, device: id, seq: seq, state: report.state),
             ]
         }
         return []
@@ -127,7 +128,7 @@ public final class ProvisioningEngine: Sendable {
         return [
             .publishConfig(device: id, payload: Array((device.envelope ?? "").utf8)),
             try audit(
-                "config.sealed", device: id, seq: device.lastSeq, detail: "profile \(stored.name) (\(reason))"),
+                .configSealed, device: id, seq: device.lastSeq, detail: "profile \(stored.name) (\(reason))"),
         ]
     }
 
@@ -145,7 +146,7 @@ public final class ProvisioningEngine: Sendable {
     }
 
     private func audit(
-        _ type: String, device: DeviceID? = nil, fingerprint: String? = nil, seq: Int64? = nil,
+        _ type: AuditEventType, device: DeviceID? = nil, fingerprint: String? = nil, seq: Int64? = nil,
         state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
     ) throws -> EngineAction {
         let record = try registry.appendAudit(
@@ -173,7 +174,7 @@ public final class ProvisioningEngine: Sendable {
             let own = RequestContext(id: header.id, replyTo: ownReplyTo, operatorName: operatorName)
             var actions: [EngineAction] = []
             if let event = try? audit(
-                "ops.rejected",
+                .opsRejected,
                 detail:
                     "request \(header.id) asked for replies on '\(header.replyTo.prefix(200))', not its own reply topic",
                 operatorName: operatorName)
@@ -251,7 +252,7 @@ public final class ProvisioningEngine: Sendable {
             actions += brokerAccountActions(enrolled: device, id: id, before: before)
             actions.append(
                 try audit(
-                    "device.enrolled", device: id, fingerprint: device.fingerprint,
+                    .deviceEnrolled, device: id, fingerprint: device.fingerprint,
                     detail: device.groupName.map { "group \($0)" }, operatorName: context.operatorName))
         }
         return (actions, EnrollResult(enrolled: summaries))
@@ -290,7 +291,7 @@ public final class ProvisioningEngine: Sendable {
             id: args.device.rawValue, expectedFingerprint: args.fingerprint, group: args.group, now: now())
         let accounts = brokerAccountActions(enrolled: device, id: args.device, before: before)
         let event = try audit(
-            "device.enrolled", device: args.device, fingerprint: device.fingerprint, detail: "approved from pending",
+            .deviceEnrolled, device: args.device, fingerprint: device.fingerprint, detail: "approved from pending",
             operatorName: context.operatorName)
         return (
             accounts + [event],
@@ -322,7 +323,7 @@ public final class ProvisioningEngine: Sendable {
         }
         let saved = try registry.saveProfile(StoredProfile(name: args.name, profile: profile), now: now())
         let event = try audit(
-            "profile.saved", detail: "profile \(saved.name) revision \(saved.revision)",
+            .profileSaved, detail: "profile \(saved.name) revision \(saved.revision)",
             operatorName: context.operatorName)
         return ([event], ProfileAddResult(name: saved.name, revision: saved.revision))
     }
@@ -333,7 +334,7 @@ public final class ProvisioningEngine: Sendable {
 
     private func profileRemove(_ args: NameArgs, _ context: RequestContext) throws -> ([EngineAction], NameArgs) {
         try registry.removeProfile(args.name)
-        let event = try audit("profile.removed", detail: "profile \(args.name)", operatorName: context.operatorName)
+        let event = try audit(.profileRemoved, detail: "profile \(args.name)", operatorName: context.operatorName)
         return ([event], args)
     }
 
@@ -362,7 +363,7 @@ public final class ProvisioningEngine: Sendable {
         }
         let target = args.group.map { "group \($0)" } ?? devices.map(\.rawValue).joined(separator: ",")
         let event = try audit(
-            "profile.assigned", detail: "profile \(args.profile) to \(target)", operatorName: context.operatorName)
+            .profileAssigned, detail: "profile \(args.profile) to \(target)", operatorName: context.operatorName)
         return ([event], AssignResult(profile: args.profile, devices: devices, group: args.group))
     }
 
@@ -411,7 +412,7 @@ public final class ProvisioningEngine: Sendable {
                 servicePrivateKey: identity.privateKey)
         }
         let event = try audit(
-            "device.revoked", device: id, fingerprint: device.fingerprint, seq: device.lastSeq,
+            .deviceRevoked, device: id, fingerprint: device.fingerprint, seq: device.lastSeq,
             operatorName: context.operatorName)
         return (
             [

@@ -86,7 +86,7 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
 
     public var id: Int64?
     public var ts: Int64
-    public var type: String
+    public var type: AuditEventType
     public var device: String?
     public var fingerprint: String?
     public var seq: Int64?
@@ -96,7 +96,7 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
     public var operatorName: String?
 
     public init(
-        ts: Int64, type: String, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
+        ts: Int64, type: AuditEventType, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
         state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
     ) {
         self.ts = ts
@@ -146,6 +146,7 @@ extension ReasonCode: DatabaseValueConvertible {}
 extension PayloadKind: DatabaseValueConvertible {}
 extension WiFiEncryption: DatabaseValueConvertible {}
 extension EAPType: DatabaseValueConvertible {}
+extension AuditEventType: DatabaseValueConvertible {}
 
 extension AuditRecord {
     /// The `P/v1/events` payload of this record; a longer `detail` is cut to the event's limit.
@@ -159,7 +160,7 @@ extension AuditRecord {
         if let device { id = try DeviceID(device) }
         let event = AuditEvent(
             type: type, device: id, fingerprint: fingerprint,
-            seq: seq.map { UInt64(max(0, $0)) }, state: state?.rawValue, reason: reason?.rawValue, detail: detail,
+            seq: seq.map { UInt64(max(0, $0)) }, state: state, reason: reason, detail: detail,
             operatorName: operatorName, ts: ts)
         return try MessageCodec.encode(event)
     }

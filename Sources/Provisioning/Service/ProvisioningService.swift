@@ -202,7 +202,7 @@ public struct ProvisioningService: Service {
                     try await client.publish(topics.config(device), payload: [], qos: .atLeastOnce, retain: true)
                 case .publishEvent(let record):
                     logger.info(
-                        "\(record.type)",
+                        "\(record.type.rawValue)",
                         metadata: [
                             "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
                             "detail": "\(record.detail ?? "")",
