@@ -81,6 +81,8 @@ struct GroupAssignmentRow: Codable, Sendable, Hashable, FetchableRecord, Persist
 }
 
 /// One audit log entry; mirrors what is published on `P/v1/events`. Never holds a secret.
+///
+/// Made by the engine core only (its memberwise initializer), stored by the registry.
 public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "audit"
 
@@ -94,21 +96,6 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
     public var reason: ReasonCode?
     public var detail: String?
     public var operatorName: String?
-
-    public init(
-        ts: Int64, type: AuditEventType, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
-        state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
-    ) {
-        self.ts = ts
-        self.type = type
-        self.device = device
-        self.fingerprint = fingerprint
-        self.seq = seq
-        self.state = state
-        self.reason = reason
-        self.detail = detail
-        self.operatorName = operatorName
-    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
