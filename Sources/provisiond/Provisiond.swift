@@ -40,7 +40,7 @@ struct Provisiond: AsyncParsableCommand {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
             let topics = try TopicTree(prefix: prefix)
-            let engine = ProvisioningEngine(registry: registry, identity: identity, topics: topics)
+            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {

@@ -1,7 +1,10 @@
+import Crypto
 import FleetProtocol
 import Foundation
-import Provisioning
+import Synchronization
 import Testing
+
+@testable import Provisioning
 
 /// A fresh registry in its own temporary directory, removed at the end of the test.
 struct TemporaryRegistry {
@@ -31,12 +34,16 @@ struct RegistryTests {
         #expect(try t.registry.journalMode() == "wal")
     }
 
-    @Test func profileSecretsAreNotStoredInPlaintext() throws {
+    @Test func profileSecretsAreNotStoredInPlaintext() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         let secret = "sup3r-secret-wifi-key-\(UUID().uuidString)"
-        try t.registry.saveProfile(
-            StoredProfile(name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: secret)), now: 1)
+        try await t.registry.write([
+            .saveProfile(
+                StoredProfile(
+                    name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: secret), revision: 1),
+                at: 1)
+        ])
         #expect(try t.registry.profile("office")?.profile.key == secret)
         // Checkpoint nothing by hand: scan the database and its WAL for the key bytes.
         for suffix in ["", "-wal"] {
@@ -45,166 +52,140 @@ struct RegistryTests {
         }
     }
 
-    @Test func anotherServiceKeyCannotReadProfileSecrets() throws {
+    @Test func anotherServiceKeyCannotReadProfileSecrets() async throws {
         let t = try TemporaryRegistry(serviceKey: Array(repeating: 7, count: 32))
         defer { t.remove() }
-        try t.registry.saveProfile(
-            StoredProfile(name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: "12345678")),
-            now: 1)
+        try await t.registry.write([
+            .saveProfile(
+                StoredProfile(
+                    name: "office", profile: WiFiProfile(ssid: "Office", encryption: .psk2, key: "12345678"),
+                    revision: 1),
+                at: 1)
+        ])
         let other = try Registry(path: t.path, cipher: AtRestCipher(servicePrivateKey: Array(repeating: 8, count: 32)))
         #expect(throws: ProvisioningError.self) { try other.profile("office") }
+        await #expect(throws: ProvisioningError.self) { try await other.transact(.fleet) { _ in Decision() } }
     }
 
-    @Test func savingAProfileAgainBumpsItsRevision() throws {
+    @Test func savedProfileKeepsItsRevisionAndReplacesTheOldOne() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        let first = try t.registry.saveProfile(
-            StoredProfile(name: "p", profile: WiFiProfile(ssid: "A", encryption: .none)), now: 1)
-        let second = try t.registry.saveProfile(
-            StoredProfile(name: "p", profile: WiFiProfile(ssid: "B", encryption: .none)), now: 2)
-        #expect(first.revision == 1)
-        #expect(second.revision == 2)
-        #expect(try t.registry.profile("p")?.profile.ssid == "B")
+        try await t.registry.write([
+            .saveProfile(
+                StoredProfile(name: "p", profile: WiFiProfile(ssid: "A", encryption: .none), revision: 1), at: 1)
+        ])
+        try await t.registry.write([
+            .saveProfile(
+                StoredProfile(name: "p", profile: WiFiProfile(ssid: "B", encryption: .none), revision: 2), at: 2)
+        ])
+        let saved = try #require(try t.registry.profile("p"))
+        #expect(saved.revision == 2)
+        #expect(saved.profile.ssid == "B")
     }
 
-    @Test func enrollIsIdempotentForTheSameKeyAndRefusesAnotherKey() throws {
+    @Test func deviceScopeLoadsTheDeviceItsPendingEntryAndTheProfileThatApplies() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: "g", now: 1)
-        try t.registry.enroll(id: "d1", publicKey: key, fingerprint: "f", group: nil, now: 2)
-        #expect(try t.registry.device("d1")?.groupName == "g")
-        #expect(
-            throws: ProvisioningError(.keyConflict, "device 'd1' is enrolled with another key (f); revoke it first")
-        ) {
-            try t.registry.enroll(
-                id: "d1", publicKey: Data(repeating: 2, count: 32), fingerprint: "x", group: nil, now: 3)
+        let g = StoredProfile(name: "g", profile: WiFiProfile(ssid: "G", encryption: .none), revision: 1)
+        let own = StoredProfile(name: "own", profile: WiFiProfile(ssid: "O", encryption: .none), revision: 1)
+        var b = DeviceRecord.enrolled(id: "b", publicKey: key, fingerprint: "f", group: "lab", now: 1)
+        b.profile = "own"
+        try await t.registry.write([
+            .saveProfile(g, at: 1), .saveProfile(own, at: 1), .assignGroup("lab", profile: "g", at: 1),
+            .saveDevice(.enrolled(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1)), .saveDevice(b),
+            .savePending(.afterHello(nil, id: "p", publicKey: key, fingerprint: "fp", now: 1)),
+        ])
+        let a = try await t.registry.loaded(.device("a"))
+        #expect(a.devices.keys.sorted() == ["a"])
+        #expect(a.profiles.keys.sorted() == ["g"])
+        #expect(a.groupProfiles == ["lab": "g"])
+        #expect(a.pending.isEmpty)
+        #expect(try await t.registry.loaded(.device("b")).profiles.keys.sorted() == ["own"])
+        #expect(try await t.registry.loaded(.device("p")).pending.keys.sorted() == ["p"])
+        let fleet = try await t.registry.loaded(.fleet)
+        #expect(fleet.devices.count == 2 && fleet.profiles.count == 2 && fleet.pending.count == 1)
+        // What the registry loads is what the in-memory double hands out for the same scope.
+        for scope: StateScope in [.device("a"), .device("b"), .device("p"), .unacknowledged, .fleet] {
+            #expect(try await t.registry.loaded(scope) == fleet.scoped(to: scope))
         }
     }
 
-    @Test func approveMovesAPendingDeviceIntoTheRegistry() throws {
+    @Test func unacknowledgedScopeLoadsOnlyDevicesWaitingForAnAcknowledgement() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
-        try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 1)
-        try t.registry.recordPending(id: "d2", publicKey: key, fingerprint: "fp", now: 2)
-        #expect(try t.registry.pendingDevices().map(\.helloCount) == [2])
-        let (before, device) = try t.registry.approve(id: "d2", expectedFingerprint: "fp", group: "lab", now: 3)
-        #expect(before == nil)
-        #expect(device.fingerprint == "fp")
+        var waiting = DeviceRecord.enrolled(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
+        waiting.recordEnvelope("{}", kind: .wifi, seq: 1, assignment: "p@1", now: 2)
+        try await t.registry.write([
+            .saveDevice(waiting), .saveDevice(.enrolled(id: "b", publicKey: key, fingerprint: "f", group: nil, now: 1)),
+        ])
+        #expect(try await t.registry.loaded(.unacknowledged).devices.keys.sorted() == ["a"])
+    }
+
+    @Test func aDecisionThatThrowsWritesNothing() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        await #expect(throws: OperatorError.self) {
+            _ = try await t.registry.transact(.fleet) { _ in
+                throw OperatorError(.badRequest, "no")
+            }
+        }
+        #expect(try t.registry.devices().isEmpty)
+    }
+
+    @Test func engineOverTheRegistryPersistsItsDecisions() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let f = try EngineFixture()
+        let engine = ProvisioningEngine(
+            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"), now: { 1_800_000_000 })
+        let device = TestDevice(id: "omega-1")
+        let pending = try await engine.handle(.hello(device: device.id, publicKey: device.publicKey))
+        #expect(events(pending) == ["device.pending"])
+        let approve = try MessageCodec.encode(
+            OperatorRequest(
+                id: "r1", op: .approve, replyTo: "bootstrap/v1/ops/reply/alice/r1",
+                arguments: ApproveArgs(
+                    device: device.id, group: "lab", fingerprint: Fingerprint.of(device.key.publicKey))))
+        _ = try await engine.handle(.operatorRequest(payload: approve, from: "alice"))
+        #expect(try t.registry.device("omega-1")?.groupName == "lab")
         #expect(try t.registry.pendingDevices().isEmpty)
-        #expect(throws: ProvisioningError.self) {
-            try t.registry.approve(id: "nope", expectedFingerprint: "fp", group: nil, now: 4)
+        let revoke = try MessageCodec.encode(
+            OperatorRequest(
+                id: "r2", op: .revoke, replyTo: "bootstrap/v1/ops/reply/alice/r2",
+                arguments: DeviceArgs(device: device.id)))
+        _ = try await engine.handle(.operatorRequest(payload: revoke, from: "alice"))
+        #expect(configs(try await engine.handle(.connected)).map(\.device) == ["omega-1"])
+        let status = DeviceStatus(device: device.id, state: .reset, seq: 1, ts: 1_800_000_000)
+        #expect(try await engine.handle(.status(status)).first == .clearConfig(device: device.id))
+        #expect(try await engine.handle(.connected).isEmpty)
+        #expect(
+            try t.registry.auditLog().map(\.type) == [.devicePending, .deviceEnrolled, .deviceRevoked, .deviceReset])
+    }
+
+    @Test func auditLogKeepsOrder() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try await t.registry.write([.appendAudit(AuditRecord(ts: 1, type: .devicePending, device: "x"))])
+        try await t.registry.write([.appendAudit(AuditRecord(ts: 2, type: .deviceEnrolled, device: "x"))])
+        #expect(try t.registry.auditLog().map(\.type) == [.devicePending, .deviceEnrolled])
+    }
+}
+
+extension Registry {
+    /// Writes `changes` as one decision would.
+    func write(_ changes: [StateChange]) async throws {
+        _ = try await transact(.fleet) { _ in Decision(changes: changes) }
+    }
+
+    /// What a decision on `scope` would see.
+    func loaded(_ scope: StateScope) async throws -> FleetState {
+        final class Seen: Sendable { let state = Mutex(FleetState()) }
+        let seen = Seen()
+        _ = try await transact(scope) { state in
+            seen.state.withLock { $0 = state }
+            return Decision()
         }
-    }
-
-    @Test func approveWithTheFingerprintOfAReplacedPendingKeyEnrollsNothing() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        let attacker = Data(repeating: 7, count: 32)
-        // The operator reads "fp-real" in `pending`, then the attacker's hello replaces the pending key.
-        try t.registry.recordPending(id: "d3", publicKey: key, fingerprint: "fp-real", now: 1)
-        try t.registry.recordPending(id: "d3", publicKey: attacker, fingerprint: "fp-evil", now: 2)
-        #expect(throws: ProvisioningError.self) {
-            try t.registry.approve(id: "d3", expectedFingerprint: "fp-real", group: nil, now: 3)
-        }
-        #expect(try t.registry.device("d3") == nil)
-        #expect(try t.registry.pendingDevices().map(\.id) == ["d3"])
-    }
-
-    @Test func approveIsRefusedOnceAPendingIDAnnouncedTwoKeys() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        let attacker = Data(repeating: 7, count: 32)
-        try t.registry.recordPending(id: "d4", publicKey: attacker, fingerprint: "fp-evil", now: 1)
-        try t.registry.recordPending(id: "d4", publicKey: key, fingerprint: "fp-real", now: 2)
-        // The latest key is the real one, yet two keys were seen: nobody can say which is the device.
-        do {
-            try t.registry.approve(id: "d4", expectedFingerprint: "fp-real", group: nil, now: 3)
-            Issue.record("approve should have been refused")
-        } catch {
-            #expect(error.code == .conflictingKeys)
-            #expect(error.message.hasPrefix("conflicting keys seen for d4: fp-evil, fp-real;"))
-            #expect(error.message.contains("re-verify the device") || error.message.contains("Re-verify the device"))
-        }
-        #expect(try t.registry.device("d4") == nil)
-    }
-
-    @Test func pendingRemembersAtMostEightDistinctKeys() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        for i in 0..<20 {
-            try t.registry.recordPending(
-                id: "d5", publicKey: Data(repeating: UInt8(i), count: 32), fingerprint: "fp\(i)", now: Int64(i))
-        }
-        let pending = try #require(try t.registry.pendingDevices().first)
-        #expect(pending.seenFingerprintList == (0..<8).map { "fp\($0)" })
-        #expect(pending.fingerprint == "fp19")
-    }
-
-    @Test func deviceAssignmentWinsOverGroupAssignment() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        try t.registry.saveProfile(StoredProfile(name: "g", profile: WiFiProfile(ssid: "G", encryption: .none)), now: 1)
-        try t.registry.saveProfile(
-            StoredProfile(name: "own", profile: WiFiProfile(ssid: "O", encryption: .none)), now: 1)
-        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1)
-        try t.registry.enroll(id: "b", publicKey: key, fingerprint: "f", group: "lab", now: 1)
-        try t.registry.assign(profile: "g", group: "lab", now: 2)
-        try t.registry.assign(profile: "own", devices: ["b"], now: 2)
-        #expect(try t.registry.effectiveProfile(for: t.registry.requireDevice("a"))?.name == "g")
-        #expect(try t.registry.effectiveProfile(for: t.registry.requireDevice("b"))?.name == "own")
-    }
-
-    @Test func assigningUnknownProfileOrDeviceChangesNothing() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
-        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        #expect(throws: ProvisioningError.self) { try t.registry.assign(profile: "missing", devices: ["a"], now: 2) }
-        #expect(throws: ProvisioningError.self) {
-            try t.registry.assign(profile: "p", devices: ["a", "ghost"], now: 2)
-        }
-        #expect(try t.registry.requireDevice("a").profile == nil)
-    }
-
-    @Test func removingAnAssignedProfileIsRefused() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        try t.registry.saveProfile(StoredProfile(name: "p", profile: WiFiProfile(ssid: "P", encryption: .none)), now: 1)
-        try t.registry.assign(profile: "p", group: "lab", now: 1)
-        #expect(throws: ProvisioningError.self) { try t.registry.removeProfile("p") }
-        try t.registry.assign(profile: nil, group: "lab", now: 2)
-        try t.registry.removeProfile("p")
-        #expect(try t.registry.profile("p") == nil)
-    }
-
-    @Test func onlyAStatusForTheLatestSeqAcknowledgesTheEnvelope() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        try t.registry.enroll(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
-        try t.registry.storeNewEnvelope(device: "a", kind: .wifi, assignment: "p@1", now: 2) { _, seq in
-            "{\"seq\":\(seq)}"
-        }
-        try t.registry.storeNewEnvelope(device: "a", kind: .wifi, assignment: "p@2", now: 3) { _, seq in
-            "{\"seq\":\(seq)}"
-        }
-        #expect(try t.registry.unacknowledgedDevices().map(\.id) == ["a"])
-        try t.registry.recordStatus(device: "a", state: .applied, seq: 1, reason: nil, detail: nil, now: 4)
-        #expect(try t.registry.requireDevice("a").state == .sent)
-        try t.registry.recordStatus(device: "a", state: .failed, seq: 2, reason: .authFailed, detail: nil, now: 5)
-        let device = try t.registry.requireDevice("a")
-        #expect(device.state == .failed)
-        #expect(device.statusReason == .authFailed)
-        #expect(device.lastSeq == 2)
-        #expect(device.envelope == "{\"seq\":2}")
-        #expect(try t.registry.unacknowledgedDevices().isEmpty)
-    }
-
-    @Test func auditLogKeepsOrder() throws {
-        let t = try TemporaryRegistry()
-        defer { t.remove() }
-        try t.registry.appendAudit(AuditRecord(ts: 1, type: "device.pending", device: "x"))
-        try t.registry.appendAudit(AuditRecord(ts: 2, type: "device.enrolled", device: "x"))
-        #expect(try t.registry.auditLog().map(\.type) == ["device.pending", "device.enrolled"])
+        return seen.state.withLock { $0 }
     }
 }
 

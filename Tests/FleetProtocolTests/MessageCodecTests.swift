@@ -338,7 +338,7 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         let ss = ServiceStatus(state: .online, kid: Fingerprint.of(key), version: "0.1.0", ts: 5)
         #expect(try MessageCodec.decode(ServiceStatus.self, from: MessageCodec.encode(ss)) == ss)
         let ev = AuditEvent(
-            type: "device.pending", device: id, fingerprint: Fingerprint.of(key), operatorName: "alice", ts: 9)
+            type: .devicePending, device: id, fingerprint: Fingerprint.of(key), operatorName: "alice", ts: 9)
         let evJSON = try MessageCodec.encodeString(ev)
         #expect(evJSON.contains(#""operator":"alice""#))
         #expect(try MessageCodec.decode(AuditEvent.self, from: Array(evJSON.utf8)) == ev)
@@ -408,5 +408,45 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         let value = try JSONValue(encoding: args)
         #expect(try value.decode(PushArgs.self) == args)
         #expect(throws: ProtocolError.self) { try JSONValue.object([:]).decode(PushArgs.self) }
+    }
+}
+
+@Suite("Audit events")
+struct AuditEventTests {
+    @Test(arguments: AuditEventType.allCases)
+    func everyEventTypeRoundTripsUnderItsWireName(_ type: AuditEventType) throws {
+        let event = AuditEvent(type: type, ts: 1_795_312_345)
+        let json = try MessageCodec.encodeString(event)
+        #expect(json.contains(#""type":"\#(type.rawValue)""#))
+        #expect(try MessageCodec.decode(AuditEvent.self, from: Array(json.utf8)) == event)
+    }
+
+    @Test(arguments: [
+        #"{"v":1,"type":"device.exploded","ts":1795312345}"#,
+        #"{"v":1,"type":"device.failed","state":"pending","ts":1795312345}"#,
+        #"{"v":1,"type":"device.failed","state":"failed","reason":"bored","ts":1795312345}"#,
+    ])
+    func unknownTypeStateOrReasonIsRejectedOnDecode(_ json: String) {
+        #expect(throws: ProtocolError.self) { try MessageCodec.decode(AuditEvent.self, from: Array(json.utf8)) }
+    }
+
+    @Test func failedEventKeepsItsWireBytes() throws {
+        let json =
+            #"{"device":"omega-a1b2","reason":"auth_failed","seq":3,"state":"failed","ts":1795312345,"type":"device.failed","v":1}"#
+        let event = try MessageCodec.decode(AuditEvent.self, from: Array(json.utf8))
+        #expect(event.state == .failed && event.reason == .authFailed)
+        #expect(try MessageCodec.encodeString(event) == json)
+    }
+
+    /// Topics.md lists every type provisiond emits; the enum and the document agree.
+    @Test func topicsDocumentListsExactlyTheEventTypes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Topics.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let section = try #require(text.range(of: "Audit event `type`s"))
+        let paragraph = String(text[section.upperBound...]).components(separatedBy: "\n\n")[0]
+        for type in AuditEventType.allCases {
+            #expect(paragraph.contains("`\(type.rawValue)`"), "Topics.md lacks \(type.rawValue)")
+        }
     }
 }

@@ -35,6 +35,23 @@ import Testing
         }
     }
 
+    /// The agent's rule (agent/src/profile.c, `plain_text`): bytes 0x00–0x1F and 0x7F are refused in the
+    /// text fields, anything else of UTF-8 (C1 controls' encodings included) is not.
+    @Test(arguments: ["\u{0}", "\u{1}", "\t", "\n", "\r", "\u{1B}", "\u{1F}", "\u{7F}"])
+    func controlCharactersAreRefusedInSSIDIdentityAndPassword(_ control: String) {
+        #expect(issues(psk("password1", ssid: "Pre\(control)mises")) == ["ssid"])
+        let eap = WiFiProfile(
+            ssid: "Corp", encryption: .wpa2, eapType: .peap, identity: "dev\(control)@corp", password: "p\(control)w")
+        #expect(issues(eap) == ["identity", "password"])
+        #expect(!eap.validate().contains { $0.message.contains("p\(control)w") })
+    }
+
+    @Test func textFieldsAcceptPrintableAndNonASCIIText() {
+        #expect(issues(psk("password1", ssid: "Café ~ 📶 \u{80}\u{9F}")).isEmpty)
+        let eap = WiFiProfile(ssid: "Corp", encryption: .wpa2, eapType: .ttls, identity: "dév ~@corp", password: "p w~")
+        #expect(issues(eap).isEmpty)
+    }
+
     @Test func keyIsRequiredForPSKAndAbsentOtherwise() {
         #expect(issues(psk(nil)) == ["key"])
         #expect(issues(psk(nil, encryption: .none)).isEmpty)

@@ -36,3 +36,25 @@ public enum ReasonCode: String, WireEnum {
 public enum ServiceState: String, WireEnum {
     case online, offline
 }
+
+/// What an audit event on `P/v1/events` reports; the fixed list of Topics.md ("Service behaviour").
+public enum AuditEventType: String, WireEnum {
+    /// First hello of an unknown id, or a new key for it.
+    case devicePending = "device.pending"
+    /// A hello whose key differs from the enrolled key; `fingerprint` is the presented key's.
+    case deviceKeyMismatch = "device.key_mismatch"
+    case deviceEnrolled = "device.enrolled"
+    case deviceRevoked = "device.revoked"
+    /// The device confirmed a revoke.
+    case deviceReset = "device.reset"
+    case deviceApplied = "device.applied"
+    /// With `reason`.
+    case deviceFailed = "device.failed"
+    /// A new envelope; `seq`, and `detail` names the profile.
+    case configSealed = "config.sealed"
+    case profileSaved = "profile.saved"
+    case profileRemoved = "profile.removed"
+    case profileAssigned = "profile.assigned"
+    /// An operator request whose `reply_to` was not the requester's own reply topic.
+    case opsRejected = "ops.rejected"
+}

@@ -72,15 +72,15 @@ public struct AuditEvent: FleetMessage, Hashable {
     public static let maxDetailBytes = 1024
 
     public var v: Int
-    /// Event type, 1–64 of `[a-z0-9._-]`, e.g. `device.pending`.
-    public var type: String
+    /// What happened, e.g. `device.pending`.
+    public var type: AuditEventType
     public var device: DeviceID?
     public var fingerprint: String?
     public var seq: UInt64?
-    /// A device state or registry state, 1–32 of `[a-z0-9._-]`.
-    public var state: String?
-    /// A reason code (or another short code), 1–64 of `[a-z0-9._-]`.
-    public var reason: String?
+    /// The device state the event is about (`device.applied`, `device.failed`, `device.reset`).
+    public var state: DeviceState?
+    /// Why a device failed (`device.failed`).
+    public var reason: ReasonCode?
     public var detail: String?
     /// The operator who caused it (JSON field `operator`).
     public var operatorName: String?
@@ -92,8 +92,9 @@ public struct AuditEvent: FleetMessage, Hashable {
     }
 
     public init(
-        type: String, device: DeviceID? = nil, fingerprint: String? = nil, seq: UInt64? = nil,
-        state: String? = nil, reason: String? = nil, detail: String? = nil, operatorName: String? = nil, ts: Int64
+        type: AuditEventType, device: DeviceID? = nil, fingerprint: String? = nil, seq: UInt64? = nil,
+        state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil,
+        ts: Int64
     ) {
         self.v = protocolVersion
         self.type = type
@@ -110,11 +111,8 @@ public struct AuditEvent: FleetMessage, Hashable {
     public func validationIssues() -> [ValidationIssue] {
         var l = IssueList()
         l.version(v)
-        l.token("type", type, 1...64)
         if let fingerprint { l.fingerprint("fingerprint", fingerprint) }
         if let seq { l.seq("seq", seq, allowZero: true) }
-        if let state { l.token("state", state, 1...32) }
-        if let reason { l.token("reason", reason, 1...64) }
         if let detail {
             l.length("detail", detail, 0...Self.maxDetailBytes)
             l.noControl("detail", detail)
@@ -122,19 +120,5 @@ public struct AuditEvent: FleetMessage, Hashable {
         if let operatorName, let p = Identifier.problem(operatorName) { l.add("operator", p) }
         l.timestamp("ts", ts)
         return l.issues
-    }
-}
-
-extension IssueList {
-    /// 1…n bytes of `[a-z0-9._-]`.
-    mutating func token(_ field: String, _ s: String, _ range: ClosedRange<Int>) {
-        let ok =
-            range.contains(s.utf8.count)
-            && s.utf8.allSatisfy { b in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
-                    || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
-            }
-        if !ok { add(field, "must be \(range.lowerBound)–\(range.upperBound) of [a-z0-9._-]") }
     }
 }

@@ -86,7 +86,8 @@ public struct WiFiProfile: FleetMessage, Hashable, CustomStringConvertible, Cust
         if ssidBytes > Self.maxSSIDBytes {
             l.add("ssid", "is \(ssidBytes) bytes in UTF-8, at most \(Self.maxSSIDBytes) allowed")
         }
-        if ssid.utf8.contains(0) { l.add("ssid", "must not contain NUL") }
+        // The agent's rule too (agent/src/profile.c): uci's file and batch syntax cannot carry a control character.
+        l.noControl("ssid", ssid)
 
         if encryption.usesKey {
             if let key {
@@ -104,7 +105,7 @@ public struct WiFiProfile: FleetMessage, Hashable, CustomStringConvertible, Cust
             if eapType == nil { l.add("eap_type", "is required for encryption \(encryption.rawValue)") }
             if let identity {
                 l.length("identity", identity, 1...Self.maxEAPFieldBytes)
-                if identity.utf8.contains(0) { l.add("identity", "must not contain NUL") }
+                l.noControl("identity", identity)
             } else {
                 l.add("identity", "is required for encryption \(encryption.rawValue)")
             }
@@ -114,7 +115,7 @@ public struct WiFiProfile: FleetMessage, Hashable, CustomStringConvertible, Cust
                     if n < 1 || n > Self.maxEAPFieldBytes {
                         l.add("password", "is \(n) bytes, must be 1–\(Self.maxEAPFieldBytes)")
                     }
-                    if password.utf8.contains(0) { l.add("password", "must not contain NUL") }
+                    l.noControl("password", password)
                 } else {
                     l.add("password", "is required for eap_type \(eapType.rawValue)")
                 }

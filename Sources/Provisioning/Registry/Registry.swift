@@ -110,7 +110,7 @@ public final class Registry: Sendable {
         }
         migrator.registerMigration("v2-pending-seen-keys") { db in
             // Comma-separated fingerprints of every distinct key a pending id announced (at most
-            // `maxSeenPendingKeys`): more than one means somebody else also says hello as that id.
+            // `PendingDeviceRecord.maxSeenKeys`): more than one means somebody else also says hello as that id.
             try db.alter(table: "pendingDevice") { t in
                 t.add(column: "seenFingerprints", .text).notNull().defaults(to: "")
             }
@@ -119,298 +119,113 @@ public final class Registry: Sendable {
         return migrator
     }
 
-    /// How many distinct keys a pending entry remembers; more are not recorded (approval is refused anyway).
-    public static let maxSeenPendingKeys = 8
-
     /// The journal mode SQLite reports, `wal` for a healthy registry.
     public func journalMode() throws(ProvisioningError) -> String {
         try read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 
-    // MARK: - Devices
+    // MARK: - Engine store
 
-    /// Enrolls a device from its bootstrap URI data.
+    /// Loads `scope`, runs `decide` and applies its changes in one write transaction, on GRDB's
+    /// async API (the writer's queue, not the caller's thread).
     ///
-    /// Idempotent for the same key (updates the group when given); a revoked device may be enrolled
-    /// again and starts over. Removes a pending entry of the same id.
-    /// - Throws: `key_conflict` when the id is enrolled with another key.
-    @discardableResult
-    public func enroll(id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64)
-        throws(ProvisioningError)
-        -> DeviceRecord
+    /// Seqs are allocated by `decide` from the state loaded in this transaction, so several
+    /// provisiond processes sharing the registry never hand out the same seq twice.
+    /// - Throws: `decide`'s error as it is; ``ProvisioningError`` `storage` when SQLite fails,
+    ///   `secrets_unreadable` when a profile's secrets belong to another service key.
+    public func transact(_ scope: StateScope, _ decide: @escaping @Sendable (FleetState) throws -> Decision)
+        async throws -> Decision
     {
-        try write { db in
-            try Self.enroll(db, id: id, publicKey: publicKey, fingerprint: fingerprint, group: group, now: now).device
+        do {
+            return try await pool.write { [cipher] db in
+                let decision = try decide(try Self.load(scope, db, cipher: cipher))
+                try Self.apply(decision.changes, db, cipher: cipher)
+                return decision
+            }
+        } catch let error as DatabaseError {
+            throw ProvisioningError(.storage, "registry transaction failed: \(error)")
         }
     }
 
-    /// The enrollment inside the caller's write transaction; also returns the record before it.
-    private static func enroll(
-        _ db: Database, id: String, publicKey: Data, fingerprint: String, group: String?, now: Int64
-    ) throws -> (before: DeviceRecord?, device: DeviceRecord) {
-        if let before = try DeviceRecord.fetchOne(db, key: id) {
-            var existing = before
-            if existing.state == .revoked {
-                existing.startOver(publicKey: publicKey, fingerprint: fingerprint)
-            } else if existing.publicKey != publicKey {
-                throw ProvisioningError(
-                    .keyConflict,
-                    "device '\(id)' is enrolled with another key (\(existing.fingerprint)); revoke it first")
+    /// The registry rows `scope` covers, as engine state.
+    static func load(_ scope: StateScope, _ db: Database, cipher: AtRestCipher) throws -> FleetState {
+        var state = FleetState()
+        switch scope {
+        case .device(let id):
+            if let device = try DeviceRecord.fetchOne(db, key: id.rawValue) {
+                state.devices[device.id] = device
+                if let group = device.groupName, let row = try GroupAssignmentRow.fetchOne(db, key: group) {
+                    state.groupProfiles[group] = row.profile
+                }
+                if let name = device.profile ?? device.groupName.flatMap({ state.groupProfiles[$0] }),
+                    let row = try ProfileRow.fetchOne(db, key: name)
+                {
+                    state.profiles[name] = try profile(row, cipher: cipher)
+                }
             }
-            if let group { existing.groupName = group }
-            existing.updatedAt = now
-            try existing.update(db)
-            _ = try PendingDeviceRecord.deleteOne(db, key: id)
-            return (before, existing)
+            if let entry = try PendingDeviceRecord.fetchOne(db, key: id.rawValue) { state.pending[entry.id] = entry }
+        case .unacknowledged:
+            let request = DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
+            for device in try request.fetchAll(db) { state.devices[device.id] = device }
+        case .fleet:
+            for device in try DeviceRecord.fetchAll(db) { state.devices[device.id] = device }
+            for entry in try PendingDeviceRecord.fetchAll(db) { state.pending[entry.id] = entry }
+            for row in try GroupAssignmentRow.fetchAll(db) { state.groupProfiles[row.groupName] = row.profile }
+            for row in try ProfileRow.fetchAll(db) { state.profiles[row.name] = try profile(row, cipher: cipher) }
         }
-        let record = DeviceRecord(
-            id: id, publicKey: publicKey, fingerprint: fingerprint, groupName: group, profile: nil,
-            state: .enrolled, lastSeq: 0, envelope: nil, envelopeKind: nil, envelopeAssignment: nil,
-            acknowledged: true, statusState: nil, statusSeq: nil, statusReason: nil, statusDetail: nil,
-            statusAt: nil, createdAt: now, updatedAt: now)
-        try record.insert(db)
-        _ = try PendingDeviceRecord.deleteOne(db, key: id)
-        return (nil, record)
+        return state
     }
 
-    /// Enrolls a pending device with the key it announced, if that key has `expectedFingerprint`
-    /// (the one the operator compared with the device's label).
-    ///
-    /// Check and enrollment are one write transaction: a hello with another key arriving at any moment
-    /// cannot slip its key in between.
-    /// - Returns: the device record before (nil for a new device) and after the enrollment.
-    /// - Throws: `not_pending` when no hello from that id is on record; `fingerprint_mismatch` when the
-    ///   pending key has another fingerprint; `conflicting_keys` when the id announced more than one
-    ///   distinct key. Nothing changes in all these cases.
-    @discardableResult
-    public func approve(id: String, expectedFingerprint: String, group: String?, now: Int64) throws(ProvisioningError)
-        -> (before: DeviceRecord?, device: DeviceRecord)
-    {
-        try write { db in
-            guard let pending = try PendingDeviceRecord.fetchOne(db, key: id) else {
-                throw ProvisioningError(.notPending, "no pending device '\(id)'")
+    /// Writes the changes of a decision, in order. Profile secrets are sealed at rest here.
+    static func apply(_ changes: [StateChange], _ db: Database, cipher: AtRestCipher) throws {
+        for change in changes {
+            switch change {
+            case .saveDevice(let device): try device.save(db)
+            case .savePending(let entry): try entry.save(db)
+            case .deletePending(let id): _ = try PendingDeviceRecord.deleteOne(db, key: id)
+            case .saveProfile(let stored, let now):
+                let p = stored.profile
+                let sealed = try cipher.seal(ProfileSecrets(key: p.key, password: p.password), context: stored.name)
+                let createdAt = try ProfileRow.fetchOne(db, key: stored.name)?.createdAt ?? now
+                try ProfileRow(
+                    name: stored.name, ssid: p.ssid, encryption: p.encryption, hidden: p.hidden, bssid: p.bssid,
+                    eapType: p.eapType, identity: p.identity, caCert: p.caCert, secrets: sealed,
+                    revision: stored.revision, createdAt: createdAt, updatedAt: now
+                ).save(db)
+            case .deleteProfile(let name): _ = try ProfileRow.deleteOne(db, key: name)
+            case .assignGroup(let group, let profile, let now):
+                try GroupAssignmentRow(groupName: group, profile: profile, updatedAt: now).save(db)
+            case .appendAudit(let record): _ = try record.inserted(db)
             }
-            let seen = pending.seenFingerprintList
-            if seen.count > 1 {
-                throw ProvisioningError(
-                    .conflictingKeys,
-                    "conflicting keys seen for \(id): \(seen.joined(separator: ", ")); another party also says hello "
-                        + "as this device. Re-verify the device (its label) and enroll it by its bootstrap URI")
-            }
-            guard pending.fingerprint == expectedFingerprint.lowercased() else {
-                throw ProvisioningError(
-                    .fingerprintMismatch,
-                    "device '\(id)' announced fingerprint \(pending.fingerprint), not \(expectedFingerprint)")
-            }
-            return try Self.enroll(
-                db, id: id, publicKey: pending.publicKey, fingerprint: pending.fingerprint, group: group, now: now)
         }
     }
 
-    /// Records a hello from a device that is not enrolled. The latest key is the one shown, and every
-    /// distinct key is remembered (up to ``maxSeenPendingKeys``) so that an approval can see conflicts.
-    @discardableResult
-    public func recordPending(id: String, publicKey: Data, fingerprint: String, now: Int64) throws(ProvisioningError)
-        -> PendingDeviceRecord
-    {
-        try write { db in
-            var record =
-                try PendingDeviceRecord.fetchOne(db, key: id)
-                ?? PendingDeviceRecord(
-                    id: id, publicKey: publicKey, fingerprint: fingerprint, firstSeen: now, lastSeen: now,
-                    helloCount: 0, seenFingerprints: "")
-            var seen = record.seenFingerprintList
-            if !seen.contains(fingerprint), seen.count < Self.maxSeenPendingKeys {
-                seen.append(fingerprint)
-                record.seenFingerprints = seen.joined(separator: ",")
-            }
-            record.publicKey = publicKey
-            record.fingerprint = fingerprint
-            record.lastSeen = now
-            record.helloCount += 1
-            try record.save(db)
-            return record
-        }
-    }
+    // MARK: - Reads (tools and tests; the service goes through `transact`)
 
     public func device(_ id: String) throws(ProvisioningError) -> DeviceRecord? {
         try read { db in try DeviceRecord.fetchOne(db, key: id) }
-    }
-
-    /// The device, or `unknown_device`.
-    public func requireDevice(_ id: String) throws(ProvisioningError) -> DeviceRecord {
-        guard let device = try device(id) else { throw ProvisioningError(.unknownDevice, "no device '\(id)'") }
-        return device
     }
 
     public func devices() throws(ProvisioningError) -> [DeviceRecord] {
         try read { db in try DeviceRecord.order(Column("id")).fetchAll(db) }
     }
 
-    public func devices(inGroup group: String) throws(ProvisioningError) -> [DeviceRecord] {
-        try read { db in try DeviceRecord.filter(Column("groupName") == group).order(Column("id")).fetchAll(db) }
-    }
-
     public func pendingDevices() throws(ProvisioningError) -> [PendingDeviceRecord] {
         try read { db in try PendingDeviceRecord.order(Column("id")).fetchAll(db) }
-    }
-
-    /// Devices whose latest envelope was published but never acknowledged: what a restarted service
-    /// republishes, because the broker may have lost retained messages since its last autosave.
-    public func unacknowledgedDevices() throws(ProvisioningError) -> [DeviceRecord] {
-        try read { db in
-            try DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
-                .order(Column("id")).fetchAll(db)
-        }
-    }
-
-    /// Allocates the next seq and stores the envelope sealed with it, in one transaction.
-    ///
-    /// `seal` receives the new seq and returns the envelope JSON; it runs inside the write transaction,
-    /// so it must be quick and must not touch the registry.
-    @discardableResult
-    public func storeNewEnvelope(
-        device id: String, kind: PayloadKind, assignment: String?, now: Int64,
-        seal: @Sendable (DeviceRecord, Int64) throws -> String
-    ) throws -> DeviceRecord {
-        try pool.write { db in
-            guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                throw ProvisioningError(.unknownDevice, "no device '\(id)'")
-            }
-            let seq = device.lastSeq + 1
-            device.recordEnvelope(try seal(device, seq), kind: kind, seq: seq, assignment: assignment, now: now)
-            try device.update(db)
-            return device
-        }
-    }
-
-    /// Records a status report. Returns the updated device, or nil when the device is not enrolled.
-    ///
-    /// How the report moves the device's lifecycle is ``DeviceRecord/recordStatus(_:seq:reason:detail:now:)``.
-    @discardableResult
-    public func recordStatus(
-        device id: String, state: DeviceState, seq: Int64, reason: ReasonCode?, detail: String?, now: Int64
-    ) throws(ProvisioningError) -> DeviceRecord? {
-        try write { db in
-            guard var device = try DeviceRecord.fetchOne(db, key: id) else { return nil }
-            device.recordStatus(state, seq: seq, reason: reason, detail: detail, now: now)
-            try device.update(db)
-            return device
-        }
-    }
-
-    /// Sets or clears (`nil`) a device's own profile assignment.
-    public func assign(profile: String?, devices ids: [String], now: Int64) throws(ProvisioningError) {
-        try write { db in
-            if let profile, try ProfileRow.fetchOne(db, key: profile) == nil {
-                throw ProvisioningError(.unknownProfile, "no profile '\(profile)'")
-            }
-            for id in ids {
-                guard var device = try DeviceRecord.fetchOne(db, key: id) else {
-                    throw ProvisioningError(.unknownDevice, "no device '\(id)'")
-                }
-                device.profile = profile
-                device.updatedAt = now
-                try device.update(db)
-            }
-        }
-    }
-
-    /// Sets or clears (`nil`) a group's profile assignment.
-    public func assign(profile: String?, group: String, now: Int64) throws(ProvisioningError) {
-        try write { db in
-            guard let profile else {
-                _ = try GroupAssignmentRow.deleteOne(db, key: group)
-                return
-            }
-            if try ProfileRow.fetchOne(db, key: profile) == nil {
-                throw ProvisioningError(.unknownProfile, "no profile '\(profile)'")
-            }
-            try GroupAssignmentRow(groupName: group, profile: profile, updatedAt: now).save(db)
-        }
-    }
-
-    /// The profile that applies to a device: its own assignment, else its group's, else none.
-    public func effectiveProfile(for device: DeviceRecord) throws(ProvisioningError) -> StoredProfile? {
-        let name: String? = try read { db in
-            if let own = device.profile { return own }
-            guard let group = device.groupName else { return nil }
-            return try GroupAssignmentRow.fetchOne(db, key: group)?.profile
-        }
-        guard let name else { return nil }
-        return try profile(name)
-    }
-
-    // MARK: - Profiles
-
-    /// Adds or replaces a profile; a replacement gets the next revision. Secrets are sealed at rest.
-    /// - Returns: the profile as saved, with its revision.
-    @discardableResult
-    public func saveProfile(_ stored: StoredProfile, now: Int64) throws(ProvisioningError) -> StoredProfile {
-        let p = stored.profile
-        let sealed = try cipher.seal(ProfileSecrets(key: p.key, password: p.password), context: stored.name)
-        return try write { db in
-            let existing = try ProfileRow.fetchOne(db, key: stored.name)
-            let row = ProfileRow(
-                name: stored.name, ssid: p.ssid, encryption: p.encryption, hidden: p.hidden, bssid: p.bssid,
-                eapType: p.eapType, identity: p.identity, caCert: p.caCert, secrets: sealed,
-                revision: (existing?.revision ?? 0) + 1, createdAt: existing?.createdAt ?? now, updatedAt: now)
-            try row.save(db)
-            var saved = stored
-            saved.revision = row.revision
-            return saved
-        }
     }
 
     /// The profile with its secrets decrypted, or nil.
     public func profile(_ name: String) throws(ProvisioningError) -> StoredProfile? {
         guard let row = try read({ db in try ProfileRow.fetchOne(db, key: name) }) else { return nil }
+        return try Self.profile(row, cipher: cipher)
+    }
+
+    private static func profile(_ row: ProfileRow, cipher: AtRestCipher) throws(ProvisioningError) -> StoredProfile {
         let secrets = try cipher.open(row.secrets, context: row.name)
         let profile = WiFiProfile(
             ssid: row.ssid, encryption: row.encryption, key: secrets.key, hidden: row.hidden, bssid: row.bssid,
             eapType: row.eapType, identity: row.identity, password: secrets.password, caCert: row.caCert)
         return StoredProfile(name: row.name, profile: profile, revision: row.revision)
-    }
-
-    /// Every profile without its secrets, by name.
-    public func profiles() throws(ProvisioningError) -> [ProfileInfo] {
-        try read { db in
-            try ProfileRow.order(Column("name")).fetchAll(db).map { row in
-                ProfileInfo(
-                    name: row.name, ssid: row.ssid, encryption: row.encryption, hidden: row.hidden ?? false,
-                    revision: row.revision)
-            }
-        }
-    }
-
-    /// Removes a profile that nothing is assigned to.
-    /// - Throws: `unknown_profile`, or `profile_in_use` naming who uses it.
-    public func removeProfile(_ name: String) throws(ProvisioningError) {
-        try write { db in
-            guard try ProfileRow.fetchOne(db, key: name) != nil else {
-                throw ProvisioningError(.unknownProfile, "no profile '\(name)'")
-            }
-            let devices = try String.fetchAll(
-                db, sql: "SELECT id FROM device WHERE profile = ? AND state != 'revoked' ORDER BY id", arguments: [name]
-            )
-            let groups = try String.fetchAll(
-                db, sql: "SELECT groupName FROM groupAssignment WHERE profile = ? ORDER BY groupName", arguments: [name]
-            )
-            if !devices.isEmpty || !groups.isEmpty {
-                let users = (devices.map { "device \($0)" } + groups.map { "group \($0)" }).joined(separator: ", ")
-                throw ProvisioningError(.profileInUse, "profile '\(name)' is assigned to \(users); reassign them first")
-            }
-            _ = try ProfileRow.deleteOne(db, key: name)
-        }
-    }
-
-    // MARK: - Audit
-
-    @discardableResult
-    public func appendAudit(_ record: AuditRecord) throws(ProvisioningError) -> AuditRecord {
-        try write { db in
-            try record.inserted(db)
-        }
     }
 
     public func auditLog(limit: Int = 100) throws(ProvisioningError) -> [AuditRecord] {
@@ -428,14 +243,6 @@ public final class Registry: Sendable {
             throw ProvisioningError(.storage, "registry read failed: \(error)")
         }
     }
-
-    private func write<T>(_ body: (Database) throws -> T) throws(ProvisioningError) -> T {
-        do {
-            return try pool.write(body)
-        } catch let error as ProvisioningError {
-            throw error
-        } catch {
-            throw ProvisioningError(.storage, "registry write failed: \(error)")
-        }
-    }
 }
+
+extension Registry: EngineStore {}

@@ -81,12 +81,14 @@ struct GroupAssignmentRow: Codable, Sendable, Hashable, FetchableRecord, Persist
 }
 
 /// One audit log entry; mirrors what is published on `P/v1/events`. Never holds a secret.
+///
+/// Made by the engine core only (its memberwise initializer), stored by the registry.
 public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "audit"
 
     public var id: Int64?
     public var ts: Int64
-    public var type: String
+    public var type: AuditEventType
     public var device: String?
     public var fingerprint: String?
     public var seq: Int64?
@@ -94,21 +96,6 @@ public struct AuditRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
     public var reason: ReasonCode?
     public var detail: String?
     public var operatorName: String?
-
-    public init(
-        ts: Int64, type: String, device: String? = nil, fingerprint: String? = nil, seq: Int64? = nil,
-        state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
-    ) {
-        self.ts = ts
-        self.type = type
-        self.device = device
-        self.fingerprint = fingerprint
-        self.seq = seq
-        self.state = state
-        self.reason = reason
-        self.detail = detail
-        self.operatorName = operatorName
-    }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
@@ -146,6 +133,7 @@ extension ReasonCode: DatabaseValueConvertible {}
 extension PayloadKind: DatabaseValueConvertible {}
 extension WiFiEncryption: DatabaseValueConvertible {}
 extension EAPType: DatabaseValueConvertible {}
+extension AuditEventType: DatabaseValueConvertible {}
 
 extension AuditRecord {
     /// The `P/v1/events` payload of this record; a longer `detail` is cut to the event's limit.
@@ -159,7 +147,7 @@ extension AuditRecord {
         if let device { id = try DeviceID(device) }
         let event = AuditEvent(
             type: type, device: id, fingerprint: fingerprint,
-            seq: seq.map { UInt64(max(0, $0)) }, state: state?.rawValue, reason: reason?.rawValue, detail: detail,
+            seq: seq.map { UInt64(max(0, $0)) }, state: state, reason: reason, detail: detail,
             operatorName: operatorName, ts: ts)
         return try MessageCodec.encode(event)
     }

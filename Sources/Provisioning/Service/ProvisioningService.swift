@@ -6,8 +6,8 @@ import MQTT
 import ServiceLifecycle
 import UnixSignals
 
-/// The I/O shell of provisiond: one MQTT connection, messages decoded into engine calls, engine
-/// actions published.
+/// The I/O shell of provisiond: one MQTT connection, messages decoded into ``EngineEvent``s for the
+/// engine, its actions published.
 ///
 /// Several instances may run against one broker and one registry when `sharedGroup` is set: the
 /// subscriptions then become `$share/<group>/…` so each hello, status and request reaches exactly one
@@ -155,7 +155,7 @@ public struct ProvisioningService: Service {
         try await client.publish(
             topics.serviceStatus, payload: try identity.statusPayload(online: true, version: configuration.version),
             qos: .atLeastOnce, retain: true)
-        let actions = try engine.reconcile()
+        let actions = try await engine.handle(.connected)
         if !actions.isEmpty {
             logger.info("reconciling unacknowledged configs", metadata: ["count": "\(actions.count)"])
         }
@@ -171,13 +171,13 @@ public struct ProvisioningService: Service {
         do {
             switch route {
             case .hello(let id):
-                guard let hello = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
-                await perform(try engine.hello(device: hello.device, publicKey: hello.publicKey), client: client)
+                guard let event = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(try await engine.handle(event), client: client)
             case .status(let id):
-                guard let status = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
-                await perform(try engine.status(status), client: client)
+                guard let event = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
+                await perform(try await engine.handle(event), client: client)
             case .opsRequest(let operatorName):
-                let actions = engine.operatorRequest(message.payload, from: operatorName)
+                let actions = try await engine.handle(.operatorRequest(payload: message.payload, from: operatorName))
                 if actions.isEmpty {
                     logger.warning(
                         "dropped an operator request without a valid id", metadata: ["operator": "\(operatorName)"])
@@ -202,7 +202,7 @@ public struct ProvisioningService: Service {
                     try await client.publish(topics.config(device), payload: [], qos: .atLeastOnce, retain: true)
                 case .publishEvent(let record):
                     logger.info(
-                        "\(record.type)",
+                        "\(record.type.rawValue)",
                         metadata: [
                             "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
                             "detail": "\(record.detail ?? "")",

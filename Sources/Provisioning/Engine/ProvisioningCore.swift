@@ -1,0 +1,108 @@
+import Crypto
+import FleetProtocol
+import Foundation
+
+/// The provisioning decisions as a pure state machine: an ``EngineEvent`` and the ``FleetState`` it
+/// needs in, a ``Decision`` (state changes, then messages to send) out.
+///
+/// No I/O here: no registry, no broker, no clock (the event's time is passed in). The only outside
+/// input is the service key, which seals envelopes and opens operator secrets. ``ProvisioningEngine``
+/// is the shell that loads the state, runs this and writes the changes back in one transaction, so
+/// several provisiond processes sharing one registry never hand out a seq twice.
+public struct ProvisioningCore: Sendable {
+    let identity: ServiceIdentity
+    let topics: TopicTree
+
+    /// - Parameters:
+    ///   - identity: the service key pair that seals envelopes and opens operator secrets.
+    ///   - topics: the topic tree, to check operator reply topics.
+    public init(identity: ServiceIdentity, topics: TopicTree) {
+        self.identity = identity
+        self.topics = topics
+    }
+
+    /// Decides what `event` does, given `state` (loaded for ``EngineEvent/scope``) at time `now`.
+    ///
+    /// Operator requests never throw: a failing request becomes an error reply and changes nothing.
+    /// - Throws: for a device event whose envelope cannot be sealed (a stored key that is not X25519).
+    public func decide(_ event: EngineEvent, in state: FleetState, now: Int64) throws -> Decision {
+        var draft = Draft(state, now: now)
+        switch event {
+        case .hello(let device, let publicKey): try hello(device, publicKey: publicKey, &draft)
+        case .status(let report): status(report, &draft)
+        case .operatorRequest(let payload, let operatorName):
+            return operatorRequest(payload, from: operatorName, state: state, now: now)
+        case .connected: reconcile(&draft)
+        }
+        return draft.decision
+    }
+
+    // MARK: - Start
+
+    /// Republishes every envelope that was never acknowledged: a broker killed hard loses the
+    /// retained messages written since its last autosave, and the device would wait forever.
+    func reconcile(_ draft: inout Draft) {
+        for device in draft.state.sortedDevices where !device.acknowledged {
+            guard let envelope = device.envelope, let id = try? DeviceID(device.id) else { continue }
+            draft.send(.publishConfig(device: id, payload: Array(envelope.utf8)))
+        }
+    }
+
+    // MARK: - Devices
+
+    func hello(_ id: DeviceID, publicKey: Data, _ draft: inout Draft) throws {
+        let fingerprint = Fingerprint.of(rawPublicKey: Array(publicKey))
+        guard let device = draft.state.devices[id.rawValue] else {
+            let previous = draft.recordPendingHello(id: id.rawValue, publicKey: publicKey, fingerprint: fingerprint)
+            // One event per new device or new key, not one per retried hello.
+            guard previous?.publicKey != publicKey else { return }
+            draft.audit(.devicePending, device: id, fingerprint: fingerprint, detail: "not enrolled; nothing sent")
+            return
+        }
+        guard device.publicKey == publicKey else {
+            draft.audit(
+                .deviceKeyMismatch, device: id, fingerprint: fingerprint,
+                detail: "hello key differs from the enrolled key \(device.fingerprint); nothing sent")
+            return
+        }
+        // Nothing new → nothing published. The device already has its latest envelope (reset or wifi)
+        // as the retained config, delivered on its subscribe; publishing it again live would make the
+        // agent judge it a replay. Lost retained messages are restored by `reconcile` on every
+        // (re)connect of the service instead.
+        if device.state == .revoked { return }
+        guard let profile = draft.state.effectiveProfile(for: device) else { return }
+        if device.envelopeAssignment == profile.assignmentTag, device.envelope != nil { return }
+        try seal(profile, for: id, reason: "hello", &draft)
+    }
+
+    func status(_ report: DeviceStatus, _ draft: inout Draft) {
+        let id = report.device
+        let seq = Int64(report.seq)
+        guard let device = draft.recordStatus(report) else { return }
+        if report.state == .applied || report.state == .failed, seq == device.lastSeq {
+            draft.audit(
+                report.state == .applied ? .deviceApplied : .deviceFailed, device: id, seq: seq, state: report.state,
+                reason: report.reason)
+            return
+        }
+        if device.confirmsRevoke(report.state, seq: seq) {
+            // The account goes only now: until the reset is confirmed the device must still be able
+            // to log in and receive it.
+            draft.send(.clearConfig(device: id))
+            draft.send(.removeBrokerAccount(device: id))
+            draft.audit(.deviceReset, device: id, seq: seq, state: report.state)
+        }
+    }
+
+    /// Seals `stored` for `id` under a new seq and publishes it as the retained config.
+    func seal(_ stored: StoredProfile, for id: DeviceID, reason: String, _ draft: inout Draft) throws {
+        let device = try draft.storeNewEnvelope(for: id, kind: .wifi, assignment: stored.assignmentTag) {
+            [identity] seq, key in
+            try EnvelopeCrypto.seal(
+                profile: stored.profile, seq: seq, device: id, devicePublicKey: key,
+                servicePrivateKey: identity.privateKey)
+        }
+        draft.send(.publishConfig(device: id, payload: Array((device.envelope ?? "").utf8)))
+        draft.audit(.configSealed, device: id, seq: device.lastSeq, detail: "profile \(stored.name) (\(reason))")
+    }
+}
