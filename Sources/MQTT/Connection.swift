@@ -198,6 +198,16 @@ final class Connection {
         shared.finish()
     }
 
+    /// The value of an integer socket option on the current socket, or nil without one (tests).
+    func socketOption(level: Int32, name: Int32) -> Int32? {
+        guard let mosq else { return nil }
+        let fd = mosquitto_socket(mosq)
+        guard fd >= 0 else { return nil }
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, level, name, &value, &length) == 0 ? value : nil
+    }
+
     // MARK: - Loop hooks
 
     func handleIO(revents: Int16) {

@@ -92,6 +92,17 @@ public final class MQTTClient: Sendable {
         }
     }
 
+    /// The value of an integer option of the connection's socket (`getsockopt`), or nil when there is
+    /// no socket. For tests.
+    func socketOption(level: Int32, name: Int32) async -> Int32? {
+        let id = self.id
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Int32?, Never>) in
+            loop.core.submit { core in
+                continuation.resume(returning: core.connections[id]?.socketOption(level: level, name: name))
+            }
+        }
+    }
+
     /// Publishes UTF-8 text.
     public func publish(_ topic: String, string: String, qos: QoS = .atLeastOnce, retain: Bool = false) async throws {
         try await publish(topic, payload: Array(string.utf8), qos: qos, retain: retain)

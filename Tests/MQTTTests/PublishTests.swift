@@ -6,50 +6,19 @@ import Testing
 
 /// Publish semantics: small packets go out at once, publishes pipeline, refusals fail the caller.
 @Suite struct PublishTests {
-    /// The median of 50 QoS 1 request→reply round trips on loopback, as provisiond answers a hello:
-    /// the responder's client acknowledges the request and at once publishes the reply, two small
-    /// writes in a row, the pattern where Nagle's algorithm waits for the peer's delayed ACK.
-    static func medianRoundTrip(_ broker: Broker, tcpNoDelay: Bool) async throws -> Duration {
-        var configuration = MQTTConfiguration(port: broker.port, clientID: uniqueID("rt"))
-        configuration.tcpNoDelay = tcpNoDelay
-        let requester = MQTTClient(configuration)
-        configuration.clientID = uniqueID("rt")
-        let responder = MQTTClient(configuration)
-        defer {
-            requester.close()
-            responder.close()
-        }
-        try await requester.connect()
-        try await responder.connect()
-        try await requester.subscribe("rtt/reply", qos: .atLeastOnce)
-        try await responder.subscribe("rtt/request", qos: .atLeastOnce)
-        let echo = Task {
-            for await message in responder.messages {
-                try await responder.publish("rtt/reply", payload: message.payload, qos: .atLeastOnce)
-            }
-        }
-        defer { echo.cancel() }
-        var replies = requester.messages.makeAsyncIterator()
-        var samples: [Duration] = []
-        for index in 0..<50 {
-            let start = ContinuousClock.now
-            try await requester.publish("rtt/request", string: "\(index)", qos: .atLeastOnce)
-            guard let reply = await replies.next(), reply.string == "\(index)" else {
-                throw TestTimeout(what: "round trip \(index)")
-            }
-            samples.append(.now - start)
-        }
-        return samples.sorted()[samples.count / 2]
-    }
-
-    /// Nagle's algorithm with delayed ACKs costs up to 40 ms per small packet (issue 11 measured an
-    /// 87 ms hello→config round trip with it, 4 ms without). A behaviour check with a wide margin,
-    /// not a benchmark.
-    @Test func qos1RoundTripIsWellUnderNaglesDelay() async throws {
+    /// With `tcpNoDelay` (the default) the client's socket has TCP_NODELAY set, so a small packet is
+    /// not held back by Nagle's algorithm until the broker's delayed ACK (issue 11 measured an 87 ms
+    /// hello→config round trip with it, 4 ms without); with it off, the option is not set. The
+    /// shipped broker configurations set `set_tcp_nodelay true` (BrokerConfigTests).
+    @Test(arguments: [true, false]) func tcpNoDelayIsSetOnTheSocket(_ noDelay: Bool) async throws {
         let broker = try await Broker.start()
-        let median = try await Self.medianRoundTrip(broker, tcpNoDelay: true)
-        print("median QoS 1 request→reply round trip with TCP_NODELAY: \(median)")
-        #expect(median < .milliseconds(20))
+        var configuration = MQTTConfiguration(port: broker.port, clientID: uniqueID("nd"))
+        configuration.tcpNoDelay = noDelay
+        let client = MQTTClient(configuration)
+        try await client.connect()
+        let value = await client.socketOption(level: Int32(IPPROTO_TCP), name: TCP_NODELAY)
+        #expect(value.map { $0 != 0 } == noDelay)
+        client.close()
         await broker.stop()
     }
 
