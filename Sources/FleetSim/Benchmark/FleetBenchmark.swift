@@ -65,7 +65,15 @@ public final class FleetBenchmark: Sendable {
             devices: n, simulated: n - agentCount, agents: agentCount, machine: Self.machine(),
             binDirectory: options.binDirectory?.path ?? "", date: ISO8601DateFormatter().string(from: Date()),
             benchDropped: 0, totalSeconds: 0, failures: [], phases: [], series: [])
-        _ = ProcessStats.raiseOpenFileLimit()
+        // Each simulated device's client holds its socket and libmosquitto's internal socket pair.
+        let limit = ProcessStats.raiseOpenFileLimit()
+        let needed = 3 * (n - agentCount) + 256
+        guard limit >= needed else {
+            throw FleetSimError(
+                "\(n - agentCount) simulated devices need about \(needed) open files (3 per MQTT client), and this "
+                    + "process may open \(limit) (the hard limit, `ulimit -Hn`): raise it or run at most "
+                    + "\((limit - 256) / 3 + agentCount) devices")
+        }
         let site = try await FleetSite.start(binDirectory: options.binDirectory, logLevel: options.provisiondLogLevel)
         phase.withLock { $0.pid = site.provisiond.pid }
         var fleet: Fleet?
