@@ -73,11 +73,20 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Simulated devices, a staging site on one machine, and the benchmark built on them.
+        .target(
+            name: "FleetSim",
+            dependencies: [
+                "MQTT", "BrokerHarness", "FleetProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Rates and timings (the tests assert behaviour only).
         .executableTarget(
             name: "fleet-bench",
             dependencies: [
-                "MQTT", "BrokerHarness", "FleetProtocol",
+                "MQTT", "BrokerHarness", "FleetProtocol", "FleetSim",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -118,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore",
+                "MQTT", "BrokerHarness", "FleetProtocol", "Provisioning", "FleetCtlCore", "FleetSim",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSwift

@@ -12,6 +12,8 @@
 #     c-sanitize    make -C agent test-sanitize   (the unit tests under ASan and UBSan)
 #     c-mipsel      make -C agent mipsel test-mipsel  (cross build; unit and apply tests under qemu)
 #   swift-test    swift test (needs swift-build and the mipsel agent from c-mipsel)
+#   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents), debug build: fails
+#                 when any device does not end applied or any message is lost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -19,7 +21,7 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/fleet-test-logs-XXXXXX")
 
 # Summary lines shown for a stage that passed (everything is shown for one that failed).
 summary() {  # log
-  grep -E '^[0-9]+ passed, [0-9]+ failed$|cases, [0-9]+ at a time|^check-durability:|^build-mipsel:|Build complete|Test run with|^Executed ' "$1" || true
+  grep -E '^[0-9]+ passed, [0-9]+ failed$|cases, [0-9]+ at a time|^result +(PASS|FAIL)|^hello storm: (applied|end to end)|^check-durability:|^build-mipsel:|Build complete|Test run with|^Executed ' "$1" || true
 }
 
 # Runs a stage in the background: its output goes to $logs/NAME.log, its exit code and seconds to
@@ -104,9 +106,11 @@ if [ -f "$logs/swift-build.rc" ] && [ "$(cat "$logs/swift-build.rc")" -eq 0 ]; t
   OMEGA_AGENT_MIPSEL="$PWD/agent/build/mipsel/omega-agent"
   export FLEET_BIN_DIR OMEGA_AGENT_MIPSEL
   run_now swift-test swift test --skip-build
+  run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --rate 50 --steady-seconds 2 \
+    --idle 10 --push-timeout 60 --out "$logs/bench"
 else
-  echo "== swift-test: not run (swift-build failed)"
-  failed+=(swift-test)
+  echo "== swift-test, bench-smoke: not run (swift-build failed)"
+  failed+=(swift-test bench-smoke)
 fi
 
 echo "== stage times (s):$(for f in "$logs"/*.secs; do printf ' %s %s,' "$(basename "$f" .secs)" "$(cat "$f")"; done | sed 's/,$//')"

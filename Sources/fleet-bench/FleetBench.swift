@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerHarness
 import Crypto
 import FleetProtocol
+import FleetSim
 import Foundation
 import MQTT
 
@@ -11,12 +12,7 @@ struct FleetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-bench",
         abstract: "Prints FleetBootstrap's rates (a release build gives the figures worth quoting).",
-        subcommands: [CryptoRates.self, BrokerRates.self])
-}
-
-/// Seconds of a Duration as a Double.
-private func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        subcommands: [RunBenchmark.self, CryptoRates.self, BrokerRates.self])
 }
 
 struct CryptoRates: ParsableCommand {
@@ -77,22 +73,8 @@ struct BrokerRates: AsyncParsableCommand {
         let body = [UInt8](repeating: 0x42, count: payload)
         let (count, window) = (count, window)
         let started = ContinuousClock.now
-        let acked = try await withThrowingTaskGroup(of: Void.self) { group in
-            var sent = 0
-            var done = 0
-            while sent < min(window, count) {
-                group.addTask { try await client.publish("bench/q1", payload: body, qos: .atLeastOnce) }
-                sent += 1
-            }
-            while try await group.next() != nil {
-                done += 1
-                if sent < count {
-                    group.addTask { try await client.publish("bench/q1", payload: body, qos: .atLeastOnce) }
-                    sent += 1
-                }
-            }
-            return done
-        }
+        let acked = try await publishWindowed(
+            client, topic: "bench/q1", payload: body, count: count, window: window)
         let elapsed = seconds(ContinuousClock.now - started)
         client.close()
         await broker.stop()

@@ -2,6 +2,7 @@ import BrokerHarness
 import Crypto
 import FleetCtlCore
 import FleetProtocol
+import FleetSim
 import Foundation
 import MQTT
 import Testing

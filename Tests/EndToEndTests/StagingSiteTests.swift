@@ -1,6 +1,7 @@
 import BrokerHarness
 import FleetCtlCore
 import FleetProtocol
+import FleetSim
 import Foundation
 import MQTT
 import Testing

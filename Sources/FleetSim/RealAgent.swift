@@ -4,20 +4,38 @@ import Synchronization
 
 /// The real omega-agent binary with the uci/wifi/ubus stand-ins working on a private copy of an
 /// Omega2's uci files, and a scenario with one premises access point.
-final class RealAgent: Sendable {
-    let id: String
-    let directory: URL
-    let uri: String
+public final class RealAgent: Sendable {
+    public let id: String
+    public let directory: URL
+    public let uri: String
     private let port: Int
     private let servicePublicKeyPath: String
+    private let executable: String
     private let process = ProcessBox()
 
-    /// Creates the device's identity (`omega-agent identity`) and its world; does not start it.
-    init(id: String, site: Site, accessPoint: (ssid: String, key: String)) async throws {
+    /// Creates the device's identity (`omega-agent identity`) and its world in `site`'s directory;
+    /// does not start it.
+    public convenience init(id: String, site: FleetSite, accessPoint: (ssid: String, key: String)) async throws {
+        try await self.init(
+            id: id, port: site.broker.port, servicePublicKeyPath: site.servicePublicKeyPath,
+            directory: site.directory.appendingPathComponent("agent-\(id)"),
+            executable: FleetSite.binary("omega-agent", in: site.binDirectory), accessPoint: accessPoint)
+    }
+
+    /// Creates the device's identity (`omega-agent identity`) and its world in `directory`; does not
+    /// start it.
+    /// - Parameters:
+    ///   - port: the broker's port on 127.0.0.1.
+    ///   - executable: the native omega-agent binary.
+    public init(
+        id: String, port: Int, servicePublicKeyPath: String, directory: URL, executable: String,
+        accessPoint: (ssid: String, key: String)
+    ) async throws {
         self.id = id
-        self.port = site.broker.port
-        self.servicePublicKeyPath = site.servicePublicKeyPath
-        directory = site.directory.appendingPathComponent("agent-\(id)")
+        self.port = port
+        self.servicePublicKeyPath = servicePublicKeyPath
+        self.directory = directory
+        self.executable = executable
         let uciDir = directory.appendingPathComponent("uci")
         try FileManager.default.createDirectory(at: uciDir, withIntermediateDirectories: true)
         let golden = BinaryLocator.packageRoot().appendingPathComponent("agent/tests/golden/apply/omega2/before")
@@ -42,23 +60,24 @@ final class RealAgent: Sendable {
         try JSONSerialization.data(withJSONObject: scenario).write(
             to: directory.appendingPathComponent("scenario.json"))
         let identity = try ManagedProcess.start(
-            try BinaryLocator.path(of: "omega-agent"),
+            executable,
             arguments: [
                 "identity", "--device-id", id, "--state-dir", directory.path, "--key-file",
                 directory.appendingPathComponent("device.key").path,
             ])
         guard try await identity.waitForExit(timeout: .seconds(30)) == 0,
             let line = identity.output().split(separator: "\n").first, line.hasPrefix("FB1:")
-        else { throw SiteError("omega-agent identity failed: \(identity.output())") }
+        else { throw FleetSimError("omega-agent identity failed: \(identity.output())") }
         uri = String(line)
     }
 
-    func start() throws {
+    /// Starts the agent: it connects, reports online and says hello at once.
+    public func start() throws {
         let standins = BinaryLocator.packageRoot().appendingPathComponent("agent/standins")
         var environment = ProcessInfo.processInfo.environment
         environment["FB_STANDIN_SCENARIO"] = directory.appendingPathComponent("scenario.json").path
         let started = try ManagedProcess.start(
-            try BinaryLocator.path(of: "omega-agent"),
+            executable,
             arguments: [
                 "run", "--device-id", id, "--state-dir", directory.path,
                 "--key-file", directory.appendingPathComponent("device.key").path, "--broker-host", "127.0.0.1",
@@ -73,13 +92,13 @@ final class RealAgent: Sendable {
     }
 
     /// The committed wireless config.
-    func wireless() -> String {
+    public func wireless() -> String {
         (try? String(contentsOf: directory.appendingPathComponent("uci/wireless"), encoding: .utf8)) ?? ""
     }
 
-    func log() -> String { process.get()?.output() ?? "" }
+    public func log() -> String { process.get()?.output() ?? "" }
 
-    func stop() async {
+    public func stop() async {
         if let running = process.get() { _ = await running.terminate() }
     }
 }

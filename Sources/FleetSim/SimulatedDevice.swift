@@ -1,0 +1,161 @@
+import Crypto
+import FleetProtocol
+import Foundation
+import MQTT
+import Synchronization
+
+/// What a simulated device did, reported to its owner as it happens (the benchmark's clock).
+public enum SimulationEvent: Sendable, Hashable {
+    /// An envelope arrived and opened (real HPKE, pinned service key, replay check).
+    case configReceived(seq: UInt64)
+    /// The device published status `applied` for `seq`.
+    case applied(seq: UInt64)
+    /// The device published status `failed` (an envelope it could not open or use).
+    case failed
+    /// The device applied a reset envelope.
+    case reset(seq: UInt64)
+}
+
+/// A device agent written in Swift for tests and the benchmark: says hello, opens its envelopes with
+/// FleetProtocol (pinned service key, replay check) and reports statuses, like the C agent does.
+///
+/// Its MQTT client runs on the MQTT module's shared event loop unless another loop is given, so
+/// thousands of devices cost a few file descriptors each, not a thread each.
+public final class SimulatedDevice: Sendable {
+    public let id: String
+    public let key: Curve25519.KeyAgreement.PrivateKey
+    public let servicePublicKey: Curve25519.KeyAgreement.PublicKey
+    private let deviceID: DeviceID
+    private let topics = try! TopicTree(prefix: "bootstrap")
+    private let client: MQTTClient
+    private let state = DeviceState()
+    private let loop = Mutex<Task<Void, Never>?>(nil)
+    private let onEvent: @Sendable (SimulationEvent) -> Void
+
+    /// - Parameters:
+    ///   - derivedCredentials: log in as username = client id = device id with the derived broker
+    ///     password (a staging-site broker), instead of anonymously (the development broker).
+    ///   - onEvent: called (on the device's own task) after each envelope and status.
+    public init(
+        id: String, port: Int, servicePublicKey: Curve25519.KeyAgreement.PublicKey, derivedCredentials: Bool = false,
+        key: Curve25519.KeyAgreement.PrivateKey = .init(), loop: MQTTEventLoop = .shared,
+        onEvent: @escaping @Sendable (SimulationEvent) -> Void = { _ in }
+    ) throws {
+        self.id = id
+        self.key = key
+        self.servicePublicKey = servicePublicKey
+        self.onEvent = onEvent
+        deviceID = try DeviceID(id)
+        let offline = try MessageCodec.encode(FleetProtocol.DeviceStatus(device: deviceID, state: .offline, ts: 0))
+        let password =
+            derivedCredentials
+            ? try BrokerCredentials.password(
+                device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey)
+            : nil
+        client = MQTTClient(
+            MQTTConfiguration(
+                host: "127.0.0.1", port: port, clientID: id, username: derivedCredentials ? id : nil,
+                password: password,
+                will: MQTTWill(topic: topics.status(deviceID), payload: offline, qos: .atLeastOnce, retain: true),
+                reconnect: .disabled),
+            loop: loop)
+    }
+
+    /// The bootstrap URI printed on the device's label.
+    public var uri: String { (try? BootstrapURI(deviceID: deviceID, publicKey: key.publicKey))?.string ?? "" }
+
+    /// Connects, subscribes to its config, reports online and says hello.
+    public func start() async throws {
+        try await connect()
+        try await sayHello()
+    }
+
+    /// Connects, subscribes to its config and reports online; no hello yet.
+    public func connect() async throws {
+        let messages = client.messages
+        let configTopic = topics.config(deviceID)
+        loop.withLock { current in
+            guard current == nil else { return }  // connect() again after a refused login
+            current = Task { [self] in
+                for await message in messages where message.topic == configTopic {
+                    await handle(message.payload)
+                }
+            }
+        }
+        try await client.connect()
+        _ = try await client.subscribe(configTopic)
+        try await report(.online, seq: 0)
+    }
+
+    /// Publishes a hello with a fresh nonce (QoS 1).
+    public func sayHello() async throws {
+        let hello = Hello(
+            device: deviceID, publicKey: key.publicKey, agent: "sim-0.1", caps: ["wifi", "reset"], boot: 1,
+            nonce: String(UInt64.random(in: 1...UInt64.max), radix: 16))
+        try await client.publish(topics.hello(deviceID), payload: MessageCodec.encode(hello), qos: .atLeastOnce)
+    }
+
+    private func handle(_ payload: [UInt8]) async {
+        guard !payload.isEmpty else { return }
+        let highest = await state.highestSeq
+        do {
+            let opened = try EnvelopeCrypto.open(
+                payload: payload, device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey,
+                highestAppliedSeq: highest)
+            let seq = opened.envelope.seq
+            onEvent(.configReceived(seq: seq))
+            switch opened.envelope.kind {
+            case .wifi:
+                let profile = try MessageCodec.decode(WiFiProfile.self, from: opened.plaintext)
+                try await report(.applying, seq: seq)
+                await state.applied(profile, seq: seq)
+                try await report(.applied, seq: seq)
+                onEvent(.applied(seq: seq))
+            case .reset:
+                await state.reset(seq: seq)
+                try await report(.reset, seq: seq)
+                onEvent(.reset(seq: seq))
+            }
+        } catch EnvelopeError.replay {
+            return  // already applied: the retained envelope seen again after a reconnect
+        } catch {
+            try? await report(.failed, seq: 0, reason: .badEnvelope)
+            onEvent(.failed)
+        }
+    }
+
+    private func report(_ state: FleetProtocol.DeviceState, seq: UInt64, reason: ReasonCode? = nil) async throws {
+        let status = FleetProtocol.DeviceStatus(
+            device: deviceID, state: state, seq: seq, reason: reason, ts: Int64(Date().timeIntervalSince1970))
+        try await client.publish(
+            topics.status(deviceID), payload: MessageCodec.encode(status), qos: .atLeastOnce, retain: true)
+    }
+
+    /// The profiles applied so far, in order.
+    public func appliedProfiles() async -> [WiFiProfile] { await state.profiles }
+    public func wasReset() async -> Bool { await state.resetSeq != nil }
+    /// Messages the MQTT client dropped because its buffer was full.
+    public var droppedMessages: Int { client.droppedMessageCount }
+
+    public func stop() async {
+        await client.disconnect()
+        client.close()
+        loop.withLock { $0?.cancel() }
+    }
+}
+
+private actor DeviceState {
+    var highestSeq: UInt64 = 0
+    var profiles: [WiFiProfile] = []
+    var resetSeq: UInt64?
+
+    func applied(_ profile: WiFiProfile, seq: UInt64) {
+        profiles.append(profile)
+        highestSeq = seq
+    }
+
+    func reset(seq: UInt64) {
+        resetSeq = seq
+        highestSeq = seq
+    }
+}
