@@ -21,7 +21,7 @@ final class FleetMonitor: Sendable {
             for await message in stream {
                 if message.topic == events {
                     guard let event = try? MessageCodec.decode(AuditEvent.self, from: message.payload),
-                        event.type == "device.applied", let device = event.device, let i = index[device.rawValue]
+                        event.type == .deviceApplied, let device = event.device, let i = index[device.rawValue]
                     else { continue }
                     timeline.mark(.ingested, device: i, seq: event.seq ?? 0)
                     continue
