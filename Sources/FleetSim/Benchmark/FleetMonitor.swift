@@ -15,38 +15,39 @@ final class FleetMonitor: Sendable {
                 host: "127.0.0.1", port: port, clientID: "fleet-bench-monitor", reconnect: .disabled,
                 messageBufferSize: 1 << 20), loop: MQTTEventLoop())
         try await client.connect()
-        let events = "\(prefix)/v1/events"
+        let tree = try TopicTree(prefix: prefix)
         let stream = client.messages
         reader = Task {
             for await message in stream {
-                if message.topic == events {
+                switch tree.route(message.topic) {
+                case .events:
                     guard let event = try? MessageCodec.decode(AuditEvent.self, from: message.payload),
                         event.type == .deviceApplied, let device = event.device, let i = index[device.rawValue]
                     else { continue }
                     timeline.mark(.ingested, device: i, seq: event.seq ?? 0)
-                    continue
-                }
-                let levels = message.topic.split(separator: "/")
-                guard levels.count == 5, let i = index[String(levels[3])], !message.payload.isEmpty else { continue }
-                switch levels[4] {
-                case "hello":
+                case .hello(let id):
+                    guard let i = index[id.rawValue], !message.payload.isEmpty else { continue }
                     timeline.mark(.hello, device: i)
-                case "config":
+                case .config(let id):
+                    guard let i = index[id.rawValue], !message.payload.isEmpty else { continue }
                     let seq = (try? MessageCodec.decode(Envelope.self, from: message.payload))?.seq ?? 0
                     timeline.mark(.config, device: i, seq: seq)
-                case "status":
-                    if let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload),
+                case .status(let id):
+                    guard let i = index[id.rawValue],
+                        let status = try? MessageCodec.decode(DeviceStatus.self, from: message.payload),
                         status.state == .applied, !message.retain
-                    {
-                        timeline.mark(.applied, device: i, seq: status.seq)
-                    }
+                    else { continue }
+                    timeline.mark(.applied, device: i, seq: status.seq)
                 default:
                     continue
                 }
             }
         }
-        _ = try await client.subscribe(events)
-        for agent in agents { _ = try await client.subscribe("\(prefix)/v1/devices/\(agent)/+") }
+        _ = try await client.subscribe(tree.events)
+        for agent in agents {
+            let id = try DeviceID(agent)
+            for topic in [tree.hello(id), tree.config(id), tree.status(id)] { _ = try await client.subscribe(topic) }
+        }
     }
 
     /// Messages the monitor's client dropped (its buffer overflowed): its figures are then incomplete.
