@@ -25,6 +25,10 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
 {
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
+    if (cfg->device_id[0] == '\0') {
+        snprintf(err, errlen, "device_id: empty (the caller derives it from the key: fb_default_device_id)");
+        return -1;
+    }
     fb_config_apply_view(cfg, &a->apply);
     int created = 0;
     if (fb_identity_load_or_create(cfg->key_file, a->sk, a->pk, &created, err, errlen) != 0)

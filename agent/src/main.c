@@ -277,7 +277,7 @@ static void usage(FILE *f)
 {
     fputs("usage: omega-agent [run|identity] [options]\n"
           "  run        (default) connect to the broker and wait for Wi-Fi envelopes\n"
-          "  identity   create the device key if needed; print the bootstrap URI and fingerprint\n"
+          "  identity   create the device key if needed; print the bootstrap URI, fingerprint and device id\n"
           "options:\n"
           "  --config FILE        uci-format config (default " FB_CONFIG_PATH_DEFAULT ")\n"
           "  --set NAME=VALUE     override any config option (repeatable)\n"
@@ -318,16 +318,33 @@ static void show_qr(const char *uri)
     }
 }
 
-static int identity(const struct fb_config *c)
+/*
+ * Loads (or creates) the device key; an empty device_id becomes the key-derived default id.
+ * 0, or -1 with err.
+ */
+static int load_identity(struct fb_config *c, uint8_t pk[FB_X25519_LEN], int *created, char *err, size_t errlen)
 {
-    uint8_t sk[FB_X25519_LEN], pk[FB_X25519_LEN];
+    uint8_t sk[FB_X25519_LEN];
+    if (fb_identity_load_or_create(c->key_file, sk, pk, created, err, errlen) != 0)
+        return -1;
+    OPENSSL_cleanse(sk, sizeof sk);
+    if (c->device_id[0] == '\0') {
+        char id[FB_DEFAULT_ID_LEN + 1];
+        fb_default_device_id(pk, id);
+        snprintf(c->device_id, sizeof c->device_id, "%s", id);
+    }
+    return 0;
+}
+
+static int identity(struct fb_config *c)
+{
+    uint8_t pk[FB_X25519_LEN];
     char err[300], uri[FB_URI_MAX], fp[FB_FINGERPRINT_LEN + 1];
     int created;
-    if (fb_identity_load_or_create(c->key_file, sk, pk, &created, err, sizeof err) != 0) {
+    if (load_identity(c, pk, &created, err, sizeof err) != 0) {
         fprintf(stderr, "omega-agent: %s\n", err);
         return 1;
     }
-    OPENSSL_cleanse(sk, sizeof sk);
     if (fb_bootstrap_uri(c->device_id, pk, c->model[0] ? c->model : NULL, c->mac[0] ? c->mac : NULL, uri,
                          sizeof uri) != 0) {
         fprintf(stderr, "omega-agent: model or mac option is malformed (model: 1-32 of [A-Za-z0-9._-], mac: 12 "
@@ -335,7 +352,7 @@ static int identity(const struct fb_config *c)
         return 1;
     }
     fb_fingerprint(pk, fp);
-    printf("%s\nfingerprint %s\n", uri, fp);
+    printf("%s\nfingerprint %s\ndevice %s\n", uri, fp, c->device_id);
     if (created)
         printf("created %s\n", c->key_file);
     if (fflush(stdout) != 0)
@@ -454,7 +471,12 @@ int main(int argc, char **argv)
     else if (recovered == 1)
         fb_warn("restored the Wi-Fi settings from before an interrupted apply");
 
-    if (fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
+    uint8_t pk[FB_X25519_LEN];
+    int created = 0;
+    int identified = load_identity(&cfg, pk, &created, err, sizeof err) == 0;
+    if (identified && created)
+        fb_info("created device key %s", cfg.key_file);
+    if (!identified || fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
         fb_err("%s", err);
         fb_config_wipe(&cfg);
         return 1;

@@ -113,6 +113,19 @@ int main(void)
     CHECK(fb_config_set(&cfg, "prefix", "site/a", err, sizeof err) == 0);
     CHECK(fb_config_finish(&cfg, err, sizeof err) == 0);
     CHECK(fb_config_set(&cfg, "prefix", "bad/", err, sizeof err) == 0 && fb_config_finish(&cfg, err, sizeof err) != 0);
+    /* An empty device_id is left for the key-derived default (never the hostname); a bad one is refused;
+     * the agent core refuses to run without one. */
+    {
+        struct fb_config noid = cfg;
+        struct fb_agent a2;
+        CHECK(fb_config_set(&noid, "prefix", "bootstrap", err, sizeof err) == 0);
+        CHECK(fb_config_set(&noid, "device_id", "", err, sizeof err) == 0 && fb_config_finish(&noid, err, sizeof err) == 0);
+        CHECK(noid.device_id[0] == '\0');
+        CHECK(fb_agent_init(&a2, &noid, err, sizeof err) != 0 && strstr(err, "device_id"));
+        CHECK(fb_config_set(&noid, "device_id", "a/b", err, sizeof err) != 0 ||
+              fb_config_finish(&noid, err, sizeof err) != 0);
+        fb_agent_wipe(&a2);
+    }
     CHECK(fb_config_set(&cfg, "prefix", "bootstrap", err, sizeof err) == 0);
     struct fb_config broken;
     fb_config_defaults(&broken);

@@ -21,6 +21,12 @@ int main(void)
     char fp[20];
     fb_fingerprint(pkR, fp);
     CHECK(strcmp(fp, "076a-2558-5d71-b69d") == 0);
+    /* Default device id: "omega-" and the fingerprint's 16 hex digits; a valid id and client id (<= 23). */
+    char id[FB_DEFAULT_ID_LEN + 1];
+    fb_default_device_id(pkR, id);
+    CHECK(strcmp(id, "omega-076a25585d71b69d") == 0 && strlen(id) == FB_DEFAULT_ID_LEN);
+    fb_default_device_id(pkS, id);
+    CHECK(strncmp(id, "omega-", 6) == 0 && strcmp(id, "omega-076a25585d71b69d") != 0);
 
     char uri[FB_URI_MAX];
     CHECK(fb_bootstrap_uri("omega-a1b2", pkR, "omega2", "40a36bc00001", uri, sizeof uri) == 0);
