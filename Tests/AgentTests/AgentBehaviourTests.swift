@@ -144,6 +144,31 @@ struct AgentBehaviourTests {
         #expect(again.output().hasPrefix(lines[0]))
     }
 
+    @Test func defaultDeviceIDComesFromTheKeyFingerprintAndIsStable() async throws {
+        let agent = try AgentBinary.native()
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fleet-id-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let keyPath = dir.appendingPathComponent("device.key").path
+        let configPath = dir.appendingPathComponent("omega-agent").path
+        // No device_id: never the hostname (OpenWrt, Omega-XXXX collide across a fleet).
+        let config = "config agent 'agent'\n\toption key_file '\(keyPath)'\n"
+        try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
+        var outputs: [String] = []
+        for _ in 0..<2 {
+            let run = try ManagedProcess.start(agent.executable, arguments: ["identity", "--config", configPath])
+            #expect(try await run.waitForExit(timeout: .seconds(20)) == 0)
+            outputs.append(run.output())
+        }
+        let lines = outputs[0].split(separator: "\n").map(String.init)
+        let uri = try BootstrapURI(parsing: try #require(lines.first))
+        let fingerprint = Fingerprint.of(uri.publicKey)
+        let expected = "omega-" + fingerprint.replacingOccurrences(of: "-", with: "")
+        #expect(uri.deviceID.rawValue == expected)
+        #expect(lines.contains("device \(expected)"))
+        #expect(outputs[1].hasPrefix(lines[0] + "\n"), "the id changed between runs")
+    }
+
     @Test func derivedCredentialsRefusedThenHelloAccountThenEnrolled() async throws {
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fleet-pw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

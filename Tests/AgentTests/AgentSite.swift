@@ -89,14 +89,19 @@ final class AgentSite: Sendable {
     var statusTopic: String { "\(prefix)/v1/devices/\(deviceID)/status" }
     var helloTopic: String { "\(prefix)/v1/devices/\(deviceID)/hello" }
 
-    /// Sets up the files and the monitor; `brokerConfig` is appended to the development config.
+    /// Seconds the simulated premises AP takes to give a lease after `wifi reload`.
+    let premisesJoinDelay: Double
+
+    /// Sets up the files and the monitor; `brokerConfig` is appended to the development config;
+    /// `brokerPersistence` keeps retained messages across `broker.restart()`.
     init(
         binary: AgentBinary, device: String = "omega-a1b2", brokerConfig: String? = nil,
-        monitorUser: (String, String)? = nil
+        monitorUser: (String, String)? = nil, brokerPersistence: Bool = false, premisesJoinDelay: Double = 0
     ) async throws {
         self.binary = binary
         self.deviceID = try DeviceID(device)
-        self.broker = try await Broker.start(config: brokerConfig)
+        self.premisesJoinDelay = premisesJoinDelay
+        self.broker = try await Broker.start(config: brokerConfig, persistence: brokerPersistence)
         self.directory = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("fleet-agent-\(UUID().uuidString.prefix(8))")
         monitor = MQTTClient(
@@ -131,7 +136,7 @@ final class AgentSite: Sendable {
                 ],
                 [
                     "ssid": Self.premisesSSID, "encryption": "psk2", "key": Self.premisesKey,
-                    "gives_lease": true, "join_delay_s": 0, "address": "10.1.2.3",
+                    "gives_lease": true, "join_delay_s": premisesJoinDelay, "address": "10.1.2.3",
                 ],
             ],
         ]

@@ -19,9 +19,10 @@ static struct fb_agent g_agent;
 static struct fb_config g_cfg;
 static int g_ready;
 
-static int null_sink(void *ctx, const char *topic, const char *payload, size_t len)
+static int null_sink(void *ctx, const char *topic, const char *payload, size_t len, int outcome)
 {
     (void)ctx;
+    (void)outcome;
     (void)topic;
     (void)payload;
     (void)len;

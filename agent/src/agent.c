@@ -25,6 +25,10 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
 {
     memset(a, 0, sizeof *a);
     a->cfg = cfg;
+    if (cfg->device_id[0] == '\0') {
+        snprintf(err, errlen, "device_id: empty (the caller derives it from the key: fb_default_device_id)");
+        return -1;
+    }
     fb_config_apply_view(cfg, &a->apply);
     int created = 0;
     if (fb_identity_load_or_create(cfg->key_file, a->sk, a->pk, &created, err, errlen) != 0)
@@ -47,7 +51,7 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
         snprintf(err, errlen, "%s/agent.state: cannot write", cfg->state_dir);
         return -1;
     }
-    a->last_seen_seq = a->state.seq;
+    a->last_seen_seq = a->state.seq > a->state.outcome.seq ? a->state.seq : a->state.outcome.seq;
     if (device_topic(a->topic_hello, cfg, "hello") != 0 || device_topic(a->topic_config, cfg, "config") != 0 ||
         device_topic(a->topic_status, cfg, "status") != 0) {
         snprintf(err, errlen, "prefix and device id make a topic longer than %d bytes", FB_TOPIC_MAX - 1);
@@ -59,21 +63,21 @@ int fb_agent_init(struct fb_agent *a, const struct fb_config *cfg, char *err, si
 void fb_agent_wipe(struct fb_agent *a) { OPENSSL_cleanse(a->sk, sizeof a->sk); }
 
 /* Topics.md: detail is at most 200 bytes of text without control characters (they become spaces). */
-static void clean_detail(const char *s, char out[201])
+static void clean_detail(const char *s, char out[FB_DETAIL_MAX + 1])
 {
     size_t i = 0;
-    for (; s[i] && i < 200; i++) {
+    for (; s[i] && i < FB_DETAIL_MAX; i++) {
         unsigned char c = (unsigned char)s[i];
         out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
     }
     out[i] = '\0';
 }
 
-size_t fb_agent_status_json(const struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason,
-                            const char *detail, char *out, size_t cap)
+static size_t status_json_at(const struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason,
+                             const char *detail, int64_t ts, char *out, size_t cap)
 {
     struct json_object *o = json_object_new_object();
-    char clean[201];
+    char clean[FB_DETAIL_MAX + 1];
     if (o == NULL)
         return 0;
     int ok = fb_json_add(o, "v", json_object_new_int(1)) == 0 &&
@@ -87,10 +91,45 @@ size_t fb_agent_status_json(const struct fb_agent *a, const char *state, uint64_
         ok = fb_json_add(o, "detail", json_object_new_string(clean)) == 0;
     }
     if (ok)
-        ok = fb_json_add(o, "ts", json_object_new_int64((int64_t)time(NULL))) == 0;
+        ok = fb_json_add(o, "ts", json_object_new_int64(ts)) == 0;
     size_t n = ok ? fb_json_print(o, out, cap) : 0;
     json_object_put(o);
     return n;
+}
+
+static int64_t now_s(void)
+{
+    time_t t = time(NULL);
+    return t < 0 ? 0 : (int64_t)t;
+}
+
+size_t fb_agent_status_json(const struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason,
+                            const char *detail, char *out, size_t cap)
+{
+    return status_json_at(a, state, seq, reason, detail, now_s(), out, cap);
+}
+
+size_t fb_agent_outcome_json(const struct fb_agent *a, char *out, size_t cap)
+{
+    const struct fb_outcome *o = &a->state.outcome;
+    if (o->seq == 0 || o->acked)
+        return 0;
+    return status_json_at(a, o->state, o->seq, o->reason, o->detail, o->ts, out, cap);
+}
+
+int fb_agent_outcome_acked(struct fb_agent *a, uint64_t seq)
+{
+    if (a->state.outcome.seq != seq || a->state.outcome.acked)
+        return 0;
+    struct fb_state next = a->state;
+    next.outcome.acked = 1;
+    if (fb_state_save(a->cfg->state_dir, &next) != 0) {
+        fb_err("cannot persist that the outcome of seq %llu was delivered", (unsigned long long)seq);
+        return -1;
+    }
+    a->state = next;
+    fb_debug("outcome of seq %llu acknowledged by the broker", (unsigned long long)seq);
+    return 0;
 }
 
 size_t fb_agent_hello_json(const struct fb_agent *a, char *out, size_t cap)
@@ -130,12 +169,64 @@ int fb_agent_report(struct fb_agent *a, const char *state, uint64_t seq, enum fb
         fb_info("status %s seq %llu reason %s", state, (unsigned long long)seq, fb_reason_name(reason));
     else
         fb_info("status %s seq %llu", state, (unsigned long long)seq);
-    return a->sink(a->sink_ctx, a->topic_status, buf, n);
+    return a->sink(a->sink_ctx, a->topic_status, buf, n, 0);
+}
+
+/* Reports the stored outcome again (while unacknowledged): the same payload as the first time. */
+static void report_stored_outcome(struct fb_agent *a)
+{
+    char buf[FB_STATUS_MAX];
+    size_t n = fb_agent_outcome_json(a, buf, sizeof buf);
+    if (n == 0 || a->sink == NULL)
+        return;
+    fb_info("status %s seq %llu (stored outcome, not yet acknowledged)", a->state.outcome.state,
+            (unsigned long long)a->state.outcome.seq);
+    (void)a->sink(a->sink_ctx, a->topic_status, buf, n, 1);
+}
+
+/*
+ * The outcome of an authentic envelope: persisted (with the seq when applied or reset, in one atomic
+ * write) before it is reported, so that it is reported after a lost connection or a restart, until
+ * the broker acknowledges it. -1 when it cannot be persisted (then it is reported once, untracked).
+ */
+static int record_outcome(struct fb_agent *a, uint64_t seq, const char *state, enum fb_reason r, const char *detail)
+{
+    struct fb_state next = a->state;
+    if (strcmp(state, "failed") != 0)
+        next.seq = seq;
+    struct fb_outcome *o = &next.outcome;
+    memset(o, 0, sizeof *o);
+    o->seq = seq;
+    snprintf(o->state, sizeof o->state, "%s", state);
+    o->reason = r;
+    o->ts = now_s();
+    clean_detail(detail ? detail : "", o->detail);
+    if (fb_state_save(a->cfg->state_dir, &next) != 0) {
+        fb_err("cannot persist the outcome of seq %llu", (unsigned long long)seq);
+        return -1;
+    }
+    a->state = next;
+    if (seq > a->last_seen_seq)
+        a->last_seen_seq = seq;
+    fb_info("status %s seq %llu%s%s", state, (unsigned long long)seq, r ? " reason " : "", fb_reason_name(r));
+    char buf[FB_STATUS_MAX];
+    size_t n = fb_agent_outcome_json(a, buf, sizeof buf);
+    if (n > 0 && a->sink)
+        (void)a->sink(a->sink_ctx, a->topic_status, buf, n, 1);
+    return 0;
 }
 
 static enum fb_reason fail(struct fb_agent *a, uint64_t seq, enum fb_reason r, const char *detail)
 {
     (void)fb_agent_report(a, "failed", seq, r, detail);
+    return r;
+}
+
+/* The failure of an authentic envelope (it opened): an outcome, persisted and tracked. */
+static enum fb_reason fail_outcome(struct fb_agent *a, uint64_t seq, enum fb_reason r, const char *detail)
+{
+    if (record_outcome(a, seq, "failed", r, detail) != 0)
+        return fail(a, seq, r, detail);
     return r;
 }
 
@@ -176,9 +267,12 @@ enum fb_reason fb_agent_handle_config(struct fb_agent *a, const char *topic, con
     /* 4. key id of the pinned service key */
     if (strcmp(env.kid, a->service_kid) != 0)
         return fail(a, env.seq, FB_REASON_BAD_ENVELOPE, NULL);
-    /* 5. replay; a retained re-delivery of what this agent already handled is not news */
+    /* 5. replay; a retained re-delivery of what this agent already handled is not news, but its
+     * outcome is reported again while the broker has not acknowledged it */
     if (retained && env.seq <= a->last_seen_seq && env.seq >= a->state.seq) {
-        fb_debug("ignoring re-delivered config seq %llu", (unsigned long long)env.seq);
+        fb_debug("re-delivered config seq %llu was handled already", (unsigned long long)env.seq);
+        if (env.seq == a->state.outcome.seq)
+            report_stored_outcome(a);
         *ignored = 1;
         return FB_REASON_NONE;
     }
@@ -195,28 +289,23 @@ enum fb_reason fb_agent_handle_config(struct fb_agent *a, const char *topic, con
     if (env.kind == FB_KIND_RESET) {
         /* 7. validate */
         if (parse_reset(pt, pt_len) != 0) {
-            outcome = fail(a, env.seq, FB_REASON_INVALID_PROFILE, "reason: must be 1-64 bytes of text");
+            outcome = fail_outcome(a, env.seq, FB_REASON_INVALID_PROFILE, "reason: must be 1-64 bytes of text");
             goto out;
         }
         /* 8. apply */
         enum fb_reason r = FB_REASON_APPLY_ERROR;
         if (fb_apply_reset(&a->apply, &r) != 0) {
-            outcome = fail(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
+            outcome = fail_outcome(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
             goto out;
         }
-        struct fb_state next = a->state;
-        next.seq = env.seq;
-        if (fb_state_save(a->cfg->state_dir, &next) != 0)
-            fb_err("cannot persist seq %llu", (unsigned long long)env.seq);
-        else
-            a->state = next;
-        (void)fb_agent_report(a, "reset", env.seq, FB_REASON_NONE, NULL);
+        if (record_outcome(a, env.seq, "reset", FB_REASON_NONE, NULL) != 0)
+            (void)fb_agent_report(a, "reset", env.seq, FB_REASON_NONE, NULL);
         goto out;
     }
     /* 7. validate the Wi-Fi profile */
     struct fb_wifi_profile profile;
     if (fb_profile_parse((const char *)pt, pt_len, &profile, err, sizeof err) != 0) {
-        outcome = fail(a, env.seq, FB_REASON_INVALID_PROFILE, err);
+        outcome = fail_outcome(a, env.seq, FB_REASON_INVALID_PROFILE, err);
         goto out;
     }
     /* 8. apply, verify, persist */
@@ -225,19 +314,15 @@ enum fb_reason fb_agent_handle_config(struct fb_agent *a, const char *topic, con
     int applied = fb_apply_wifi(&a->apply, &profile, &r) == 0;
     fb_profile_wipe(&profile);
     if (!applied) {
-        outcome = fail(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
+        outcome = fail_outcome(a, env.seq, r == FB_REASON_NONE ? FB_REASON_APPLY_ERROR : r, NULL);
         goto out;
     }
-    struct fb_state next = a->state;
-    next.seq = env.seq;
-    if (fb_state_save(a->cfg->state_dir, &next) != 0) {
+    if (record_outcome(a, env.seq, "applied", FB_REASON_NONE, NULL) != 0) {
         /* Applied but not persisted: say so rather than pretend the replay guard moved. */
         fb_err("applied seq %llu but cannot persist it", (unsigned long long)env.seq);
         outcome = fail(a, env.seq, FB_REASON_APPLY_ERROR, "cannot persist seq");
         goto out;
     }
-    a->state = next;
-    (void)fb_agent_report(a, "applied", env.seq, FB_REASON_NONE, NULL);
 out:
     OPENSSL_cleanse(pt, sizeof pt);
     OPENSSL_cleanse(&profile, sizeof profile);

@@ -18,8 +18,13 @@
 #define FB_TOPIC_MAX 256
 #define FB_STATUS_MAX 1024
 
-/* Publishes a retained QoS 1 status payload; returns 0 when handed to the broker connection. */
-typedef int (*fb_status_sink)(void *ctx, const char *topic, const char *payload, size_t len);
+/*
+ * Publishes a retained QoS 1 status payload; returns 0 when handed to the broker connection.
+ * outcome = 1: the payload carries the persisted outcome (a.state.outcome), which must be published
+ * until the broker acknowledges it; the sink then calls fb_agent_outcome_acked. A re-report of the
+ * same outcome is byte for byte the same payload.
+ */
+typedef int (*fb_status_sink)(void *ctx, const char *topic, const char *payload, size_t len, int outcome);
 
 struct fb_agent {
     const struct fb_config *cfg;
@@ -29,7 +34,7 @@ struct fb_agent {
     uint8_t service_pk[FB_X25519_LEN];
     char service_kid[20];
     struct fb_state state;
-    uint64_t last_seen_seq;            /* highest seq processed this run (applied or failed) */
+    uint64_t last_seen_seq;            /* highest seq handled (applied, failed, or the stored outcome's) */
     char topic_hello[FB_TOPIC_MAX];
     char topic_config[FB_TOPIC_MAX];
     char topic_status[FB_TOPIC_MAX];
@@ -51,10 +56,19 @@ size_t fb_agent_hello_json(const struct fb_agent *a, char *out, size_t cap);
 int fb_agent_report(struct fb_agent *a, const char *state, uint64_t seq, enum fb_reason reason, const char *detail);
 
 /*
+ * The status that carries the stored outcome while the broker has not acknowledged it: its length,
+ * or 0 when there is none or it was acknowledged. Published after every (re)connect.
+ */
+size_t fb_agent_outcome_json(const struct fb_agent *a, char *out, size_t cap);
+/* The broker acknowledged the outcome of seq: persists that, so it is not published again. 0 or -1. */
+int fb_agent_outcome_acked(struct fb_agent *a, uint64_t seq);
+
+/*
  * Handles one message on the config topic: every receiver check of Topics.md in order, then apply
  * and report. retained = the broker delivered a stored retained message (on subscribe).
  * Returns the outcome: FB_REASON_NONE when applied (or ignored), else the reason reported.
- * *ignored is set to 1 when nothing was reported (empty message, retained re-delivery).
+ * *ignored is set to 1 when nothing new was decided (empty message, retained re-delivery of a seq
+ * already handled; for the stored outcome's seq that outcome is reported again while unacknowledged).
  */
 enum fb_reason fb_agent_handle_config(struct fb_agent *a, const char *topic, const void *payload, size_t len,
                                       int retained, int *ignored);

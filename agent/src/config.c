@@ -264,13 +264,9 @@ static int valid_prefix(const char *p)
 
 int fb_config_finish(struct fb_config *c, char *err, size_t errlen)
 {
-    if (c->device_id[0] == '\0') {
-        char host[65] = "";
-        if (gethostname(host, sizeof host - 1) == 0 && fb_valid_id(host, strlen(host)))
-            memcpy(c->device_id, host, strlen(host) + 1);
-    }
-    if (!fb_valid_id(c->device_id, strlen(c->device_id))) {
-        snprintf(err, errlen, "device_id: missing or not 1-64 of [A-Za-z0-9._-]");
+    /* Empty: derived from the device key later (fb_default_device_id), never from the hostname. */
+    if (c->device_id[0] != '\0' && !fb_valid_id(c->device_id, strlen(c->device_id))) {
+        snprintf(err, errlen, "device_id: not 1-64 of [A-Za-z0-9._-] (leave it empty for the key-derived id)");
         return -1;
     }
     if (!valid_prefix(c->prefix)) {

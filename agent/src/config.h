@@ -51,7 +51,7 @@ void fb_config_defaults(struct fb_config *c);
 int fb_config_set(struct fb_config *c, const char *name, const char *value, char *err, size_t errlen);
 /* Reads a uci-format file: "config agent" sections' "option name value" lines. 0 or -1 with err. */
 int fb_config_load(struct fb_config *c, const char *path, char *err, size_t errlen);
-/* Checks required options and fills derived defaults (device id from the hostname). 0 or -1. */
+/* Checks required options. An empty device_id stays empty: the caller derives it from the key. 0 or -1. */
 int fb_config_finish(struct fb_config *c, char *err, size_t errlen);
 /* Wipes the secret options. */
 void fb_config_wipe(struct fb_config *c);

@@ -25,6 +25,13 @@ void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LE
     snprintf(out, FB_FINGERPRINT_LEN + 1, "%.4s-%.4s-%.4s-%.4s", hex, hex + 4, hex + 8, hex + 12);
 }
 
+void fb_default_device_id(const uint8_t pub[FB_X25519_LEN], char out[FB_DEFAULT_ID_LEN + 1])
+{
+    char fp[FB_FINGERPRINT_LEN + 1];
+    fb_fingerprint(pub, fp);
+    snprintf(out, FB_DEFAULT_ID_LEN + 1, "omega-%.4s%.4s%.4s%.4s", fp, fp + 5, fp + 10, fp + 15);
+}
+
 /* X25519 with a fixed scalar: all zeros for exactly the small-order points (RFC 7748 clamping). */
 static int small_order(const uint8_t pub[FB_X25519_LEN])
 {

@@ -14,6 +14,12 @@
 /* "3f2a-91c0-7d44-e810": hex of SHA-256(pub)[0..8], four groups of four. out holds 20. */
 void fb_fingerprint(const uint8_t pub[FB_X25519_LEN], char out[FB_FINGERPRINT_LEN + 1]);
 
+#define FB_DEFAULT_ID_LEN 22
+/* The device id used when the config leaves device_id empty: "omega-" and the 16 hex digits of the
+ * key's fingerprint ("omega-3f2a91c07d44e810"): stable as long as the key, and 64 bits apart from
+ * every other device (a default hostname such as OpenWrt or Omega-XXXX is not). out holds 23. */
+void fb_default_device_id(const uint8_t pub[FB_X25519_LEN], char out[FB_DEFAULT_ID_LEN + 1]);
+
 /* Reads "<label>:<base64url of 32 bytes>" from a key file ('#' comments, blank lines ignored).
  * label is "x25519-private" or "x25519-public". Exactly one key line, at most 4096 bytes, CRLF and
  * trailing spaces accepted; a small-order public key is refused. 0 or -1 with a reason in err. */

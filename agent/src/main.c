@@ -49,6 +49,11 @@ struct runtime {
     int queued;
     char pending[FB_STATUS_MAX]; /* a status that could not be published yet */
     size_t pending_len;
+    /* The stored outcome's status in flight on the current connection, until its PUBACK. */
+    char outcome[FB_STATUS_MAX];
+    size_t outcome_len;
+    uint64_t outcome_seq;
+    int outcome_mid; /* 0: none in flight on this connection */
 };
 
 /* Called from inside mosquitto_loop: only copies the message; it is handled outside the callback. */
@@ -76,9 +81,40 @@ static void on_message(void *ctx, const char *topic, const void *payload, size_t
     rt->queued++;
 }
 
-static int status_sink(void *ctx, const char *topic, const char *payload, size_t len)
+/* Publishes the stored outcome unless that very payload is already in flight on this connection. */
+static int publish_outcome(struct runtime *rt, const char *topic, const char *payload, size_t len)
+{
+    if (rt->outcome_mid > 0 && rt->outcome_len == len && memcmp(rt->outcome, payload, len) == 0)
+        return 0;
+    rt->outcome_mid = 0;
+    if (rt->mqtt == NULL || len > sizeof rt->outcome)
+        return -1; /* persisted: published after the next connect */
+    int mid = fb_mqtt_publish_tracked(rt->mqtt, topic, payload, len, 1);
+    if (mid <= 0)
+        return -1;
+    memcpy(rt->outcome, payload, len);
+    rt->outcome_len = len;
+    rt->outcome_seq = rt->agent.state.outcome.seq;
+    rt->outcome_mid = mid;
+    return 0;
+}
+
+/* After network I/O: records the broker's acknowledgement of the outcome in flight. */
+static void check_outcome_ack(struct runtime *rt)
+{
+    if (rt->outcome_mid > 0 && rt->mqtt && fb_mqtt_acked(rt->mqtt, rt->outcome_mid)) {
+        rt->outcome_mid = 0;
+        (void)fb_agent_outcome_acked(&rt->agent, rt->outcome_seq);
+    }
+}
+
+static int status_sink(void *ctx, const char *topic, const char *payload, size_t len, int outcome)
 {
     struct runtime *rt = ctx;
+    if (outcome) {
+        rt->pending_len = 0; /* the outcome is newer than any other status waiting */
+        return publish_outcome(rt, topic, payload, len);
+    }
     if (rt->mqtt && fb_mqtt_publish(rt->mqtt, topic, payload, len, 1, 0) == 0) {
         rt->pending_len = 0;
         return 0;
@@ -190,8 +226,15 @@ static int run(struct runtime *rt, int rolled_back)
                                      rolled_back ? "restored the previous Wi-Fi settings after an interrupted apply"
                                                  : NULL) == 0 &&
                      hello_len > 0 && fb_mqtt_publish(m, a->topic_hello, hello, hello_len, 0, 0) == 0;
-            if (ok && pending_len > 0) /* a result from before the connection dropped */
+            if (ok && pending_len > 0) /* a status from before the connection dropped */
                 ok = fb_mqtt_publish(m, a->topic_status, pending, pending_len, 1, 0) == 0;
+            char outcome[FB_STATUS_MAX];
+            size_t outcome_len = fb_agent_outcome_json(a, outcome, sizeof outcome);
+            rt->outcome_mid = 0;
+            if (ok && outcome_len > 0) { /* an outcome the broker has not acknowledged yet */
+                fb_info("publishing the unacknowledged outcome of seq %llu", (unsigned long long)a->state.outcome.seq);
+                ok = publish_outcome(rt, a->topic_status, outcome, outcome_len) == 0;
+            }
             if (ok)
                 ok = fb_mqtt_subscribe(m, a->topic_config, ACK_TIMEOUT_MS) == 0;
             if (ok) {
@@ -202,6 +245,7 @@ static int run(struct runtime *rt, int rolled_back)
                         fb_warn("connection lost");
                         break;
                     }
+                    check_outcome_ack(rt);
                     drain_queue(rt);
                 }
             }
@@ -210,9 +254,11 @@ static int run(struct runtime *rt, int rolled_back)
                 offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
                 if (fb_mqtt_publish(m, a->topic_status, offline, offline_len, 1, ACK_TIMEOUT_MS) != 0)
                     fb_warn("offline status not acknowledged");
+                check_outcome_ack(rt); /* its PUBACK may have come in while waiting for this one */
                 fb_mqtt_disconnect(m);
             }
             rt->mqtt = NULL;
+            rt->outcome_mid = 0;
         } else if (r == FB_MQTT_REFUSED_AUTH && c->auth_mode == FB_AUTH_DERIVED && c->hello_username[0]) {
             hello_via_hello_account(rt);
         }
@@ -231,7 +277,7 @@ static void usage(FILE *f)
 {
     fputs("usage: omega-agent [run|identity] [options]\n"
           "  run        (default) connect to the broker and wait for Wi-Fi envelopes\n"
-          "  identity   create the device key if needed; print the bootstrap URI and fingerprint\n"
+          "  identity   create the device key if needed; print the bootstrap URI, fingerprint and device id\n"
           "options:\n"
           "  --config FILE        uci-format config (default " FB_CONFIG_PATH_DEFAULT ")\n"
           "  --set NAME=VALUE     override any config option (repeatable)\n"
@@ -272,16 +318,33 @@ static void show_qr(const char *uri)
     }
 }
 
-static int identity(const struct fb_config *c)
+/*
+ * Loads (or creates) the device key; an empty device_id becomes the key-derived default id.
+ * 0, or -1 with err.
+ */
+static int load_identity(struct fb_config *c, uint8_t pk[FB_X25519_LEN], int *created, char *err, size_t errlen)
 {
-    uint8_t sk[FB_X25519_LEN], pk[FB_X25519_LEN];
+    uint8_t sk[FB_X25519_LEN];
+    if (fb_identity_load_or_create(c->key_file, sk, pk, created, err, errlen) != 0)
+        return -1;
+    OPENSSL_cleanse(sk, sizeof sk);
+    if (c->device_id[0] == '\0') {
+        char id[FB_DEFAULT_ID_LEN + 1];
+        fb_default_device_id(pk, id);
+        snprintf(c->device_id, sizeof c->device_id, "%s", id);
+    }
+    return 0;
+}
+
+static int identity(struct fb_config *c)
+{
+    uint8_t pk[FB_X25519_LEN];
     char err[300], uri[FB_URI_MAX], fp[FB_FINGERPRINT_LEN + 1];
     int created;
-    if (fb_identity_load_or_create(c->key_file, sk, pk, &created, err, sizeof err) != 0) {
+    if (load_identity(c, pk, &created, err, sizeof err) != 0) {
         fprintf(stderr, "omega-agent: %s\n", err);
         return 1;
     }
-    OPENSSL_cleanse(sk, sizeof sk);
     if (fb_bootstrap_uri(c->device_id, pk, c->model[0] ? c->model : NULL, c->mac[0] ? c->mac : NULL, uri,
                          sizeof uri) != 0) {
         fprintf(stderr, "omega-agent: model or mac option is malformed (model: 1-32 of [A-Za-z0-9._-], mac: 12 "
@@ -289,7 +352,7 @@ static int identity(const struct fb_config *c)
         return 1;
     }
     fb_fingerprint(pk, fp);
-    printf("%s\nfingerprint %s\n", uri, fp);
+    printf("%s\nfingerprint %s\ndevice %s\n", uri, fp, c->device_id);
     if (created)
         printf("created %s\n", c->key_file);
     if (fflush(stdout) != 0)
@@ -408,7 +471,12 @@ int main(int argc, char **argv)
     else if (recovered == 1)
         fb_warn("restored the Wi-Fi settings from before an interrupted apply");
 
-    if (fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
+    uint8_t pk[FB_X25519_LEN];
+    int created = 0;
+    int identified = load_identity(&cfg, pk, &created, err, sizeof err) == 0;
+    if (identified && created)
+        fb_info("created device key %s", cfg.key_file);
+    if (!identified || fb_agent_init(&rt.agent, &cfg, err, sizeof err) != 0) {
         fb_err("%s", err);
         fb_config_wipe(&cfg);
         return 1;

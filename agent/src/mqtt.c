@@ -17,6 +17,7 @@ struct fb_mqtt {
     int connected;
     int suback_mid, suback_done;
     int puback_mid, puback_done;
+    int tracked_mid, tracked_done; /* fb_mqtt_publish_tracked */
 };
 
 static long now_ms(void)
@@ -56,6 +57,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     struct fb_mqtt *m = obj;
     if (mid == m->puback_mid)
         m->puback_done = 1;
+    if (mid == m->tracked_mid)
+        m->tracked_done = 1;
 }
 
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
@@ -179,6 +182,21 @@ int fb_mqtt_publish(struct fb_mqtt *m, const char *topic, const void *payload, s
             break;
     return m->puback_done ? 0 : -1;
 }
+
+int fb_mqtt_publish_tracked(struct fb_mqtt *m, const char *topic, const void *payload, size_t len, int retain)
+{
+    int mid = 0;
+    if (len > 0x7fffffff)
+        return -1;
+    if (mosquitto_publish(m->mosq, &mid, topic, (int)len, payload, 1, retain ? true : false) != MOSQ_ERR_SUCCESS)
+        return -1;
+    /* on_publish runs from mosquitto_loop only, never inside mosquitto_publish: no ack is missed here */
+    m->tracked_mid = mid;
+    m->tracked_done = 0;
+    return mid > 0 ? mid : -1;
+}
+
+int fb_mqtt_acked(const struct fb_mqtt *m, int mid) { return mid > 0 && mid == m->tracked_mid && m->tracked_done; }
 
 int fb_mqtt_loop(struct fb_mqtt *m, int timeout_ms)
 {

@@ -38,6 +38,13 @@ enum fb_mqtt_result fb_mqtt_connect(struct fb_mqtt *m, const struct fb_mqtt_opti
 int fb_mqtt_subscribe(struct fb_mqtt *m, const char *topic, int timeout_ms);
 /* Publishes at QoS 1. wait_ms > 0: also waits for the PUBACK. 0 or -1. */
 int fb_mqtt_publish(struct fb_mqtt *m, const char *topic, const void *payload, size_t len, int retain, int wait_ms);
+/*
+ * Publishes at QoS 1 without waiting and returns the message id (> 0) to pass to fb_mqtt_acked, or -1.
+ * The connection remembers one such id at a time (the newest).
+ */
+int fb_mqtt_publish_tracked(struct fb_mqtt *m, const char *topic, const void *payload, size_t len, int retain);
+/* 1 once the broker acknowledged (PUBACK) the message with that id on this connection, else 0. */
+int fb_mqtt_acked(const struct fb_mqtt *m, int mid);
 /* Runs network I/O for up to timeout_ms. 0, or -1 when the connection is gone. */
 int fb_mqtt_loop(struct fb_mqtt *m, int timeout_ms);
 /* Sends DISCONNECT (no will) and closes. */

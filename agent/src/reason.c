@@ -1,5 +1,7 @@
 #include "reason.h"
 
+#include <string.h>
+
 const char *fb_reason_name(enum fb_reason r)
 {
     switch (r) {
@@ -18,4 +20,12 @@ const char *fb_reason_name(enum fb_reason r)
     case FB_REASON__COUNT: break;
     }
     return "apply_error";
+}
+
+enum fb_reason fb_reason_parse(const char *name)
+{
+    for (int r = FB_REASON_NONE + 1; r < FB_REASON__COUNT; r++)
+        if (strcmp(name, fb_reason_name((enum fb_reason)r)) == 0)
+            return (enum fb_reason)r;
+    return FB_REASON_NONE;
 }

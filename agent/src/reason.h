@@ -20,5 +20,7 @@ enum fb_reason {
 
 /* Wire name of a reason ("auth_failed", ...); "" for FB_REASON_NONE. */
 const char *fb_reason_name(enum fb_reason r);
+/* The reason with that wire name; FB_REASON_NONE for "" or an unknown name. */
+enum fb_reason fb_reason_parse(const char *name);
 
 #endif

@@ -13,14 +13,16 @@
 #include "testlib.h"
 
 static char reports[16][FB_STATUS_MAX];
+static int tracked[16]; /* the sink's outcome flag per report */
 static int nreports;
 
-static int sink(void *ctx, const char *topic, const char *payload, size_t len)
+static int sink(void *ctx, const char *topic, const char *payload, size_t len, int outcome)
 {
     (void)ctx;
     CHECK(strstr(topic, "/v1/devices/omega-a1b2/status") != NULL);
     if (nreports < 16) {
         snprintf(reports[nreports], FB_STATUS_MAX, "%.*s", (int)len, payload);
+        tracked[nreports] = outcome;
         nreports++;
     }
     return 0;
@@ -52,6 +54,8 @@ static int relabel(const char *from, const char *to)
     return 0;
 }
 
+static void expect_retained_redelivery(int want_reports, const char *contains);
+
 /* Handles env_json and checks: outcome, number of reports, and the last report's contents. */
 static void expect(const char *topic, enum fb_reason want, int want_reports, const char *last_contains)
 {
@@ -64,6 +68,19 @@ static void expect(const char *topic, enum fb_reason want, int want_reports, con
         fprintf(stderr, "  %d reports, want %d\n", nreports, want_reports);
     if (nreports > 0 && last_contains && !CHECK(strstr(reports[nreports - 1], last_contains) != NULL))
         fprintf(stderr, "  last report %s lacks %s\n", reports[nreports - 1], last_contains);
+}
+
+/* Handles env_json as a retained re-delivery: nothing new is decided; want_reports re-reports. */
+static void expect_retained_redelivery(int want_reports, const char *contains)
+{
+    int ignored = 0;
+    nreports = 0;
+    CHECK(fb_agent_handle_config(&agent, k_topic, env_json, strlen(env_json), 1, &ignored) == FB_REASON_NONE);
+    CHECK(ignored == 1);
+    if (!CHECK(nreports == want_reports))
+        fprintf(stderr, "  %d reports on a retained re-delivery, want %d\n", nreports, want_reports);
+    if (nreports > 0 && contains && !CHECK(strstr(reports[0], contains) != NULL))
+        fprintf(stderr, "  report %s lacks %s\n", reports[0], contains);
 }
 
 int main(void)
@@ -96,6 +113,19 @@ int main(void)
     CHECK(fb_config_set(&cfg, "prefix", "site/a", err, sizeof err) == 0);
     CHECK(fb_config_finish(&cfg, err, sizeof err) == 0);
     CHECK(fb_config_set(&cfg, "prefix", "bad/", err, sizeof err) == 0 && fb_config_finish(&cfg, err, sizeof err) != 0);
+    /* An empty device_id is left for the key-derived default (never the hostname); a bad one is refused;
+     * the agent core refuses to run without one. */
+    {
+        struct fb_config noid = cfg;
+        struct fb_agent a2;
+        CHECK(fb_config_set(&noid, "prefix", "bootstrap", err, sizeof err) == 0);
+        CHECK(fb_config_set(&noid, "device_id", "", err, sizeof err) == 0 && fb_config_finish(&noid, err, sizeof err) == 0);
+        CHECK(noid.device_id[0] == '\0');
+        CHECK(fb_agent_init(&a2, &noid, err, sizeof err) != 0 && strstr(err, "device_id"));
+        CHECK(fb_config_set(&noid, "device_id", "a/b", err, sizeof err) != 0 ||
+              fb_config_finish(&noid, err, sizeof err) != 0);
+        fb_agent_wipe(&a2);
+    }
     CHECK(fb_config_set(&cfg, "prefix", "bootstrap", err, sizeof err) == 0);
     struct fb_config broken;
     fb_config_defaults(&broken);
@@ -167,6 +197,9 @@ int main(void)
     /* success: applying, applied; seq persisted. */
     fb_fake.wifi_result = 0;
     expect(k_topic, FB_REASON_NONE, 2, "\"state\":\"applied\",\"seq\":5");
+    char applied5[FB_STATUS_MAX];
+    snprintf(applied5, sizeof applied5, "%s", reports[1]);
+    CHECK(tracked[0] == 0 && tracked[1] == 1); /* applying is not an outcome; applied is */
     CHECK(fb_fake.wifi_calls == 2 && agent.state.seq == 5);
     struct fb_state st;
     CHECK(fb_state_load(dir, &st) == 0 && st.seq == 5 && st.boot == 1);
@@ -174,11 +207,29 @@ int main(void)
     expect(k_topic, FB_REASON_REPLAY, 1, "\"seq\":5,\"reason\":\"replay\"");
     seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 4, k_good);
     expect(k_topic, FB_REASON_REPLAY, 1, "replay");
-    /* A retained re-delivery of the applied config (after a reconnect) is silently ignored. */
+    /* The outcome was persisted with the seq, unacknowledged, and reported as an outcome (tracked). */
+    CHECK(st.outcome.seq == 5 && strcmp(st.outcome.state, "applied") == 0 && st.outcome.acked == 0);
     seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 5, k_good);
-    nreports = 0;
-    CHECK(fb_agent_handle_config(&agent, k_topic, env_json, strlen(env_json), 1, &ignored) == FB_REASON_NONE);
-    CHECK(ignored == 1 && nreports == 0 && fb_fake.wifi_calls == 2);
+    CHECK(fb_agent_outcome_json(&agent, buf, sizeof buf) > 0 && strcmp(buf, applied5) == 0);
+    /* A retained re-delivery of the applied config (after a reconnect) re-reports the stored outcome,
+     * byte for byte, while the broker has not acknowledged it; nothing is applied again. */
+    expect_retained_redelivery(1, NULL);
+    CHECK(strcmp(reports[0], applied5) == 0 && tracked[0] == 1 && fb_fake.wifi_calls == 2);
+    /* Acknowledged (persisted): silent from then on, even after a restart. */
+    CHECK(fb_agent_outcome_acked(&agent, 4) == 0 && agent.state.outcome.acked == 0); /* another seq: no */
+    CHECK(fb_agent_outcome_acked(&agent, 5) == 0 && agent.state.outcome.acked == 1);
+    CHECK(fb_state_load(dir, &st) == 0 && st.outcome.acked == 1 && fb_agent_outcome_json(&agent, buf, sizeof buf) == 0);
+    expect_retained_redelivery(0, NULL);
+    {
+        struct fb_agent restarted;
+        CHECK(fb_agent_init(&restarted, &cfg, err, sizeof err) == 0 && restarted.state.outcome.acked == 1);
+        restarted.sink = sink;
+        nreports = 0;
+        CHECK(fb_agent_handle_config(&restarted, k_topic, env_json, strlen(env_json), 1, &ignored) == FB_REASON_NONE);
+        CHECK(ignored == 1 && nreports == 0 && fb_fake.wifi_calls == 2);
+        fb_agent_wipe(&restarted);
+        agent.state.boot++;
+    }
     /* Order: replay is checked before opening, so an old seq with a broken ct is a replay. */
     seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 3, k_good);
     ct = strstr(env_json, "\"ct\":\"");
@@ -207,9 +258,33 @@ int main(void)
     /* A following good envelope applies. */
     seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 8, k_good);
     expect(k_topic, FB_REASON_NONE, 2, "applied");
+    /* A failed outcome survives a restart too: the retained re-delivery of its seq re-reports it (same
+     * reason, same payload) and does not apply it again; the replay guard did not move. */
+    fb_fake.wifi_result = -1;
+    fb_fake.wifi_reason = FB_REASON_NETWORK_NOT_FOUND;
+    seal_as(svc_sk, FB_KIND_WIFI, "omega-a1b2", 9, k_good);
+    expect(k_topic, FB_REASON_NETWORK_NOT_FOUND, 2, "\"seq\":9,\"reason\":\"network_not_found\"");
+    char failed9[FB_STATUS_MAX];
+    snprintf(failed9, sizeof failed9, "%s", reports[1]);
+    CHECK(tracked[1] == 1 && agent.state.seq == 8 && agent.state.outcome.seq == 9);
+    {
+        struct fb_agent restarted;
+        CHECK(fb_agent_init(&restarted, &cfg, err, sizeof err) == 0);
+        CHECK(restarted.state.seq == 8 && restarted.state.outcome.seq == 9 && restarted.state.outcome.acked == 0);
+        CHECK(fb_agent_outcome_json(&restarted, buf, sizeof buf) > 0 && strcmp(buf, failed9) == 0);
+        restarted.sink = sink;
+        int calls = fb_fake.wifi_calls;
+        nreports = 0;
+        CHECK(fb_agent_handle_config(&restarted, k_topic, env_json, strlen(env_json), 1, &ignored) == FB_REASON_NONE);
+        CHECK(ignored == 1 && nreports == 1 && tracked[0] == 1 && strcmp(reports[0], failed9) == 0);
+        CHECK(fb_fake.wifi_calls == calls);
+        fb_agent_wipe(&restarted);
+        agent.state.boot++;
+    }
+    fb_fake.wifi_result = 0;
     /* Restart: boot counter increments, seq survives. */
     struct fb_agent again;
-    CHECK(fb_agent_init(&again, &cfg, err, sizeof err) == 0 && again.state.boot == 2 && again.state.seq == 8);
+    CHECK(fb_agent_init(&again, &cfg, err, sizeof err) == 0 && again.state.boot == 4 && again.state.seq == 8);
     fb_agent_wipe(&again);
     fb_agent_wipe(&agent);
 

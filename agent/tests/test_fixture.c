@@ -19,9 +19,10 @@
 
 static char g_last[FB_STATUS_MAX];
 
-static int sink(void *ctx, const char *topic, const char *payload, size_t len)
+static int sink(void *ctx, const char *topic, const char *payload, size_t len, int outcome)
 {
     (void)ctx;
+    (void)outcome;
     (void)topic;
     snprintf(g_last, sizeof g_last, "%.*s", (int)len, payload);
     return 0;

@@ -21,6 +21,12 @@ int main(void)
     char fp[20];
     fb_fingerprint(pkR, fp);
     CHECK(strcmp(fp, "076a-2558-5d71-b69d") == 0);
+    /* Default device id: "omega-" and the fingerprint's 16 hex digits; a valid id and client id (<= 23). */
+    char id[FB_DEFAULT_ID_LEN + 1];
+    fb_default_device_id(pkR, id);
+    CHECK(strcmp(id, "omega-076a25585d71b69d") == 0 && strlen(id) == FB_DEFAULT_ID_LEN);
+    fb_default_device_id(pkS, id);
+    CHECK(strncmp(id, "omega-", 6) == 0 && strcmp(id, "omega-076a25585d71b69d") != 0);
 
     char uri[FB_URI_MAX];
     CHECK(fb_bootstrap_uri("omega-a1b2", pkR, "omega2", "40a36bc00001", uri, sizeof uri) == 0);
@@ -98,9 +104,35 @@ int main(void)
     s.boot = 7;
     CHECK(fb_state_save(dir, &s) == 0);
     struct fb_state s2;
-    CHECK(fb_state_load(dir, &s2) == 0 && s2.seq == s.seq && s2.boot == 7);
+    CHECK(fb_state_load(dir, &s2) == 0 && s2.seq == s.seq && s2.boot == 7 && s2.outcome.seq == 0);
     snprintf(other, sizeof other, "%s/agent.state", dir);
     CHECK(stat(other, &st) == 0 && (st.st_mode & 0777) == 0600);
+    /* The outcome travels with the seq in the one atomic file: state, reason, ts, acked, detail. */
+    s.outcome = (struct fb_outcome){.seq = 12, .state = "failed", .reason = FB_REASON_INVALID_PROFILE,
+                                    .ts = 1795312345, .acked = 0, .detail = "ssid: 33 bytes; at most 32"};
+    CHECK(fb_state_save(dir, &s) == 0 && fb_state_load(dir, &s2) == 0);
+    CHECK(s2.seq == s.seq && s2.outcome.seq == 12 && strcmp(s2.outcome.state, "failed") == 0 &&
+          s2.outcome.reason == FB_REASON_INVALID_PROFILE && s2.outcome.ts == 1795312345 && s2.outcome.acked == 0 &&
+          strcmp(s2.outcome.detail, s.outcome.detail) == 0);
+    s.outcome = (struct fb_outcome){.seq = 13, .state = "applied", .ts = 5, .acked = 1};
+    CHECK(fb_state_save(dir, &s) == 0 && fb_state_load(dir, &s2) == 0);
+    CHECK(s2.outcome.seq == 13 && strcmp(s2.outcome.state, "applied") == 0 && s2.outcome.reason == FB_REASON_NONE &&
+          s2.outcome.acked == 1 && s2.outcome.detail[0] == '\0');
+    s.outcome.reason = FB_REASON_TIMEOUT; /* a reason belongs to failed only */
+    CHECK(fb_state_save(dir, &s) == 0 && fb_state_load(dir, &s2) != 0);
+    s.outcome = (struct fb_outcome){.seq = 13, .state = "online", .ts = 5};
+    CHECK(fb_state_save(dir, &s) != 0); /* not an outcome */
+    static const char *const bad[] = {
+        "seq 1\nboot 1\noutcome 0 applied - 5 0\n",  "seq 1\nboot 1\noutcome 2 applied - 5 2\n",
+        "seq 1\nboot 1\noutcome 2 failed nope 5 0\n", "seq 1\nboot 1\noutcome 2 applied - 5\n",
+        "seq 1\nboot 1\ndetail orphan\n",             "seq 1\nboot 1\noutcome 2 applied - 5 0 extra\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        f = fopen(other, "w");
+        CHECK(f && fputs(bad[i], f) >= 0 && fclose(f) == 0);
+        if (!CHECK(fb_state_load(dir, &s2) != 0))
+            fprintf(stderr, "  accepted %s", bad[i]);
+    }
     f = fopen(other, "w");
     CHECK(f && fputs("seq 12x\nboot 1\n", f) >= 0 && fclose(f) == 0);
     CHECK(fb_state_load(dir, &s2) != 0);
