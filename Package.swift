@@ -92,7 +92,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // The device agent: portable C11, also built by agent/Makefile (mipsel, sanitizers, fuzz).
+        // The device agent: portable C11, also built by agent/Makefile (Omega2 musl build, sanitizers, fuzz).
         .executableTarget(
             name: "omega-agent",
             path: "agent/src",

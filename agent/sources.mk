@@ -1,6 +1,6 @@
 # The agent's one build description: what goes into omega-agent and how it is compiled. Included by
-# agent/Makefile (native, sanitizer, mipsel and release builds; unit tests) and tests/apply.mk (the
-# uci module's tests); scripts/build-mipsel.sh and the OpenWRT package call agent/Makefile.
+# agent/Makefile (native, sanitizer, musl and release builds; unit tests) and tests/apply.mk (the
+# uci module's tests); scripts/build-musl.sh prepares the musl toolchain and libraries; the OpenWRT package calls agent/Makefile.
 # Paths are relative to agent/.
 
 FB_SRC_DIR := src

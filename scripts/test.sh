@@ -10,8 +10,10 @@
 #     swift-build   swift build --build-tests
 #     c-native      make -C agent test            (unit tests, uci apply tests, durability check)
 #     c-sanitize    make -C agent test-sanitize   (the unit tests under ASan and UBSan)
-#     c-mipsel      make -C agent mipsel test-mipsel  (cross build; unit and apply tests under qemu)
-#   swift-test    swift test (needs swift-build and the mipsel agent from c-mipsel)
+#     c-musl        make -C agent musl test-musl  (the Omega2 build: mipsel musl soft-float, static;
+#                   toolchain and libraries by scripts/build-musl.sh, cached in agent/build/musl;
+#                   unit and apply tests under qemu-mipsel)
+#   swift-test    swift test (needs swift-build and the musl agent from c-musl)
 #   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents), debug build: fails
 #                 when any device does not end applied or any message is lost
 set -euo pipefail
@@ -21,7 +23,7 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/fleet-test-logs-XXXXXX")
 
 # Summary lines shown for a stage that passed (everything is shown for one that failed).
 summary() {  # log
-  grep -E '^[0-9]+ passed, [0-9]+ failed$|cases, [0-9]+ at a time|^result +(PASS|FAIL)|^hello storm: (applied|end to end)|^check-durability:|^build-mipsel:|Build complete|Test run with|^Executed ' "$1" || true
+  grep -E '^[0-9]+ passed, [0-9]+ failed$|cases, [0-9]+ at a time|^result +(PASS|FAIL)|^hello storm: (applied|end to end)|^check-durability:|^build-musl:|^musl:|Build complete|Test run with|^Executed ' "$1" || true
 }
 
 # Runs a stage in the background: its output goes to $logs/NAME.log, its exit code and seconds to
@@ -98,12 +100,12 @@ run_now lint swift format lint --strict --recursive Package.swift Sources Tests
 launch swift-build swift build --build-tests
 launch c-native make -C agent -s test
 launch c-sanitize make -C agent -s test-sanitize
-launch c-mipsel make -C agent -s mipsel test-mipsel
-await swift-build c-native c-sanitize c-mipsel
+launch c-musl make -C agent -s musl test-musl
+await swift-build c-native c-sanitize c-musl
 
 if [ -f "$logs/swift-build.rc" ] && [ "$(cat "$logs/swift-build.rc")" -eq 0 ]; then
   FLEET_BIN_DIR="$(swift build --show-bin-path)"
-  OMEGA_AGENT_MIPSEL="$PWD/agent/build/mipsel/omega-agent"
+  OMEGA_AGENT_MIPSEL="$PWD/agent/build/musl-static/omega-agent"
   export FLEET_BIN_DIR OMEGA_AGENT_MIPSEL
   run_now swift-test swift test --skip-build
   run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --rate 50 --steady-seconds 2 \

@@ -20,31 +20,32 @@ struct AgentBinary: Sendable, CustomStringConvertible {
         return AgentBinary(executable: path, prefixArguments: [], patience: .seconds(90), description: "native")
     }
 
-    /// The mipsel build named by `OMEGA_AGENT_MIPSEL` (default `agent/build/mipsel/omega-agent`), run with
-    /// `qemu-mipsel -L <sysroot>`. Throws, naming what to build or install, when any part is missing:
-    /// a mipsel test never passes without having run the mipsel agent.
+    /// The device build named by `OMEGA_AGENT_MIPSEL` (default: the static musl soft-float build,
+    /// `agent/build/musl-static/omega-agent`), run with `qemu-mipsel`; with `-L OMEGA_AGENT_SYSROOT` when
+    /// that variable names the sysroot of a dynamic build. Throws, naming what to build or install,
+    /// when any part is missing: a mipsel test never passes without having run the mipsel agent.
     static func mipsel() throws -> AgentBinary {
         let env = ProcessInfo.processInfo.environment
         let root = BinaryLocator.packageRoot()
         let path =
             env["OMEGA_AGENT_MIPSEL"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? root.appendingPathComponent("agent/build/mipsel/omega-agent").path
-        let sysroot =
-            env["OMEGA_AGENT_SYSROOT"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? root.appendingPathComponent("agent/build/sysroot").path
+            ?? root.appendingPathComponent("agent/build/musl-static/omega-agent").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw AgentTestError(
-                "the mipsel agent \(path) is missing: run `make -C agent mipsel` (or set OMEGA_AGENT_MIPSEL)")
+                "the mipsel agent \(path) is missing: run `make -C agent musl` (or set OMEGA_AGENT_MIPSEL)")
         }
-        guard FileManager.default.fileExists(atPath: sysroot + "/lib/ld.so.1") else {
-            throw AgentTestError(
-                "the mipsel sysroot \(sysroot) has no lib/ld.so.1: run `scripts/build-mipsel.sh sysroot`")
+        var prefix: [String] = []
+        if let sysroot = env["OMEGA_AGENT_SYSROOT"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard FileManager.default.fileExists(atPath: sysroot + "/lib") else {
+                throw AgentTestError("OMEGA_AGENT_SYSROOT \(sysroot) has no lib/ directory")
+            }
+            prefix = ["-L", sysroot]
         }
         guard let qemu = BinaryLocator.onPath("qemu-mipsel") else {
             throw AgentTestError("qemu-mipsel is not installed: apt-get install qemu-user (scripts/install-deps.sh)")
         }
         return AgentBinary(
-            executable: qemu, prefixArguments: ["-L", sysroot, path], patience: .seconds(180), description: "mipsel")
+            executable: qemu, prefixArguments: prefix + [path], patience: .seconds(180), description: "mipsel")
     }
 }
 

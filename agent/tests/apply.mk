@@ -1,20 +1,17 @@
 # agent/Makefile fragment (included there): the uci apply module's tests, test_apply.c against the
 # Python stand-ins in agent/standins (uci, wifi, ubus on real uci files in a temporary directory),
-# natively (with the strace durability check) and under qemu-mipsel. Sources and flags: sources.mk.
+# natively (with the strace durability check) and as a static musl mipsel binary under qemu-mipsel.
+# Sources and flags: sources.mk.
 
 APPLY_TEST_SRCS := tests/test_apply.c $(FB_APPLY_SRCS) $(FB_APPLY_USES)
 # Cases run as separate processes, APPLY_JOBS at a time (they wait on stand-ins and timeouts, not CPU).
 APPLY_JOBS ?= 8
 
-.PHONY: test-apply test-apply-mipsel
+.PHONY: test-apply test-apply-musl
 
 $(BUILD)/apply-native/test_apply: $(APPLY_TEST_SRCS) $(FB_HDRS) sources.mk
 	@mkdir -p $(@D)
 	$(CC) $(FB_CFLAGS) $(FB_WARN) -O2 -g -o $@ $(APPLY_TEST_SRCS) $(FB_APPLY_LIBS)
-
-$(BUILD)/apply-mipsel/test_apply: $(APPLY_TEST_SRCS) $(FB_HDRS) sources.mk | mipsel-sysroot
-	@mkdir -p $(@D)
-	$(MIPSEL_CC) $(FB_CFLAGS) $(FB_WARN) -O2 -g $(MIPSEL_FLAGS) -o $@ $(APPLY_TEST_SRCS) $(FB_APPLY_LIBS)
 
 # The start-up order case runs the whole agent (FB_AGENT_BIN): natively the native build.
 test-apply: $(BUILD)/apply-native/test_apply $(BUILD)/native/omega-agent
@@ -22,18 +19,21 @@ test-apply: $(BUILD)/apply-native/test_apply $(BUILD)/native/omega-agent
 		$(BUILD)/apply-native/test_apply standins tests/golden
 	@tests/check-durability.sh $(BUILD)/apply-native/test_apply standins tests/golden
 
-# qemu-mipsel runs the test binary; the Python stand-ins it forks start through the host kernel's
-# shebang handling (execve of a script needs no emulation). The start-up order case runs the
-# cross-built agent through a script that starts it under qemu-mipsel, so the device binary is
-# what is checked.
-MIPSEL_AGENT_RUNNER := $(BUILD)/apply-mipsel/omega-agent-qemu
+# qemu-mipsel runs the static musl test binary (no -L: it needs nothing); the Python stand-ins it
+# forks start through the host kernel's shebang handling (execve of a script needs no emulation). The
+# start-up order case runs the static musl agent through a script that starts it under qemu-mipsel,
+# so the device binary is what is checked.
+MUSL_AGENT_RUNNER := $(BUILD)/apply-musl/omega-agent-qemu
 
-$(MIPSEL_AGENT_RUNNER): $(BUILD)/mipsel/omega-agent
+$(BUILD)/apply-musl/test_apply: $(APPLY_TEST_SRCS) $(FB_HDRS) sources.mk | musl-libs
 	@mkdir -p $(@D)
-	@printf '#!/bin/sh\nexec %s -L %s %s "$$@"\n' "$(QEMU)" "$(abspath $(SYSROOT))" "$(abspath $<)" >$@
+	$(MUSL_CC) $(FB_CFLAGS) $(FB_WARN) -O2 -g $(MUSL_STATIC_FLAGS) -o $@ $(APPLY_TEST_SRCS) $(FB_APPLY_LIBS)
+
+$(MUSL_AGENT_RUNNER): $(BUILD)/musl-static/omega-agent
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\nexec %s %s "$$@"\n' "$(QEMU)" "$(abspath $<)" >$@
 	@chmod +x $@
 
-test-apply-mipsel: $(BUILD)/apply-mipsel/test_apply $(MIPSEL_AGENT_RUNNER)
-	@QEMU_LD_PREFIX=/usr/mipsel-linux-gnu LD_LIBRARY_PATH=$(abspath $(MIPSEL_LIBDIR)) \
-		FB_AGENT_BIN=$(abspath $(MIPSEL_AGENT_RUNNER)) tests/run-cases.sh $(APPLY_JOBS) \
-		$(QEMU) -L /usr/mipsel-linux-gnu $(BUILD)/apply-mipsel/test_apply standins tests/golden
+test-apply-musl: $(BUILD)/apply-musl/test_apply $(MUSL_AGENT_RUNNER)
+	@FB_AGENT_BIN=$(abspath $(MUSL_AGENT_RUNNER)) tests/run-cases.sh $(APPLY_JOBS) \
+		$(QEMU) $(BUILD)/apply-musl/test_apply standins tests/golden
