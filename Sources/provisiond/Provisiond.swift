@@ -30,6 +30,12 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
     var sharedGroup: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(
+        help: """
+            A site broker account name that is never a device id (repeatable). Always reserved: admin, \
+            provisiond, hello, monitor, operator and --username; add every other operator and monitor.
+            """)
+    var reservedAccount: [String] = []
     @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
     var manageBrokerAccounts = false
 
@@ -40,7 +46,9 @@ struct Provisiond: AsyncParsableCommand {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
             let topics = try TopicTree(prefix: prefix)
-            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics)
+            let reserved = Set(["admin", "provisiond", "hello", "monitor", "operator"] + reservedAccount)
+                .union(username.map { [$0] } ?? [])
+            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics, reservedIDs: reserved)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {

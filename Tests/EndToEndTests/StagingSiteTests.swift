@@ -10,54 +10,12 @@ import Testing
 @Suite("End to end on a staging-site broker", .serialized)
 struct StagingSiteTests {
     @Test func enrolledDeviceLogsInWithDerivedPasswordAndLosesItAfterRevoke() async throws {
-        let root = BinaryLocator.packageRoot()
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "fleet-staging-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base.path)
-        defer { try? FileManager.default.removeItem(at: base) }
-        let site = base.appendingPathComponent("site")
-        let localPort = try FreePort.tcp()
-        let setup = try ManagedProcess.start(
-            root.appendingPathComponent("scripts/site-setup.sh").path,
-            arguments: [
-                site.path, "--prefix", "bootstrap", "--hosts", "localhost", "--operator", "alice",
-                "--local-port", String(localPort), "--device-port", String(try FreePort.tcp()),
-            ])
-        guard try await setup.waitForExit(timeout: .seconds(120)) == 0 else {
-            Issue.record("site-setup.sh failed: \(setup.output())")
-            return
-        }
-        let broker = try ManagedProcess.start(
-            "/usr/sbin/mosquitto", arguments: ["-c", site.appendingPathComponent("mosquitto.conf").path])
-        var processes: [ManagedProcess] = [broker]
-        var device: SimulatedDevice?
-        do {
-            try await broker.waitForOutput(containing: " running", timeout: .seconds(10))
-            let keys = base.appendingPathComponent("keys")
-            #expect(try await fleetctl(["keys", "create", "--out", keys.path]).status == 0)
-            let provisiond = try ManagedProcess.start(
-                try BinaryLocator.path(of: "provisiond"),
-                arguments: [
-                    "--port", String(localPort), "--username", "provisiond",
-                    "--password-file", site.appendingPathComponent("secrets/provisiond.password").path,
-                    "--database", base.appendingPathComponent("registry.sqlite").path,
-                    "--service-key", keys.appendingPathComponent("service.key").path, "--manage-broker-accounts",
-                ])
-            processes.append(provisiond)
-            try await provisiond.waitForOutput(containing: "provisiond online", timeout: .seconds(30))
-            let operatorArgs = [
-                "--port", String(localPort), "--username", "alice",
-                "--password-file", site.appendingPathComponent("secrets/alice.password").path,
-            ]
-            let serviceKey = try KeyFile.loadPublicKey(from: keys.appendingPathComponent("service.pub").path)
-
+        try await StagingSite.with { site in
             let sim = try SimulatedDevice(
-                id: "staged-1", port: localPort, servicePublicKey: serviceKey, derivedCredentials: true)
-            device = sim
+                id: "staged-1", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
             await #expect(throws: (any Error).self) { try await sim.start() }
 
-            let enrolled = try await fleetctl(["enroll", sim.uri, "--group", "lab"] + operatorArgs)
+            let enrolled = try await site.fleetctl(["enroll", sim.uri, "--group", "lab"])
             #expect(enrolled.status == 0, "\(enrolled.output)")
             // The same client logs in once provisiond created its account.
             try await eventually("device account created") {
@@ -68,37 +26,67 @@ struct StagingSiteTests {
                     return false
                 }
             }
-            let sealed = try await fleetctl(
-                ["profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin"] + operatorArgs
-                    + ["--service-fingerprint", Fingerprint.of(serviceKey)],
+            let sealed = try await site.fleetctl(
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-fingerprint", Fingerprint.of(site.serviceKey),
+                ],
                 stdin: Data("staging site passphrase\n".utf8))
             #expect(sealed.status == 0, "\(sealed.output)")
-            #expect(try await fleetctl(["assign", "office", "--group", "lab"] + operatorArgs).status == 0)
-            let pushed = try await fleetctl(["push", "--group", "lab", "--timeout", "30"] + operatorArgs)
-            #expect(pushed.status == 0, "\(pushed.output)\n\(provisiond.output())")
+            #expect(try await site.fleetctl(["assign", "office", "--group", "lab"]).status == 0)
+            let pushed = try await site.fleetctl(["push", "--group", "lab", "--timeout", "30"])
+            #expect(pushed.status == 0, "\(pushed.output)\n\(site.provisiond.output())")
             #expect(await sim.appliedProfiles().last?.ssid == "Office")
 
-            #expect(try await fleetctl(["revoke", "staged-1"] + operatorArgs).status == 0)
+            #expect(try await site.fleetctl(["revoke", "staged-1"]).status == 0)
             try await eventually("reset confirmed and account removed") {
-                provisiond.output().contains("broker account removal requested")
+                site.provisiond.output().contains("broker account removal requested")
             }
             #expect(await sim.wasReset())
             await sim.stop()
             try await Task.sleep(for: .milliseconds(500))
             await #expect(throws: (any Error).self) { try await sim.start() }
-            #expect(!provisiond.output().contains("broker account command failed"), "\(provisiond.output())")
-        } catch {
-            Issue.record(
-                "\(error)\nprovisiond:\n\(processes.dropFirst().first?.output() ?? "")\nbroker:\n\(broker.output())")
+            let log = site.provisiond.output()
+            #expect(!log.contains("broker account command failed"), "\(log)")
         }
-        await device?.stop()
-        for process in processes.reversed() { _ = await process.terminate() }
     }
 
-    private func fleetctl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: String) {
-        let process = try ManagedProcess.start(
-            try BinaryLocator.path(of: "fleetctl"), arguments: arguments, stdin: stdin)
-        let status = try await process.waitForExit(timeout: .seconds(120))
-        return (status, process.output())
+    /// Issue 12, F3: an operator enrolling, revoking and enrolling again an id that is a site
+    /// account name must neither delete that account nor replace it with one whose password derives
+    /// from the operator's key.
+    @Test func siteAccountsCannotBeEnrolledRevokedOrDeleted() async throws {
+        try await StagingSite.with { site in
+            // Reserved names are refused outright, by enroll and by revoke, and change nothing.
+            for name in ["monitor", "hello", "admin", "provisiond"] {
+                let device = try SimulatedDevice(id: name, port: site.localPort, servicePublicKey: site.serviceKey)
+                let enrolled = try await site.fleetctl(["enroll", device.uri])
+                #expect(enrolled.status != 0 && enrolled.output.contains("reserved_id"), "\(name): \(enrolled.output)")
+                let revoked = try await site.fleetctl(["revoke", name])
+                #expect(revoked.status != 0 && revoked.output.contains("reserved_id"), "\(name): \(revoked.output)")
+            }
+            let status = try await site.fleetctl(["status"])
+            #expect(!status.output.contains("monitor"), "\(status.output)")
+
+            // An account provisiond did not create (operator alice is not in its reserved list):
+            // enroll, revoke, enroll again with another key. Before the fix the second enrollment
+            // deleted alice and created an 'alice' whose password derives from the attacker's key.
+            let first = try SimulatedDevice(id: "alice", port: site.localPort, servicePublicKey: site.serviceKey)
+            _ = try await site.fleetctl(["enroll", first.uri])
+            _ = try await site.fleetctl(["revoke", "alice"])
+            let second = try SimulatedDevice(
+                id: "alice", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
+            _ = try await site.fleetctl(["enroll", second.uri])
+            try await eventually("removal decided") {
+                let log = site.provisiond.output()
+                return log.contains("refused to delete broker account") || log.contains("removal requested")
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            for account in ["alice", "monitor", "hello", "admin", "provisiond"] {
+                #expect(await site.logsIn(account), "\(account) lost its account")
+            }
+            #expect(!site.provisiond.output().contains("removal requested"))
+            await #expect(throws: (any Error).self) { try await second.start() }
+            await second.stop()
+        }
     }
 }

@@ -41,6 +41,7 @@ public struct ProvisioningService: Service {
     private let identity: ServiceIdentity
     private let topics: TopicTree
     private let logger: Logger
+    private let removals = AccountRemovals()
 
     public init(configuration: Configuration, engine: ProvisioningEngine, identity: ServiceIdentity, logger: Logger)
         throws
@@ -164,7 +165,7 @@ public struct ProvisioningService: Service {
 
     private func handle(_ message: MQTTMessage, client: MQTTClient) async {
         if message.topic == DynSecCommands.responseTopic {
-            logBrokerAccountResponses(message.payload)
+            await handleBrokerAccountResponses(message.payload, client: client)
             return
         }
         guard let route = topics.route(message.topic) else { return }
@@ -217,13 +218,15 @@ public struct ProvisioningService: Service {
                         device: device, servicePrivateKey: identity.privateKey,
                         devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
                     let command = try DynSecCommands.registerDevice(device, password: password, topics: topics)
+                    if await removals.deferRegistration(of: device, command) { continue }
                     try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
                     logger.info("broker account requested", metadata: ["device": "\(device)"])
                 case .removeBrokerAccount(let device):
                     guard configuration.manageBrokerAccounts else { continue }
-                    let command = DynSecCommands.removeDevice(device)
-                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
-                    logger.info("broker account removal requested", metadata: ["device": "\(device)"])
+                    // Deleted only once the plugin shows the account is provisiond's own.
+                    await removals.begin(device)
+                    try await client.publish(
+                        DynSecCommands.controlTopic, payload: DynSecCommands.checkAccount(device), qos: .atLeastOnce)
                 }
             } catch {
                 logger.error("publish failed", metadata: ["action": "\(action.kind)", "error": "\(error)"])
@@ -233,11 +236,35 @@ public struct ProvisioningService: Service {
 }
 
 extension ProvisioningService {
-    /// Logs the outcome of account commands; failures are errors an operator must see.
-    fileprivate func logBrokerAccountResponses(_ payload: [UInt8]) {
+    /// Finishes the removals whose ownership check is answered and logs the outcome of account
+    /// commands; failures are errors an operator must see.
+    fileprivate func handleBrokerAccountResponses(_ payload: [UInt8], client: MQTTClient) async {
         guard let responses = try? DynSecCommands.parseResponses(payload) else {
             logger.warning("unreadable dynamic-security response")
             return
+        }
+        for response in responses {
+            guard let device = DynSecCommands.checkedAccount(in: response) else { continue }
+            guard let registration = await removals.finish(device) else { continue }
+            var commands: [[UInt8]] = []
+            if let account = response.data?.client, !DynSecCommands.isDeviceAccount(account, of: device) {
+                logger.error(
+                    "refused to delete broker account: provisiond did not create it",
+                    metadata: ["device": "\(device)", "textname": "\(account.textname ?? "-")"])
+            } else {
+                commands.append(DynSecCommands.removeDevice(device))
+                if let registration { commands.append(registration) }
+            }
+            for command in commands {
+                do {
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                } catch {
+                    logger.error("publish failed", metadata: ["action": "account", "error": "\(error)"])
+                }
+            }
+            if !commands.isEmpty {
+                logger.info("broker account removal requested", metadata: ["device": "\(device)"])
+            }
         }
         for response in responses {
             if let problem = DynSecCommands.problem(in: response) {
