@@ -21,8 +21,12 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Broker port.") var port: Int = 1883
     @Option(help: "Broker username.") var username: String?
     @Option(help: "File whose first line is the broker password (else PROVISIOND_PASSWORD).") var passwordFile: String?
-    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String =
-        "provisiond"
+    @Option(
+        help: """
+            MQTT client id. Default: provisiond-<32 random hex digits>, new per start, so no other account \
+            can guess it and take over the session (the broker would drop provisiond and publish its will).
+            """)
+    var clientID: String?
     @Option(help: "CA certificate file: connect with TLS.") var caFile: String?
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
     @Option(help: "Registry database file (created with mode 0600).") var database: String
@@ -57,7 +61,8 @@ struct Provisiond: AsyncParsableCommand {
                 password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
             }
             let base = MQTTConfiguration(
-                host: host, port: port, clientID: clientID, username: username, password: password,
+                host: host, port: port, clientID: clientID ?? ProvisioningService.randomClientID(), username: username,
+                password: password,
                 tls: caFile.map { MQTTTLSOptions(caFile: $0) })
             let mqtt = try ProvisioningService.mqttConfiguration(
                 base, prefix: prefix, identity: identity, version: "0.1.0")

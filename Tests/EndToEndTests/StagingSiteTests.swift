@@ -89,4 +89,66 @@ struct StagingSiteTests {
             await second.stop()
         }
     }
+
+    /// Issue 12, F4: another account connecting with provisiond's client id must not take its
+    /// session or flip its retained status; a reconnect subscribes once, so a retained message is
+    /// delivered once per connection.
+    @Test func noOtherAccountCanTakeProvisiondsSession() async throws {
+        try await StagingSite.with { site in
+            let topics = try TopicTree(prefix: "bootstrap")
+            let monitor = try await site.client("monitor")
+            defer { monitor.close() }
+            let statuses = MessageStore()
+            let messages = monitor.messages
+            let reader = Task {
+                for await message in messages { await statuses.append(message) }
+            }
+            defer { reader.cancel() }
+            _ = try await monitor.subscribe(topics.serviceStatus)
+            try await eventually("retained online status") {
+                await statuses.messages.last.map { String(decoding: $0.payload, as: UTF8.self) }?
+                    .contains("\"online\"") == true
+            }
+            // The id provisiond used before: every account may try it.
+            for account in ["hello", "alice", "monitor"] {
+                if let taker = try? await site.client(account, clientID: "provisiond") {
+                    try await Task.sleep(for: .milliseconds(200))
+                    await taker.disconnect()
+                    taker.close()
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            let seen = await statuses.messages.map { String(decoding: $0.payload, as: UTF8.self) }
+            #expect(!seen.contains { $0.contains("\"offline\"") }, "status flapped: \(seen)")
+            #expect(!site.provisiond.output().contains("reconnected"), "\(site.provisiond.output())")
+
+            // The id is provisiond-<32 hex digits>, fresh per start, in its log for the administrator.
+            let log = site.provisiond.output()
+            let id = try #require(
+                log.split(separator: "\n").first { $0.contains("provisiond online") }?
+                    .split(separator: " ").first { $0.hasPrefix("client=provisiond-") }?.dropFirst("client=".count))
+            #expect(id.count == "provisiond-".count + 32, "\(id)")
+            let random = id.dropFirst("provisiond-".count)
+            #expect(random.allSatisfy { $0.isHexDigit }, "\(id)")
+
+            // A retained hello, planted through the shared hello account, then a reconnect of
+            // provisiond (an administrator who knows the id takes it over once). The client
+            // replays its subscriptions; subscribing again too made the broker deliver every
+            // retained hello twice per reconnect.
+            let hello = try await site.client("hello")
+            let device = try SimulatedDevice(id: "planted-1", port: site.localPort, servicePublicKey: site.serviceKey)
+            try await hello.publish(
+                topics.hello(DeviceID("planted-1")), payload: try device.helloPayload(), qos: .atLeastOnce,
+                retain: true)
+            await hello.disconnect()
+            hello.close()
+            try await eventually("planted hello seen") { try await site.pendingHellos("planted-1") != nil }
+            let taker = try await site.client("alice", clientID: String(id))
+            try await eventually("provisiond reconnected") { site.provisiond.output().contains("reconnected") }
+            taker.close()
+            try await Task.sleep(for: .seconds(1))
+            let count = try await site.pendingHellos("planted-1") ?? 0
+            #expect(count <= 2, "retained hello handled \(count) times for one connect and one reconnect")
+        }
+    }
 }

@@ -65,29 +65,45 @@ public struct ProvisioningService: Service {
         return configuration
     }
 
+    /// A client id no other account can guess: `provisiond-` and 128 random bits in hex.
+    ///
+    /// mosquitto 2.0 lets any authenticated client take over any client id, and dynsec cannot
+    /// reserve an id for one account, so a fixed id would let every account knock provisiond off the
+    /// broker and flip its retained status to its will (`offline`).
+    public static func randomClientID() -> String {
+        let bits = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
+        return "provisiond-" + bits.map { String(format: "%02x", $0) }.joined()
+    }
+
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
         defer { client.close() }
         try await client.connect()
+        try await subscribe(client)
         try await announce(client)
         // Created after the first setup, so it starts with `connected` and only a later reconnect
         // triggers another setup.
         let states = client.stateUpdates()
         logger.info(
-            "provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
+            "provisiond online",
+            metadata: [
+                "prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)",
+                "client": "\(configuration.mqtt.clientID)",
+            ])
 
         let messages = client.messages
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // After the client reconnected by itself: subscribe again, say online again, and
-                    // republish unacknowledged configs (the broker may have restarted without them).
+                    // After the client reconnected by itself (it subscribes again on its own, once):
+                    // say online again and republish unacknowledged configs (the broker may have
+                    // restarted without them).
                     var wasConnected = true
                     for await state in states {
                         if case .connected = state, !wasConnected {
                             do {
                                 try await announce(client)
-                                logger.notice("reconnected to the broker; subscriptions and retained configs restored")
+                                logger.notice("reconnected to the broker; status and retained configs restored")
                             } catch {
                                 logger.error("setup after reconnect failed", metadata: ["error": "\(error)"])
                             }
@@ -143,14 +159,19 @@ public struct ProvisioningService: Service {
         return "$share/\(group)/\(filter)"
     }
 
-    /// Subscribes, publishes the retained public key and online status, and reconciles.
-    private func announce(_ client: MQTTClient) async throws {
+    /// Subscribes once per run: `MQTTClient` replays its subscriptions after every reconnect, and a
+    /// second SUBSCRIBE would make the broker deliver every retained message again.
+    private func subscribe(_ client: MQTTClient) async throws {
         for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequestFilter] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
         if configuration.manageBrokerAccounts {
             _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
         }
+    }
+
+    /// Publishes the retained public key and online status, and reconciles.
+    private func announce(_ client: MQTTClient) async throws {
         try await client.publish(
             topics.servicePublicKey, payload: try identity.publicKeyPayload(), qos: .atLeastOnce, retain: true)
         try await client.publish(

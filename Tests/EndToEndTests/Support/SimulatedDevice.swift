@@ -39,6 +39,14 @@ final class SimulatedDevice: Sendable {
 
     var uri: String { (try? BootstrapURI(deviceID: DeviceID(id), publicKey: key.publicKey))?.string ?? "" }
 
+    /// A valid hello of this device with a fresh nonce.
+    func helloPayload() throws -> [UInt8] {
+        let hello = Hello(
+            device: try DeviceID(id), publicKey: key.publicKey, agent: "sim-0.1", caps: ["wifi", "reset"], boot: 1,
+            nonce: String(UInt64.random(in: 1...UInt64.max), radix: 16))
+        return try MessageCodec.encode(hello)
+    }
+
     /// Connects, subscribes to its config, reports online and says hello.
     func start() async throws {
         let deviceID = try DeviceID(id)
@@ -54,10 +62,7 @@ final class SimulatedDevice: Sendable {
         try await client.connect()
         _ = try await client.subscribe(topics.config(deviceID))
         try await report(.online, seq: 0)
-        let hello = Hello(
-            device: deviceID, publicKey: key.publicKey, agent: "sim-0.1", caps: ["wifi", "reset"], boot: 1,
-            nonce: String(UInt64.random(in: 1...UInt64.max), radix: 16))
-        try await client.publish(topics.hello(deviceID), payload: MessageCodec.encode(hello), qos: .atLeastOnce)
+        try await client.publish(topics.hello(deviceID), payload: helloPayload(), qos: .atLeastOnce)
     }
 
     private func handle(_ payload: [UInt8]) async {

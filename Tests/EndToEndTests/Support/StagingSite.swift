@@ -109,6 +109,16 @@ final class StagingSite: Sendable {
         return (status, process.output())
     }
 
+    /// How many hellos provisiond counted for pending `id` (`fleetctl pending --json`), nil when not pending.
+    func pendingHellos(_ id: String) async throws -> Int? {
+        let listed = try await fleetctl(["pending", "--json"])
+        guard listed.status == 0 else { throw SiteError("fleetctl pending failed: \(listed.output)") }
+        let start = listed.output.firstIndex(of: "{") ?? listed.output.startIndex
+        let object = try JSONSerialization.jsonObject(with: Data(listed.output[start...].utf8)) as? [String: Any]
+        let entries = object?["pending"] as? [[String: Any]] ?? []
+        return entries.first { $0["device"] as? String == id }?["hellos"] as? Int
+    }
+
     /// A connected client of the loopback listener; the caller closes it.
     func client(_ username: String, password: String? = nil, clientID: String? = nil) async throws -> MQTTClient {
         let client = MQTTClient(
