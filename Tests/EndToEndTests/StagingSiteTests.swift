@@ -96,18 +96,9 @@ struct StagingSiteTests {
     @Test func noOtherAccountCanTakeProvisiondsSession() async throws {
         try await StagingSite.with { site in
             let topics = try TopicTree(prefix: "bootstrap")
-            let monitor = try await site.client("monitor")
-            defer { monitor.close() }
-            let statuses = MessageStore()
-            let messages = monitor.messages
-            let reader = Task {
-                for await message in messages { await statuses.append(message) }
-            }
-            defer { reader.cancel() }
-            _ = try await monitor.subscribe(topics.serviceStatus)
+            let monitor = try await Recorder(site, "monitor", [topics.serviceStatus])
             try await eventually("retained online status") {
-                await statuses.messages.last.map { String(decoding: $0.payload, as: UTF8.self) }?
-                    .contains("\"online\"") == true
+                await monitor.payloads().last?.contains("\"online\"") == true
             }
             // The id provisiond used before: every account may try it.
             for account in ["hello", "alice", "monitor"] {
@@ -118,37 +109,87 @@ struct StagingSiteTests {
                 }
             }
             try await Task.sleep(for: .seconds(1))
-            let seen = await statuses.messages.map { String(decoding: $0.payload, as: UTF8.self) }
+            let seen = await monitor.payloads()
+            await monitor.stop()
             #expect(!seen.contains { $0.contains("\"offline\"") }, "status flapped: \(seen)")
             #expect(!site.provisiond.output().contains("reconnected"), "\(site.provisiond.output())")
 
             // The id is provisiond-<32 hex digits>, fresh per start, in its log for the administrator.
-            let log = site.provisiond.output()
-            let id = try #require(
-                log.split(separator: "\n").first { $0.contains("provisiond online") }?
-                    .split(separator: " ").first { $0.hasPrefix("client=provisiond-") }?.dropFirst("client=".count))
-            #expect(id.count == "provisiond-".count + 32, "\(id)")
-            let random = id.dropFirst("provisiond-".count)
-            #expect(random.allSatisfy { $0.isHexDigit }, "\(id)")
+            let id = try site.provisiondClientID()
+            #expect(id.hasPrefix("provisiond-") && id.count == "provisiond-".count + 32, "\(id)")
+            #expect(id.dropFirst("provisiond-".count).allSatisfy { $0.isHexDigit }, "\(id)")
 
             // A retained hello, planted through the shared hello account, then a reconnect of
-            // provisiond (an administrator who knows the id takes it over once). The client
-            // replays its subscriptions; subscribing again too made the broker deliver every
-            // retained hello twice per reconnect.
-            let hello = try await site.client("hello")
-            let device = try SimulatedDevice(id: "planted-1", port: site.localPort, servicePublicKey: site.serviceKey)
-            try await hello.publish(
-                topics.hello(DeviceID("planted-1")), payload: try device.helloPayload(), qos: .atLeastOnce,
-                retain: true)
-            await hello.disconnect()
-            hello.close()
-            try await eventually("planted hello seen") { try await site.pendingHellos("planted-1") != nil }
-            let taker = try await site.client("alice", clientID: String(id))
-            try await eventually("provisiond reconnected") { site.provisiond.output().contains("reconnected") }
-            taker.close()
-            try await Task.sleep(for: .seconds(1))
+            // provisiond. The client replays its subscriptions; subscribing again too made the
+            // broker deliver every retained hello twice per reconnect.
+            try await plantHello("planted-1", site)
+            try await site.reconnectProvisiond()
             let count = try await site.pendingHellos("planted-1") ?? 0
             #expect(count <= 2, "retained hello handled \(count) times for one connect and one reconnect")
         }
+    }
+
+    /// Issue 12, F5: retained hellos and operator requests are ignored and cleared, a retained
+    /// status is handled only when it answers an unacknowledged envelope; a reconnect of provisiond
+    /// changes nothing.
+    @Test func retainedHellosRequestsAndOldStatusesAreIgnored() async throws {
+        try await StagingSite.with { site in
+            let topics = try TopicTree(prefix: "bootstrap")
+            let events = try await Recorder(site, "monitor", [topics.events])
+            let replies = try await Recorder(site, "alice", ["bootstrap/v1/ops/reply/alice/+"])
+            // A device that applied its profile: its retained status says applied.
+            let sim = try SimulatedDevice(
+                id: "st-1", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
+            #expect(try await site.fleetctl(["enroll", sim.uri, "--group", "lab"]).status == 0)
+            try await eventually("device account created") { (try? await sim.start()) != nil }
+            _ = try await site.fleetctl(
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-fingerprint", Fingerprint.of(site.serviceKey),
+                ], stdin: Data("staging site passphrase\n".utf8))
+            _ = try await site.fleetctl(["assign", "office", "--group", "lab"])
+            #expect(try await site.fleetctl(["push", "--group", "lab", "--timeout", "30"]).status == 0)
+            // Planted: a retained hello and a retained operator request.
+            try await plantHello("planted-2", site)
+            let alice = try await site.client("alice")
+            let request = try OperatorRequest(
+                id: "planted-req", op: .pending, replyTo: "bootstrap/v1/ops/reply/alice/planted-req",
+                arguments: NoArguments())
+            try await alice.publish(
+                "bootstrap/v1/ops/request/alice", payload: try MessageCodec.encode(request), qos: .atLeastOnce,
+                retain: true)
+            await alice.disconnect()
+            alice.close()
+            try await eventually("planted request answered") {
+                await replies.payloads(on: "bootstrap/v1/ops/reply/alice/planted-req").count == 1
+            }
+
+            try await site.reconnectProvisiond()
+            try await site.reconnectProvisiond()
+            #expect(await replies.payloads(on: "bootstrap/v1/ops/reply/alice/planted-req").count == 1)
+            #expect(try await site.pendingHellos("planted-2") == 1)
+            let applied = await events.payloads().filter { $0.contains("device.applied") }
+            #expect(applied.count == 1, "\(applied)")
+            #expect(site.provisiond.output().contains("cleared a retained message"))
+            // Nothing planted stays retained on the broker.
+            let admin = try await Recorder(
+                site, "admin", [topics.hello(DeviceID("planted-2")), "bootstrap/v1/ops/request/alice"])
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(await admin.payloads().filter { !$0.isEmpty } == [])
+            for recorder in [events, replies, admin] { await recorder.stop() }
+            await sim.stop()
+        }
+    }
+
+    /// Publishes a valid hello for `id` retained through the shared hello account.
+    private func plantHello(_ id: String, _ site: StagingSite) async throws {
+        let hello = try await site.client("hello")
+        let device = try SimulatedDevice(id: id, port: site.localPort, servicePublicKey: site.serviceKey)
+        try await hello.publish(
+            TopicTree(prefix: "bootstrap").hello(DeviceID(id)), payload: try device.helloPayload(),
+            qos: .atLeastOnce, retain: true)
+        await hello.disconnect()
+        hello.close()
+        try await eventually("planted hello seen") { try await site.pendingHellos(id) != nil }
     }
 }

@@ -45,6 +45,7 @@ public struct ProvisioningCore: Sendable {
         switch event {
         case .hello(let device, let publicKey): try hello(device, publicKey: publicKey, &draft)
         case .status(let report): status(report, &draft)
+        case .retainedStatus(let report): retainedStatus(report, &draft)
         case .operatorRequest(let payload, let operatorName):
             return operatorRequest(payload, from: operatorName, state: state, now: now)
         case .connected: reconcile(&draft)
@@ -90,6 +91,16 @@ public struct ProvisioningCore: Sendable {
         guard let profile = draft.state.effectiveProfile(for: device) else { return }
         if device.envelopeAssignment == profile.assignmentTag, device.envelope != nil { return }
         try seal(profile, for: id, reason: "hello", &draft)
+    }
+
+    /// A retained status is news only while provisiond waits for the device's answer to its latest
+    /// envelope (the device answered while provisiond was away); every other one was handled when it
+    /// was live, or is about a device provisiond does not track, and is ignored.
+    func retainedStatus(_ report: DeviceStatus, _ draft: inout Draft) {
+        guard let device = draft.state.devices[report.device.rawValue], !device.acknowledged,
+            Int64(report.seq) == device.lastSeq
+        else { return }
+        status(report, &draft)
     }
 
     func status(_ report: DeviceStatus, _ draft: inout Draft) {

@@ -192,11 +192,27 @@ public struct ProvisioningService: Service {
         guard let route = topics.route(message.topic) else { return }
         do {
             switch route {
+            case .hello, .opsRequest:
+                // Hellos and requests are live messages (Topics.md: not retained). A retained one was
+                // planted, would be handled again on every subscribe and occupies broker memory: it is
+                // ignored and cleared. The empty message that clears it comes back and is ignored too.
+                guard !message.payload.isEmpty else { return }
+                if message.retain {
+                    await clearRetained(message.topic, client: client)
+                    return
+                }
+            default:
+                break
+            }
+            switch route {
             case .hello(let id):
                 guard let event = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
                 await perform(try await engine.handle(event), client: client)
             case .status(let id):
-                guard let event = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
+                guard
+                    let event = WireDecoding.status(
+                        message.payload, topicDevice: id, retained: message.retain, logger: logger)
+                else { return }
                 await perform(try await engine.handle(event), client: client)
             case .opsRequest(let operatorName):
                 let actions = try await engine.handle(.operatorRequest(payload: message.payload, from: operatorName))
@@ -210,6 +226,16 @@ public struct ProvisioningService: Service {
             }
         } catch {
             logger.error("failed to handle message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes a retained message the protocol never retains (an empty retained publish).
+    private func clearRetained(_ topic: String, client: MQTTClient) async {
+        logger.warning("ignored and cleared a retained message on a live-only topic", metadata: ["topic": "\(topic)"])
+        do {
+            try await client.publish(topic, payload: [], qos: .atLeastOnce, retain: true)
+        } catch {
+            logger.error("could not clear a retained message", metadata: ["topic": "\(topic)", "error": "\(error)"])
         }
     }
 

@@ -142,9 +142,59 @@ final class StagingSite: Sendable {
         return true
     }
 
+    /// provisiond's client id, from its log line "provisiond online".
+    func provisiondClientID() throws -> String {
+        let line = provisiond.output().split(separator: "\n").first { $0.contains("provisiond online") }
+        guard let field = line?.split(separator: " ").first(where: { $0.hasPrefix("client=") }) else {
+            throw SiteError("no client id in provisiond's log")
+        }
+        return String(field.dropFirst("client=".count))
+    }
+
+    /// Makes provisiond reconnect once: an administrator who knows its client id takes it over.
+    func reconnectProvisiond() async throws {
+        let before = provisiond.output().components(separatedBy: "reconnected").count
+        let taker = try await client("alice", clientID: try provisiondClientID())
+        try await eventually("provisiond reconnected") {
+            provisiond.output().components(separatedBy: "reconnected").count > before
+        }
+        taker.close()
+        try await Task.sleep(for: .seconds(1))
+    }
+
     func stop() async {
         _ = await provisiond.terminate()
         _ = await broker.terminate()
         try? FileManager.default.removeItem(at: base)
+    }
+}
+
+/// Everything one account receives on some filters, from subscribing until `stop()`.
+final class Recorder: Sendable {
+    private let client: MQTTClient
+    private let store = MessageStore()
+    private let task: Task<Void, Never>
+
+    init(_ site: StagingSite, _ account: String, _ filters: [String]) async throws {
+        client = try await site.client(account)
+        let messages = client.messages
+        let store = self.store
+        task = Task {
+            for await message in messages { await store.append(message) }
+        }
+        for filter in filters { _ = try await client.subscribe(filter) }
+    }
+
+    /// The payloads received on `topic` (every topic when nil), as text.
+    func payloads(on topic: String? = nil) async -> [String] {
+        await store.messages.filter { topic == nil || $0.topic == topic }.map {
+            String(decoding: $0.payload, as: UTF8.self)
+        }
+    }
+
+    func stop() async {
+        await client.disconnect()
+        client.close()
+        task.cancel()
     }
 }
