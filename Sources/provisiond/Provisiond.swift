@@ -44,7 +44,8 @@ struct Provisiond: AsyncParsableCommand {
     var manageBrokerAccounts = false
 
     func run() async throws {
-        var logger = Logger(label: "provisiond")
+        // Every line escaped: ids, reply topics and error texts from outside reach the log.
+        var logger = Logger(label: "provisiond") { EscapingLogHandler(StreamLogHandler.standardError(label: $0)) }
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)

@@ -181,6 +181,52 @@ struct StagingSiteTests {
         }
     }
 
+    /// Issue 12, F6: control characters in a `reply_to` reach neither provisiond's log, nor the
+    /// audit table, nor the event stream; the event is still published, escaped.
+    @Test func outsideTextIsEscapedInLogsAuditAndEvents() async throws {
+        try await StagingSite.with { site in
+            let events = try await Recorder(site, "monitor", [TopicTree(prefix: "bootstrap").events])
+            let replies = try await Recorder(site, "alice", ["bootstrap/v1/ops/reply/alice/+"])
+            let forged = "x\n2026-12-01T00:00:00+0000 critical provisiond: FORGED\u{1b}[31m\u{85}\u{2028}\r\t\\end"
+            let request: [String: Any] = [
+                "v": 1, "id": "inj1", "op": "status", "reply_to": "bootstrap/v1/ops/reply/alice/inj1/" + forged,
+                "args": [String: Any](),
+            ]
+            let alice = try await site.client("alice")
+            try await alice.publish(
+                "bootstrap/v1/ops/request/alice", payload: Array(try JSONSerialization.data(withJSONObject: request)),
+                qos: .atLeastOnce)
+            await alice.disconnect()
+            alice.close()
+            try await eventually("refusal and event") {
+                let replied = await replies.payloads().contains { $0.contains("reply_to_mismatch") }
+                let published = await events.payloads()
+                return replied && !published.isEmpty
+            }
+            try await Task.sleep(for: .milliseconds(300))
+
+            let event = try #require(await events.payloads().first)
+            let object = try JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any]
+            #expect(object?["type"] as? String == "ops.rejected", "\(event)")
+            let detail = try #require(object?["detail"] as? String, "\(event)")
+            #expect(!hasControlCharacter(detail), "\(detail.debugDescription)")
+            #expect(detail.contains("\\u{a}2026-12-01") && detail.contains("\\\\end"), "\(detail)")
+
+            let audit = try await run(
+                "/usr/bin/sqlite3",
+                [site.base.appendingPathComponent("registry.sqlite").path, "SELECT hex(detail) FROM audit"])
+            let details = audit.split(separator: "\n").map { hexText(String($0)) }
+            #expect(!details.isEmpty && details.allSatisfy { !hasControlCharacter($0) }, "\(details)")
+
+            let log = site.provisiond.output()
+            #expect(log.contains("ops.rejected"))
+            let lines = log.split(separator: "\n")
+            #expect(
+                lines.allSatisfy { $0.hasPrefix("20") && !hasControlCharacter(String($0)) }, "\(log.debugDescription)")
+            for recorder in [events, replies] { await recorder.stop() }
+        }
+    }
+
     /// Publishes a valid hello for `id` retained through the shared hello account.
     private func plantHello(_ id: String, _ site: StagingSite) async throws {
         let hello = try await site.client("hello")
@@ -192,4 +238,31 @@ struct StagingSiteTests {
         hello.close()
         try await eventually("planted hello seen") { try await site.pendingHellos(id) != nil }
     }
+}
+
+/// Whether `text` has a C0 or C1 control character, DEL, or a Unicode line/paragraph separator.
+func hasControlCharacter(_ text: String) -> Bool {
+    text.unicodeScalars.contains {
+        $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 || $0.value == 0x2029
+    }
+}
+
+/// The UTF-8 text whose bytes `hex` spells (sqlite's `hex()`).
+func hexText(_ hex: String) -> String {
+    var bytes: [UInt8] = []
+    var index = hex.startIndex
+    while let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), next > index {
+        bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0x3F)
+        index = next
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Runs `executable` and returns its output; throws when it fails.
+func run(_ executable: String, _ arguments: [String]) async throws -> String {
+    let process = try ManagedProcess.start(executable, arguments: arguments)
+    guard try await process.waitForExit(timeout: .seconds(30)) == 0 else {
+        throw SiteError("\(executable) failed: \(process.output())")
+    }
+    return process.output()
 }
