@@ -33,7 +33,7 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Service private key file (x25519-private, mode 0600).") var serviceKey: String
     @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
     var sharedGroup: String?
-    @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "One of: \(Self.logLevels).") var logLevel: String = "info"
     @Option(
         help: """
             A site broker account name that is never a device id (repeatable). Always reserved: admin, \
@@ -43,10 +43,18 @@ struct Provisiond: AsyncParsableCommand {
     @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
     var manageBrokerAccounts = false
 
+    static let logLevels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'; use one of: \(Self.logLevels)")
+        }
+    }
+
     func run() async throws {
         // Every line escaped: ids, reply topics and error texts from outside reach the log.
         var logger = Logger(label: "provisiond") { EscapingLogHandler(StreamLogHandler.standardError(label: $0)) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info  // checked by validate()
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
@@ -64,7 +72,9 @@ struct Provisiond: AsyncParsableCommand {
             let base = MQTTConfiguration(
                 host: host, port: port, clientID: clientID ?? ProvisioningService.randomClientID(), username: username,
                 password: password,
-                tls: caFile.map { MQTTTLSOptions(caFile: $0) })
+                // MQTT v5: a publish the broker refuses (too large, denied) fails with its reason code
+                // instead of being resent after every reconnect.
+                protocolVersion: .v5, tls: caFile.map { MQTTTLSOptions(caFile: $0) })
             let mqtt = try ProvisioningService.mqttConfiguration(
                 base, prefix: prefix, identity: identity, version: "0.1.0")
             let service = try ProvisioningService(

@@ -227,6 +227,34 @@ struct StagingSiteTests {
         }
     }
 
+    /// Issue 12: provisiond and fleetctl speak MQTT v5 (mosquitto logs `p5`; 3.1.1 is `p4`), so a
+    /// publish the broker refuses fails its caller with the reason code (Tests/MQTTTests,
+    /// PublishTests) instead of being resent after every reconnect.
+    @Test func provisiondAndFleetctlConnectWithMQTTv5() async throws {
+        try await StagingSite.with { site in
+            let status = try await site.fleetctl(["status"])
+            #expect(status.status == 0, "\(status.output)")
+            let connects = site.broker.output().split(separator: "\n").filter { $0.contains("New client connected") }
+            let provisiond = connects.filter { $0.contains(" as provisiond-") }
+            let fleetctl = connects.filter { $0.contains(" as fleetctl-alice-") }
+            #expect(!provisiond.isEmpty && provisiond.allSatisfy { $0.contains("(p5,") }, "\(connects)")
+            #expect(!fleetctl.isEmpty && fleetctl.allSatisfy { $0.contains("(p5,") }, "\(connects)")
+        }
+    }
+
+    /// `provisiond --log-level` with an unknown level is an error naming the levels, not `info`.
+    @Test func unknownLogLevelIsAnError() async throws {
+        let process = try ManagedProcess.start(
+            try BinaryLocator.path(of: "provisiond"),
+            arguments: ["--database", "/nonexistent/db", "--service-key", "/nonexistent/key", "--log-level", "verbose"])
+        let status = try await process.waitForExit(timeout: .seconds(30))
+        #expect(status != 0)
+        #expect(
+            process.output().contains("unknown --log-level 'verbose'")
+                && process.output().contains("trace, debug, info, notice, warning, error, critical"),
+            "\(process.output())")
+    }
+
     /// Publishes a valid hello for `id` retained through the shared hello account.
     private func plantHello(_ id: String, _ site: StagingSite) async throws {
         let hello = try await site.client("hello")
