@@ -21,6 +21,12 @@ actor AccountRemovals {
         return true
     }
 
+    /// The devices whose removal still waits for an answer (asked again after a reconnect: an answer
+    /// sent while provisiond was away is lost).
+    func waitingDevices() -> [DeviceID] {
+        waiting.keys.sorted { $0.rawValue < $1.rawValue }
+    }
+
     /// Ends the pending removal of `id`: nil when there was none (an answer to another instance),
     /// else the registration that waited for it, if any.
     func finish(_ id: DeviceID) -> [UInt8]?? {

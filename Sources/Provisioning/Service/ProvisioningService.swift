@@ -102,6 +102,11 @@ public struct ProvisioningService: Service {
                     for await state in states {
                         if case .connected = state, !wasConnected {
                             do {
+                                for device in await removals.waitingDevices() {
+                                    try await client.publish(
+                                        DynSecCommands.controlTopic, payload: DynSecCommands.checkAccount(device),
+                                        qos: .atLeastOnce)
+                                }
                                 try await announce(client)
                                 logger.notice("reconnected to the broker; status and retained configs restored")
                             } catch {
