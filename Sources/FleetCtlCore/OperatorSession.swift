@@ -53,7 +53,9 @@ public final class OperatorSession: Sendable {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let configuration = MQTTConfiguration(
             host: options.host, port: options.port, clientID: "fleetctl-\(options.username)-\(suffix)",
-            username: options.username, password: options.password)
+            username: options.username, password: options.password,
+            // MQTT v5: a refused request fails at once with the broker's reason code.
+            protocolVersion: .v5)
         let client = MQTTClient(configuration)
         let replies: String
         do {

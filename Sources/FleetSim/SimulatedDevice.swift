@@ -64,6 +64,14 @@ public final class SimulatedDevice: Sendable {
     /// The bootstrap URI printed on the device's label.
     public var uri: String { (try? BootstrapURI(deviceID: deviceID, publicKey: key.publicKey))?.string ?? "" }
 
+    /// A valid hello of this device with a fresh nonce.
+    public func helloPayload() throws -> [UInt8] {
+        let hello = Hello(
+            device: deviceID, publicKey: key.publicKey, agent: "sim-0.1", caps: ["wifi", "reset"], boot: 1,
+            nonce: String(UInt64.random(in: 1...UInt64.max), radix: 16))
+        return try MessageCodec.encode(hello)
+    }
+
     /// Connects, subscribes to its config, reports online and says hello.
     public func start() async throws {
         try await connect()
@@ -89,10 +97,7 @@ public final class SimulatedDevice: Sendable {
 
     /// Publishes a hello with a fresh nonce (QoS 1).
     public func sayHello() async throws {
-        let hello = Hello(
-            device: deviceID, publicKey: key.publicKey, agent: "sim-0.1", caps: ["wifi", "reset"], boot: 1,
-            nonce: String(UInt64.random(in: 1...UInt64.max), radix: 16))
-        try await client.publish(topics.hello(deviceID), payload: MessageCodec.encode(hello), qos: .atLeastOnce)
+        try await client.publish(topics.hello(deviceID), payload: helloPayload(), qos: .atLeastOnce)
     }
 
     private func handle(_ payload: [UInt8]) async {

@@ -34,11 +34,40 @@ public struct DynSecResponse: Sendable, Hashable, Codable {
     /// Absent when the command succeeded.
     public let error: String?
     public let correlationData: String?
+    /// What `getClient` answers; absent for the other commands.
+    public let data: ClientData?
 
-    public init(command: String, error: String? = nil, correlationData: String? = nil) {
+    public init(command: String, error: String? = nil, correlationData: String? = nil, data: ClientData? = nil) {
         self.command = command
         self.error = error
         self.correlationData = correlationData
+        self.data = data
+    }
+
+    /// `{"client":{...}}`, the `data` of a `getClient` answer.
+    public struct ClientData: Sendable, Hashable, Codable {
+        public let client: Account?
+
+        public init(client: Account?) { self.client = client }
+    }
+
+    /// The parts of a broker account that say who created it.
+    public struct Account: Sendable, Hashable, Codable {
+        public let username: String
+        public let textname: String?
+        public let roles: [Role]?
+
+        public init(username: String, textname: String?, roles: [Role]?) {
+            self.username = username
+            self.textname = textname
+            self.roles = roles
+        }
+    }
+
+    public struct Role: Sendable, Hashable, Codable {
+        public let rolename: String
+
+        public init(rolename: String) { self.rolename = rolename }
     }
 }
 
@@ -73,6 +102,34 @@ public enum DynSecCommands {
 
     /// The role that holds one device's ACLs.
     public static func deviceRoleName(_ id: DeviceID) -> String { "device-\(id)" }
+
+    /// The `textname` provisiond gives the accounts and roles it creates: with the role name, the
+    /// mark that an account is provisiond's own (``isDeviceAccount(_:of:)``).
+    public static func deviceTextName(_ id: DeviceID) -> String { "device \(id)" }
+
+    /// Correlation data of the `getClient` that checks an account before it is deleted.
+    static let checkPrefix = "fleet:check:"
+
+    /// Asks the plugin for the account named `id`, so that provisiond deletes only its own accounts.
+    public static func checkAccount(_ id: DeviceID) -> [UInt8] {
+        encode([Command(command: "getClient", correlationData: checkPrefix + id.rawValue, username: id.rawValue)])
+    }
+
+    /// The device id a `getClient` answer to ``checkAccount(_:)`` is about, else nil.
+    public static func checkedAccount(in response: DynSecResponse) -> DeviceID? {
+        guard response.command == "getClient", let correlation = response.correlationData,
+            correlation.hasPrefix(checkPrefix)
+        else { return nil }
+        return try? DeviceID(String(correlation.dropFirst(checkPrefix.count)))
+    }
+
+    /// Whether `account` is one provisiond created for device `id`: the text name it sets and
+    /// exactly the device's own role. Site accounts (admin, provisiond, hello, operators, monitors)
+    /// and anything an administrator made by hand fail this check and are never deleted.
+    public static func isDeviceAccount(_ account: DynSecResponse.Account, of id: DeviceID) -> Bool {
+        account.username == id.rawValue && account.textname == deviceTextName(id)
+            && (account.roles ?? []).map(\.rolename) == [deviceRoleName(id)]
+    }
 
     /// The ACLs of a device: receive only its own config, publish only its own hello and status.
     ///
@@ -110,10 +167,10 @@ public enum DynSecCommands {
         return encode([
             Command(
                 command: "createRole", correlationData: operation.correlationPrefix + "role", rolename: role,
-                textname: "device \(id)", acls: deviceACLs(id, topics: topics)),
+                textname: deviceTextName(id), acls: deviceACLs(id, topics: topics)),
             Command(
                 command: "createClient", correlationData: operation.correlationPrefix + "client", rolename: nil,
-                username: id.rawValue, password: password, clientid: id.rawValue, textname: "device \(id)",
+                username: id.rawValue, password: password, clientid: id.rawValue, textname: deviceTextName(id),
                 roles: [RoleRef(rolename: role)]),
         ])
     }
@@ -174,7 +231,7 @@ public enum DynSecCommands {
         guard let error = response.error else { return nil }
         switch (response.command, error) {
         case ("createRole", "Role already exists"), ("deleteClient", "Client not found"),
-            ("deleteRole", "Role not found"):
+            ("deleteRole", "Role not found"), ("getClient", "Client not found"):
             return nil
         case ("createClient", "Client already exists"):
             let name = response.correlationData.map(username(inCorrelation:)) ?? "?"

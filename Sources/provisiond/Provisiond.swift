@@ -21,26 +21,47 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Broker port.") var port: Int = 1883
     @Option(help: "Broker username.") var username: String?
     @Option(help: "File whose first line is the broker password (else PROVISIOND_PASSWORD).") var passwordFile: String?
-    @Option(help: "MQTT client id; give every instance its own (the broker drops a duplicate).") var clientID: String =
-        "provisiond"
+    @Option(
+        help: """
+            MQTT client id. Default: provisiond-<32 random hex digits>, new per start, so no other account \
+            can guess it and take over the session (the broker would drop provisiond and publish its will).
+            """)
+    var clientID: String?
     @Option(help: "CA certificate file: connect with TLS.") var caFile: String?
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
     @Option(help: "Registry database file (created with mode 0600).") var database: String
     @Option(help: "Service private key file (x25519-private, mode 0600).") var serviceKey: String
     @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
     var sharedGroup: String?
-    @Option(help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+    @Option(help: "One of: \(Self.logLevels).") var logLevel: String = "info"
+    @Option(
+        help: """
+            A site broker account name that is never a device id (repeatable). Always reserved: admin, \
+            provisiond, hello, monitor, operator and --username; add every other operator and monitor.
+            """)
+    var reservedAccount: [String] = []
     @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
     var manageBrokerAccounts = false
 
+    static let logLevels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("unknown --log-level '\(logLevel)'; use one of: \(Self.logLevels)")
+        }
+    }
+
     func run() async throws {
-        var logger = Logger(label: "provisiond")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        // Every line escaped: ids, reply topics and error texts from outside reach the log.
+        var logger = Logger(label: "provisiond") { EscapingLogHandler(StreamLogHandler.standardError(label: $0)) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info  // checked by validate()
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
             let topics = try TopicTree(prefix: prefix)
-            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics)
+            let reserved = Set(["admin", "provisiond", "hello", "monitor", "operator"] + reservedAccount)
+                .union(username.map { [$0] } ?? [])
+            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics, reservedIDs: reserved)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
@@ -49,8 +70,11 @@ struct Provisiond: AsyncParsableCommand {
                 password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
             }
             let base = MQTTConfiguration(
-                host: host, port: port, clientID: clientID, username: username, password: password,
-                tls: caFile.map { MQTTTLSOptions(caFile: $0) })
+                host: host, port: port, clientID: clientID ?? ProvisioningService.randomClientID(), username: username,
+                password: password,
+                // MQTT v5: a publish the broker refuses (too large, denied) fails with its reason code
+                // instead of being resent after every reconnect.
+                protocolVersion: .v5, tls: caFile.map { MQTTTLSOptions(caFile: $0) })
             let mqtt = try ProvisioningService.mqttConfiguration(
                 base, prefix: prefix, identity: identity, version: "0.1.0")
             let service = try ProvisioningService(

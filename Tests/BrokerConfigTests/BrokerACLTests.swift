@@ -150,6 +150,26 @@ extension SiteBroker {
 
 @Suite("Broker accounts and ACLs (real mosquitto, shipped config)", .serialized)
 struct BrokerACLTests {
+    /// Issue 12, F5: the shipped limits are what Topics.md needs and no more: an operator reply of
+    /// 262144 bytes passes, one byte more fails its MQTT v5 publisher.
+    @Test func payloadLimitIsTheLargestTopicsMDPayload() async throws {
+        try await SiteBroker.with { site in
+            let provisiond = try await site.provisiond("provisiond-limits")
+            defer { provisiond.close() }
+            let topic = "\(site.p)/ops/reply/operator/limits"
+            try await provisiond.publish(topic, payload: [UInt8](repeating: 0x61, count: 262_144), qos: .atLeastOnce)
+            // Refused either by libmosquitto against the maximum packet size the broker announced in
+            // CONNACK (0x95, what mosquitto 2.0.11 does here) or by the broker (PUBACK 0x83).
+            let refused = await #expect(throws: MQTTError.self) {
+                try await provisiond.publish(
+                    topic, payload: [UInt8](repeating: 0x61, count: 262_145), qos: .atLeastOnce)
+            }
+            #expect(
+                [MQTTError.publishRejected(reasonCode: 0x95), .publishRejected(reasonCode: 0x83)].contains(refused))
+            #expect(provisiond.state == .connected)
+        }
+    }
+
     @Test func anonymousClientsAndWrongPasswordsAreRefused() async throws {
         try await SiteBroker.with { site in
             for version in [MQTTProtocolVersion.v311, .v5] {

@@ -126,6 +126,29 @@ struct DynSecCommandsTests {
                 == .refused)
     }
 
+    /// Issue 12, F3: only an account with provisiond's text name and exactly the device's role is
+    /// provisiond's own; the answer shape is mosquitto 2.0.11's `getClient`.
+    @Test func onlyAccountsProvisiondCreatedAreItsOwn() throws {
+        let id = try DeviceID("monitor")
+        let check = try json(DynSecCommands.checkAccount(id))
+        #expect(check.first?["command"] as? String == "getClient" && check.first?["username"] as? String == "monitor")
+        func answer(_ textname: String, _ roles: [String]) throws -> DynSecResponse {
+            let roleList = roles.map { #"{"rolename":"\#($0)"}"# }.joined(separator: ",")
+            let payload = Array(
+                #"{"responses":[{"command":"getClient","data":{"client":{"username":"monitor","textname":"\#(textname)","roles":[\#(roleList)],"groups":[]}},"correlationData":"fleet:check:monitor"}]}"#
+                    .utf8)
+            return try #require(try DynSecCommands.parseResponses(payload).first)
+        }
+        let site = try answer("monitor", ["monitor"])
+        #expect(DynSecCommands.checkedAccount(in: site) == id)
+        #expect(!DynSecCommands.isDeviceAccount(try #require(site.data?.client), of: id))
+        let extraRole = try answer("device monitor", ["device-monitor", "admin"])
+        #expect(!DynSecCommands.isDeviceAccount(try #require(extraRole.data?.client), of: id))
+        let own = try answer("device monitor", ["device-monitor"])
+        #expect(DynSecCommands.isDeviceAccount(try #require(own.data?.client), of: id))
+        #expect(DynSecCommands.problem(in: DynSecResponse(command: "getClient", error: "Client not found")) == nil)
+    }
+
     @Test func malformedResponsesAreRejected() {
         #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array("nope".utf8)) }
         #expect(throws: ProvisioningError.self) { try DynSecCommands.parseResponses(Array(#"{"x":[]}"#.utf8)) }

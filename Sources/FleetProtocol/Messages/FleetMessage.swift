@@ -59,14 +59,7 @@ func codingPathString(_ path: [any CodingKey]) -> String {
 
 /// A short, log-safe rendering of untrusted text: at most 64 characters, control characters escaped.
 func printable(_ s: String) -> String {
-    var out = ""
-    for scalar in s.unicodeScalars.prefix(64) {
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-            out += "\\u{\(String(scalar.value, radix: 16))}"
-        } else {
-            out.unicodeScalars.append(scalar)
-        }
-    }
+    let out = EscapedText.escape(Substring(s.unicodeScalars.prefix(64)))
     return s.unicodeScalars.count > 64 ? out + "…" : out
 }
 

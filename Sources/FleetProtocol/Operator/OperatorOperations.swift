@@ -29,6 +29,7 @@ public enum OperatorErrorCode: String, WireEnum {
     case profileInUse = "profile_in_use"
     case noProfileAssigned = "no_profile_assigned"
     case revoked = "revoked"
+    case reservedID = "reserved_id"
     case sealedSecret = "sealed_secret"
     case secretsUnreadable = "secrets_unreadable"
     case storage = "storage"

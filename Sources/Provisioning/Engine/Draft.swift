@@ -37,9 +37,11 @@ struct Draft: Sendable {
         _ type: AuditEventType, device: DeviceID? = nil, fingerprint: String? = nil, seq: Int64? = nil,
         state: DeviceState? = nil, reason: ReasonCode? = nil, detail: String? = nil, operatorName: String? = nil
     ) {
+        // `detail` quotes outside text (a reply_to, a profile name, a device's words): escaped here,
+        // once, for the audit table and the event alike.
         let entry = AuditRecord(
             ts: now, type: type, device: device?.rawValue, fingerprint: fingerprint, seq: seq, state: state,
-            reason: reason, detail: detail, operatorName: operatorName)
+            reason: reason, detail: detail.map(EscapedText.escape), operatorName: operatorName.map(EscapedText.escape))
         self.record(.appendAudit(entry))
         actions.append(.publishEvent(entry))
     }

@@ -129,6 +129,9 @@ public enum EngineEvent: Sendable, Hashable {
     case hello(device: DeviceID, publicKey: Data)
     /// A validated status report (its `device` equals the topic's id).
     case status(DeviceStatus)
+    /// A validated status report delivered as a retained message (after a subscribe): considered
+    /// only when it answers the device's latest, still unacknowledged envelope.
+    case retainedStatus(DeviceStatus)
     /// An operator request payload received on `P/v1/ops/request/{operator}`.
     case operatorRequest(payload: [UInt8], from: String)
     /// The service (re)connected to the broker.
@@ -138,7 +141,7 @@ public enum EngineEvent: Sendable, Hashable {
     public var scope: StateScope {
         switch self {
         case .hello(let device, _): .device(device)
-        case .status(let report): .device(report.device)
+        case .status(let report), .retainedStatus(let report): .device(report.device)
         case .operatorRequest: .fleet
         case .connected: .unacknowledged
         }

@@ -77,6 +77,11 @@ extension ProvisioningCore {
             } catch {
                 throw OperatorError(.invalidURI, "entry \(index + 1): \(error.message)")
             }
+            do {
+                try requireNotReserved(uri.deviceID)
+            } catch {
+                throw OperatorError(error.code, "entry \(index + 1): \(error.message)")
+            }
             if let group = entry.group { try requireValidGroup(group) }
             if let existing = draft.state.devices[uri.deviceID.rawValue], existing.state != .revoked,
                 existing.publicKey != uri.publicKey.rawRepresentation
@@ -131,6 +136,7 @@ extension ProvisioningCore {
     }
 
     private func approve(_ args: ApproveArgs, _ context: RequestContext, _ draft: inout Draft) throws -> DeviceSummary {
+        try requireNotReserved(args.device)
         if let group = args.group { try requireValidGroup(group) }
         let (before, device) = try draft.approve(
             id: args.device.rawValue, expectedFingerprint: args.fingerprint, group: args.group)
@@ -251,6 +257,7 @@ extension ProvisioningCore {
 
     private func revoke(_ args: DeviceArgs, _ context: RequestContext, _ draft: inout Draft) throws -> RevokeResult {
         let id = args.device
+        try requireNotReserved(id)
         let device = try draft.storeNewEnvelope(for: id, kind: .reset, assignment: nil) { [identity] seq, key in
             try EnvelopeCrypto.seal(
                 reset: ResetCommand(reason: "revoked"), seq: seq, device: id, devicePublicKey: key,

@@ -12,13 +12,28 @@ import Foundation
 public struct ProvisioningCore: Sendable {
     let identity: ServiceIdentity
     let topics: TopicTree
+    /// Ids that are broker account names of the site (admin, provisiond, hello, operators, monitors):
+    /// never enrolled, approved, revoked or recorded as pending, so provisiond never creates or
+    /// deletes a broker account with such a name.
+    let reservedIDs: Set<String>
 
     /// - Parameters:
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
     ///   - topics: the topic tree, to check operator reply topics.
-    public init(identity: ServiceIdentity, topics: TopicTree) {
+    ///   - reservedIDs: the site's own broker account names (see ``reservedIDs``).
+    public init(identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = []) {
         self.identity = identity
         self.topics = topics
+        self.reservedIDs = reservedIDs
+    }
+
+    /// Refuses `id` when it names one of the site's own broker accounts.
+    func requireNotReserved(_ id: DeviceID) throws(OperatorError) {
+        if reservedIDs.contains(id.rawValue) {
+            throw OperatorError(
+                .reservedID,
+                "'\(id)' is the name of a site broker account, not a device; it cannot be enrolled or revoked")
+        }
     }
 
     /// Decides what `event` does, given `state` (loaded for ``EngineEvent/scope``) at time `now`.
@@ -30,6 +45,7 @@ public struct ProvisioningCore: Sendable {
         switch event {
         case .hello(let device, let publicKey): try hello(device, publicKey: publicKey, &draft)
         case .status(let report): status(report, &draft)
+        case .retainedStatus(let report): retainedStatus(report, &draft)
         case .operatorRequest(let payload, let operatorName):
             return operatorRequest(payload, from: operatorName, state: state, now: now)
         case .connected: reconcile(&draft)
@@ -51,6 +67,8 @@ public struct ProvisioningCore: Sendable {
     // MARK: - Devices
 
     func hello(_ id: DeviceID, publicKey: Data, _ draft: inout Draft) throws {
+        // A hello for a site account name is never recorded: approving it would touch that account.
+        if reservedIDs.contains(id.rawValue) { return }
         let fingerprint = Fingerprint.of(rawPublicKey: Array(publicKey))
         guard let device = draft.state.devices[id.rawValue] else {
             let previous = draft.recordPendingHello(id: id.rawValue, publicKey: publicKey, fingerprint: fingerprint)
@@ -73,6 +91,16 @@ public struct ProvisioningCore: Sendable {
         guard let profile = draft.state.effectiveProfile(for: device) else { return }
         if device.envelopeAssignment == profile.assignmentTag, device.envelope != nil { return }
         try seal(profile, for: id, reason: "hello", &draft)
+    }
+
+    /// A retained status is news only while provisiond waits for the device's answer to its latest
+    /// envelope (the device answered while provisiond was away); every other one was handled when it
+    /// was live, or is about a device provisiond does not track, and is ignored.
+    func retainedStatus(_ report: DeviceStatus, _ draft: inout Draft) {
+        guard let device = draft.state.devices[report.device.rawValue], !device.acknowledged,
+            Int64(report.seq) == device.lastSeq
+        else { return }
+        status(report, &draft)
     }
 
     func status(_ report: DeviceStatus, _ draft: inout Draft) {

@@ -21,13 +21,14 @@ public struct ProvisioningEngine: Sendable {
     /// - Parameters:
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
     ///   - topics: the topic tree, to check operator reply topics.
+    ///   - reservedIDs: the site's own broker account names, never treated as device ids.
     ///   - now: the clock, Unix seconds; injected for tests.
     public init(
-        store: any EngineStore, identity: ServiceIdentity, topics: TopicTree,
+        store: any EngineStore, identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = [],
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
-        self.core = ProvisioningCore(identity: identity, topics: topics)
+        self.core = ProvisioningCore(identity: identity, topics: topics, reservedIDs: reservedIDs)
         self.now = now
     }
 

@@ -41,6 +41,7 @@ public struct ProvisioningService: Service {
     private let identity: ServiceIdentity
     private let topics: TopicTree
     private let logger: Logger
+    private let removals = AccountRemovals()
 
     public init(configuration: Configuration, engine: ProvisioningEngine, identity: ServiceIdentity, logger: Logger)
         throws
@@ -64,29 +65,50 @@ public struct ProvisioningService: Service {
         return configuration
     }
 
+    /// A client id no other account can guess: `provisiond-` and 128 random bits in hex.
+    ///
+    /// mosquitto 2.0 lets any authenticated client take over any client id, and dynsec cannot
+    /// reserve an id for one account, so a fixed id would let every account knock provisiond off the
+    /// broker and flip its retained status to its will (`offline`).
+    public static func randomClientID() -> String {
+        let bits = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
+        return "provisiond-" + bits.map { String(format: "%02x", $0) }.joined()
+    }
+
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
         defer { client.close() }
         try await client.connect()
+        try await subscribe(client)
         try await announce(client)
         // Created after the first setup, so it starts with `connected` and only a later reconnect
         // triggers another setup.
         let states = client.stateUpdates()
         logger.info(
-            "provisiond online", metadata: ["prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)"])
+            "provisiond online",
+            metadata: [
+                "prefix": "\(configuration.prefix)", "kid": "\(identity.fingerprint)",
+                "client": "\(configuration.mqtt.clientID)",
+            ])
 
         let messages = client.messages
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // After the client reconnected by itself: subscribe again, say online again, and
-                    // republish unacknowledged configs (the broker may have restarted without them).
+                    // After the client reconnected by itself (it subscribes again on its own, once):
+                    // say online again and republish unacknowledged configs (the broker may have
+                    // restarted without them).
                     var wasConnected = true
                     for await state in states {
                         if case .connected = state, !wasConnected {
                             do {
+                                for device in await removals.waitingDevices() {
+                                    try await client.publish(
+                                        DynSecCommands.controlTopic, payload: DynSecCommands.checkAccount(device),
+                                        qos: .atLeastOnce)
+                                }
                                 try await announce(client)
-                                logger.notice("reconnected to the broker; subscriptions and retained configs restored")
+                                logger.notice("reconnected to the broker; status and retained configs restored")
                             } catch {
                                 logger.error("setup after reconnect failed", metadata: ["error": "\(error)"])
                             }
@@ -142,14 +164,19 @@ public struct ProvisioningService: Service {
         return "$share/\(group)/\(filter)"
     }
 
-    /// Subscribes, publishes the retained public key and online status, and reconciles.
-    private func announce(_ client: MQTTClient) async throws {
+    /// Subscribes once per run: `MQTTClient` replays its subscriptions after every reconnect, and a
+    /// second SUBSCRIBE would make the broker deliver every retained message again.
+    private func subscribe(_ client: MQTTClient) async throws {
         for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequestFilter] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
         if configuration.manageBrokerAccounts {
             _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
         }
+    }
+
+    /// Publishes the retained public key and online status, and reconciles.
+    private func announce(_ client: MQTTClient) async throws {
         try await client.publish(
             topics.servicePublicKey, payload: try identity.publicKeyPayload(), qos: .atLeastOnce, retain: true)
         try await client.publish(
@@ -164,17 +191,33 @@ public struct ProvisioningService: Service {
 
     private func handle(_ message: MQTTMessage, client: MQTTClient) async {
         if message.topic == DynSecCommands.responseTopic {
-            logBrokerAccountResponses(message.payload)
+            await handleBrokerAccountResponses(message.payload, client: client)
             return
         }
         guard let route = topics.route(message.topic) else { return }
         do {
             switch route {
+            case .hello, .opsRequest:
+                // Hellos and requests are live messages (Topics.md: not retained). A retained one was
+                // planted, would be handled again on every subscribe and occupies broker memory: it is
+                // ignored and cleared. The empty message that clears it comes back and is ignored too.
+                guard !message.payload.isEmpty else { return }
+                if message.retain {
+                    await clearRetained(message.topic, client: client)
+                    return
+                }
+            default:
+                break
+            }
+            switch route {
             case .hello(let id):
                 guard let event = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { return }
                 await perform(try await engine.handle(event), client: client)
             case .status(let id):
-                guard let event = WireDecoding.status(message.payload, topicDevice: id, logger: logger) else { return }
+                guard
+                    let event = WireDecoding.status(
+                        message.payload, topicDevice: id, retained: message.retain, logger: logger)
+                else { return }
                 await perform(try await engine.handle(event), client: client)
             case .opsRequest(let operatorName):
                 let actions = try await engine.handle(.operatorRequest(payload: message.payload, from: operatorName))
@@ -188,6 +231,16 @@ public struct ProvisioningService: Service {
             }
         } catch {
             logger.error("failed to handle message", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes a retained message the protocol never retains (an empty retained publish).
+    private func clearRetained(_ topic: String, client: MQTTClient) async {
+        logger.warning("ignored and cleared a retained message on a live-only topic", metadata: ["topic": "\(topic)"])
+        do {
+            try await client.publish(topic, payload: [], qos: .atLeastOnce, retain: true)
+        } catch {
+            logger.error("could not clear a retained message", metadata: ["topic": "\(topic)", "error": "\(error)"])
         }
     }
 
@@ -217,13 +270,15 @@ public struct ProvisioningService: Service {
                         device: device, servicePrivateKey: identity.privateKey,
                         devicePublicKey: Curve25519.KeyAgreement.PublicKey(rawRepresentation: publicKey))
                     let command = try DynSecCommands.registerDevice(device, password: password, topics: topics)
+                    if await removals.deferRegistration(of: device, command) { continue }
                     try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
                     logger.info("broker account requested", metadata: ["device": "\(device)"])
                 case .removeBrokerAccount(let device):
                     guard configuration.manageBrokerAccounts else { continue }
-                    let command = DynSecCommands.removeDevice(device)
-                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
-                    logger.info("broker account removal requested", metadata: ["device": "\(device)"])
+                    // Deleted only once the plugin shows the account is provisiond's own.
+                    await removals.begin(device)
+                    try await client.publish(
+                        DynSecCommands.controlTopic, payload: DynSecCommands.checkAccount(device), qos: .atLeastOnce)
                 }
             } catch {
                 logger.error("publish failed", metadata: ["action": "\(action.kind)", "error": "\(error)"])
@@ -233,11 +288,35 @@ public struct ProvisioningService: Service {
 }
 
 extension ProvisioningService {
-    /// Logs the outcome of account commands; failures are errors an operator must see.
-    fileprivate func logBrokerAccountResponses(_ payload: [UInt8]) {
+    /// Finishes the removals whose ownership check is answered and logs the outcome of account
+    /// commands; failures are errors an operator must see.
+    fileprivate func handleBrokerAccountResponses(_ payload: [UInt8], client: MQTTClient) async {
         guard let responses = try? DynSecCommands.parseResponses(payload) else {
             logger.warning("unreadable dynamic-security response")
             return
+        }
+        for response in responses {
+            guard let device = DynSecCommands.checkedAccount(in: response) else { continue }
+            guard let registration = await removals.finish(device) else { continue }
+            var commands: [[UInt8]] = []
+            if let account = response.data?.client, !DynSecCommands.isDeviceAccount(account, of: device) {
+                logger.error(
+                    "refused to delete broker account: provisiond did not create it",
+                    metadata: ["device": "\(device)", "textname": "\(account.textname ?? "-")"])
+            } else {
+                commands.append(DynSecCommands.removeDevice(device))
+                if let registration { commands.append(registration) }
+            }
+            for command in commands {
+                do {
+                    try await client.publish(DynSecCommands.controlTopic, payload: command, qos: .atLeastOnce)
+                } catch {
+                    logger.error("publish failed", metadata: ["action": "account", "error": "\(error)"])
+                }
+            }
+            if !commands.isEmpty {
+                logger.info("broker account removal requested", metadata: ["device": "\(device)"])
+            }
         }
         for response in responses {
             if let problem = DynSecCommands.problem(in: response) {

@@ -21,10 +21,10 @@ enum WireDecoding {
 
     /// A status that passed validation and whose `device` equals the topic's id. Empty payloads
     /// (a cleared retained status) are ignored silently.
-    static func status(_ payload: [UInt8], topicDevice: DeviceID, logger: Logger) -> EngineEvent? {
+    static func status(_ payload: [UInt8], topicDevice: DeviceID, retained: Bool, logger: Logger) -> EngineEvent? {
         guard !payload.isEmpty else { return nil }
         return decode(DeviceStatus.self, payload, about: \.device, topicDevice: topicDevice, logger: logger)
-            .map(EngineEvent.status)
+            .map(retained ? EngineEvent.retainedStatus : EngineEvent.status)
     }
 
     /// `payload` as an `M` about the device of its topic, or nil (logged).
