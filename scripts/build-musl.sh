@@ -146,8 +146,12 @@ lib_step() {  # name stamp function args...
 static_libs() {
   local prefix="$top/static"
   mkdir -p "$prefix"
+  # json-c's configure is a long series of small compiles, latency-bound: it runs beside OpenSSL's
+  # build (they install different files). libmosquitto needs OpenSSL's headers, so it comes after.
+  lib_step "json-c (static)" "$prefix/.json-c" jsonc_lib "$prefix" &
+  local jsonc=$!
   lib_step "OpenSSL (static, trimmed)" "$prefix/.openssl" openssl_lib "$prefix" no-shared
-  lib_step "json-c (static)" "$prefix/.json-c" jsonc_lib "$prefix"
+  wait "$jsonc" || { echo "build-musl: the json-c build failed" >&2; exit 1; }
   lib_step "libmosquitto (static)" "$prefix/.mosquitto" mosquitto_lib "$prefix"
 }
 
