@@ -110,7 +110,9 @@ static const char *jstr(json_object *o, const char *key)
  * network.interface.wwan status: 1 when "up": true with an "ipv4-address" entry that belongs to
  * THIS reload, 0 otherwise. netifd's reload only starts the teardown, so right after it the old
  * lease is still up; a lease counts as new when the interface was seen down since the reload
- * (*seen_down, sticky) or its "uptime" (seconds) is not longer than the time since the reload.
+ * (*seen_down, sticky) or it is certainly younger than the reload: "uptime" is whole seconds, so a
+ * lease reporting u seconds may have come up u + 1 seconds ago (an uptime of 0 right after the
+ * reload can be the old lease).
  */
 static int iface_fresh_address(struct fb_join *j, int *seen_down)
 {
@@ -127,7 +129,7 @@ static int iface_fresh_address(struct fb_join *j, int *seen_down)
     int fresh = *seen_down || !j->require_fresh;
     if (!fresh && json_object_object_get_ex(o, "uptime", &upt) && json_object_is_type(upt, json_type_int)) {
         long long up_s = (long long)json_object_get_int64(upt);
-        fresh = up_s >= 0 && up_s * 1000 <= mono_ms() - j->reload_mono;
+        fresh = up_s >= 0 && (up_s + 1) * 1000 <= mono_ms() - j->reload_mono;
     }
     if (fresh && json_object_object_get_ex(o, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array)) {
         size_t n = json_object_array_length(addrs);
