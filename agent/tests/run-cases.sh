@@ -2,8 +2,9 @@
 # Runs every case of a test binary that supports FB_APPLY_LIST/FB_APPLY_ONLY (test_apply) as its
 # own process, JOBS at a time, and sums their "N passed, M failed" lines. The cases are bound by the
 # stand-ins' start-up and the join timeouts they wait out, not by CPU, so JOBS may exceed the cores.
-# usage: run-cases.sh JOBS command [args...]   (command may start with a wrapper: qemu-mipsel -L ...)
+# usage: run-cases.sh JOBS command [args...]   (command may start with a wrapper: qemu-mipsel)
 set -uo pipefail
+. "$(dirname "$0")/tally.sh"
 jobs=$1; shift
 out=$(mktemp -d /tmp/fb-cases-XXXXXX)
 trap 'rm -rf "$out"' EXIT
@@ -27,17 +28,7 @@ xargs -a "$out/list" -d '\n' -P "$jobs" -I{} bash -c \
 passed=0; failed=0; bad=0; n=0
 while IFS= read -r name; do
   n=$((n + 1))
-  rc=$(cat "$out/$name.rc" 2>/dev/null || echo missing)
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$name.log" | tail -1)
-  if [ -n "$line" ]; then
-    passed=$((passed + ${line%% *}))
-    f=${line#* passed, }; failed=$((failed + ${f%% *}))
-  fi
-  if [ "$rc" != 0 ] || [ -z "$line" ]; then
-    bad=$((bad + 1))
-    tail -40 "$out/$name.log"
-    echo "FAILED: case $name (exit $rc)"
-  fi
+  tally "case $name" "$(cat "$out/$name.rc" 2>/dev/null || echo missing)" "$out/$name.log"
 done <"$out/list"
 slowest=$(for f in "$out"/*.secs; do printf '%s %s\n' "$(cat "$f")" "$(basename "$f" .secs)"; done | sort -rn | head -3 | tr '\n' ' ')
 echo "$n cases, $jobs at a time; slowest (s): $slowest"
