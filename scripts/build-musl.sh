@@ -32,21 +32,22 @@ step() {  # name: prints the step's time when it ends
 
 toolchain() {
   local dir="$top/zig-$ZIG_VERSION"
-  if [ -x "$dir/ziglang/zig" ] && [ -x "$top/bin/strip" ] && grep -qF -- "${TARGET[*]}" "$top/bin/cc"; then return 0; fi
-  local py=/usr/bin/python3
-  "$py" -m pip --version >/dev/null 2>&1 ||
-    { echo "build-musl: pip is missing (apt-get install python3-pip; scripts/install-deps.sh)" >&2; exit 1; }
-  rm -rf "$dir" "$top/wheel" && mkdir -p "$top/wheel"
-  "$py" -m pip download -q --no-deps --only-binary=:all: \
-    -d "$top/wheel" "ziglang==$ZIG_VERSION"
-  "$py" - "$top/wheel" "$dir" <<'PY'
+  if ! [ -x "$dir/ziglang/zig" ]; then
+    local py=/usr/bin/python3
+    "$py" -m pip --version >/dev/null 2>&1 ||
+      { echo "build-musl: pip is missing (apt-get install python3-pip; scripts/install-deps.sh)" >&2; exit 1; }
+    rm -rf "$dir" "$top/wheel" && mkdir -p "$top/wheel"
+    "$py" -m pip download -q --no-deps --only-binary=:all: -d "$top/wheel" "ziglang==$ZIG_VERSION"
+    "$py" - "$top/wheel" "$dir" <<'PY'
 import glob, os, sys, zipfile
 wheel = glob.glob(os.path.join(sys.argv[1], "ziglang-*.whl"))[0]
 zipfile.ZipFile(wheel).extractall(sys.argv[2])
 PY
-  chmod +x "$dir/ziglang/zig"
-  rm -rf "$top/wheel"
-  # Wrappers, so that every build system sees one compiler and one archiver.
+    chmod +x "$dir/ziglang/zig"
+    rm -rf "$top/wheel"
+  fi
+  # Wrappers, so that every build system sees one compiler and one archiver (written every time:
+  # cheap, and they follow TARGET).
   mkdir -p "$top/bin"
   # zig's caches (musl and compiler-rt built for the target on first use) stay under agent/build too.
   local env="ZIG_GLOBAL_CACHE_DIR=$top/zig-cache ZIG_LOCAL_CACHE_DIR=$top/zig-cache"
