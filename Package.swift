@@ -79,6 +79,8 @@ let package = Package(
             dependencies: [
                 "MQTT", "BrokerHarness", "FleetProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The fault scenarios read provisiond's registry to count outcomes.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSwift
         ),

@@ -101,6 +101,11 @@ public final class RealAgent: Sendable {
     public func stop() async {
         if let running = process.get() { _ = await running.terminate() }
     }
+
+    /// SIGKILL: the agent dies wherever it is (a crash or power cut); `start()` runs it again.
+    public func kill() async {
+        if let running = process.get() { await running.kill() }
+    }
 }
 
 /// Holds the agent process once started.

@@ -31,20 +31,27 @@ public final class SimulatedDevice: Sendable {
     private let state = DeviceState()
     private let loop = Mutex<Task<Void, Never>?>(nil)
     private let onEvent: @Sendable (SimulationEvent) -> Void
+    /// The client reconnects by itself: a status publish refused while it is away is tried again.
+    private let reconnects: Bool
 
     /// - Parameters:
     ///   - derivedCredentials: log in as username = client id = device id with the derived broker
     ///     password (a staging-site broker), instead of anonymously (the development broker).
+    ///   - reconnect: what the client does when the connection drops (the fault scenarios turn it
+    ///     on: a device then waits out a broker restart or a partition like the agent does).
+    ///   - keepAlive: MQTT keepalive in seconds.
     ///   - onEvent: called (on the device's own task) after each envelope and status.
     public init(
         id: String, port: Int, servicePublicKey: Curve25519.KeyAgreement.PublicKey, derivedCredentials: Bool = false,
         key: Curve25519.KeyAgreement.PrivateKey = .init(), loop: MQTTEventLoop = .shared,
+        reconnect: MQTTReconnectPolicy = .disabled, keepAlive: Int = 30,
         onEvent: @escaping @Sendable (SimulationEvent) -> Void = { _ in }
     ) throws {
         self.id = id
         self.key = key
         self.servicePublicKey = servicePublicKey
         self.onEvent = onEvent
+        self.reconnects = reconnect.enabled
         deviceID = try DeviceID(id)
         let offline = try MessageCodec.encode(FleetProtocol.DeviceStatus(device: deviceID, state: .offline, ts: 0))
         let password =
@@ -55,9 +62,9 @@ public final class SimulatedDevice: Sendable {
         client = MQTTClient(
             MQTTConfiguration(
                 host: "127.0.0.1", port: port, clientID: id, username: derivedCredentials ? id : nil,
-                password: password,
+                password: password, keepAlive: keepAlive,
                 will: MQTTWill(topic: topics.status(deviceID), payload: offline, qos: .atLeastOnce, retain: true),
-                reconnect: .disabled),
+                reconnect: reconnect),
             loop: loop)
     }
 
@@ -86,7 +93,7 @@ public final class SimulatedDevice: Sendable {
             guard current == nil else { return }  // connect() again after a refused login
             current = Task { [self] in
                 for await message in messages where message.topic == configTopic {
-                    await handle(message.payload)
+                    await handle(message.payload, retained: message.retain)
                 }
             }
         }
@@ -100,13 +107,31 @@ public final class SimulatedDevice: Sendable {
         try await client.publish(topics.hello(deviceID), payload: helloPayload(), qos: .atLeastOnce)
     }
 
-    private func handle(_ payload: [UInt8]) async {
+    private func handle(_ payload: [UInt8], retained: Bool) async {
         guard !payload.isEmpty else { return }
         let highest = await state.highestSeq
+        // A retained re-delivery (after a reconnect) of the envelope applied last: its outcome is
+        // reported again, as the agent does while the broker has not acknowledged it (Topics.md,
+        // "Envelope"); a receiver treats the repeat as the same result.
+        if retained, highest > 0, (try? MessageCodec.decode(Envelope.self, from: payload))?.seq == highest,
+            await state.resetSeq != highest
+        {
+            try? await report(.applied, seq: highest)
+            return
+        }
+        let opened: OpenedEnvelope
         do {
-            let opened = try EnvelopeCrypto.open(
+            opened = try EnvelopeCrypto.open(
                 payload: payload, device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey,
                 highestAppliedSeq: highest)
+        } catch .replay {
+            return  // already applied: the retained envelope seen again after a reconnect
+        } catch {
+            try? await report(.failed, seq: 0, reason: .badEnvelope)
+            onEvent(.failed)
+            return
+        }
+        do {
             let seq = opened.envelope.seq
             onEvent(.configReceived(seq: seq))
             switch opened.envelope.kind {
@@ -121,8 +146,8 @@ public final class SimulatedDevice: Sendable {
                 try await report(.reset, seq: seq)
                 onEvent(.reset(seq: seq))
             }
-        } catch EnvelopeError.replay {
-            return  // already applied: the retained envelope seen again after a reconnect
+        } catch let error as MQTTError {
+            _ = error  // the status could not be sent (client closed): nothing to report it on
         } catch {
             try? await report(.failed, seq: 0, reason: .badEnvelope)
             onEvent(.failed)
@@ -132,13 +157,22 @@ public final class SimulatedDevice: Sendable {
     private func report(_ state: FleetProtocol.DeviceState, seq: UInt64, reason: ReasonCode? = nil) async throws {
         let status = FleetProtocol.DeviceStatus(
             device: deviceID, state: state, seq: seq, reason: reason, ts: Int64(Date().timeIntervalSince1970))
-        try await client.publish(
-            topics.status(deviceID), payload: MessageCodec.encode(status), qos: .atLeastOnce, retain: true)
+        let payload = try MessageCodec.encode(status)
+        while true {
+            do {
+                return try await client.publish(
+                    topics.status(deviceID), payload: payload, qos: .atLeastOnce, retain: true)
+            } catch MQTTError.notConnected where reconnects {
+                try await Task.sleep(for: .milliseconds(200))  // away: the client reconnects by itself
+            }
+        }
     }
 
     /// The profiles applied so far, in order.
     public func appliedProfiles() async -> [WiFiProfile] { await state.profiles }
     public func wasReset() async -> Bool { await state.resetSeq != nil }
+    /// The highest seq applied (or reset) so far; 0 before the first.
+    public func highestAppliedSeq() async -> UInt64 { await state.highestSeq }
     /// Messages the MQTT client dropped because its buffer was full.
     public var droppedMessages: Int { client.droppedMessageCount }
 

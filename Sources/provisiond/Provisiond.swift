@@ -36,6 +36,12 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "One of: \(Self.logLevels).") var logLevel: String = "info"
     @Option(
         help: """
+            MQTT keepalive in seconds (5-65535): the broker declares a silent provisiond offline (its \
+            will) after 1.5 times this.
+            """)
+    var keepalive: Int = 30
+    @Option(
+        help: """
             A site broker account name that is never a device id (repeatable). Always reserved: admin, \
             provisiond, hello, monitor, operator and --username; add every other operator and monitor.
             """)
@@ -46,6 +52,7 @@ struct Provisiond: AsyncParsableCommand {
     static let logLevels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
 
     func validate() throws {
+        guard (5...65535).contains(keepalive) else { throw ValidationError("--keepalive must be 5-65535 seconds") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'; use one of: \(Self.logLevels)")
         }
@@ -71,7 +78,7 @@ struct Provisiond: AsyncParsableCommand {
             }
             let base = MQTTConfiguration(
                 host: host, port: port, clientID: clientID ?? ProvisioningService.randomClientID(), username: username,
-                password: password,
+                password: password, keepAlive: keepalive,
                 // MQTT v5: a publish the broker refuses (too large, denied) fails with its reason code
                 // instead of being resent after every reconnect.
                 protocolVersion: .v5, tls: caFile.map { MQTTTLSOptions(caFile: $0) })
