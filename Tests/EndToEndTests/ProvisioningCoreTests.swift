@@ -48,6 +48,23 @@ struct ProvisioningCoreTests {
         #expect(event.type == .deviceFailed && event.state == .failed && event.reason == .authFailed && event.ts == 9)
     }
 
+    @Test(arguments: [DeviceState.applied, .failed])
+    func repeatedOutcomeOfOneSeqIsRecordedOnce(_ repeated: DeviceState) throws {
+        // A QoS 1 redelivery, or an agent restarted between its report and the PUBACK re-reporting it
+        // (found by `fleet-bench faults --scenario agent-kill`): the same result, not a second outcome.
+        var device = DeviceRecord.enrolled(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
+        device.recordEnvelope("{}", kind: .wifi, seq: 3, assignment: "p@1", now: 2)
+        let first = try core.decide(
+            .status(DeviceStatus(device: "a", state: .applied, seq: 3, ts: 5)), in: FleetState(devices: ["a": device]),
+            now: 9)
+        guard case .saveDevice(let applied) = first.changes.first else { throw SiteError("device not saved") }
+        #expect(events(first.actions) == ["device.applied"])
+        let again = try core.decide(
+            .status(DeviceStatus(device: "a", state: repeated, seq: 3, ts: 5)), in: FleetState(devices: ["a": applied]),
+            now: 10)
+        #expect(again == Decision())
+    }
+
     @Test func statusFromAnUnknownDeviceChangesNothing() throws {
         let decision = try core.decide(
             .status(DeviceStatus(device: "ghost", state: .applied, seq: 1, ts: 5)), in: FleetState(), now: 9)

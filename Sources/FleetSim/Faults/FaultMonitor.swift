@@ -28,9 +28,11 @@ final class FaultMonitor: Sendable {
         let stream = client.messages
         reader = Task { [seen] in
             for await message in stream {
-                guard
-                    let object = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
-                    let state = object["state"] as? String
+                guard let object = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any]
+                else { continue }
+                // A status has a state; an operator reply is final (ok true or false) or progress.
+                let final = (object["ok"] as? Bool).map { $0 ? "ok" : "error" }
+                guard let state = object["state"] as? String ?? final ?? (object["progress"] != nil ? "progress" : nil)
                 else { continue }
                 let seq = (object["seq"] as? NSNumber)?.uint64Value ?? 0
                 seen.append(Seen(topic: message.topic, state: state, seq: seq, retained: message.retain))
@@ -38,7 +40,16 @@ final class FaultMonitor: Sendable {
         }
         try await client.connect()
         _ = try await client.subscribe(tree.serviceStatus)
+        _ = try await client.subscribe(try tree.opsReplyFilter(operator: Self.operatorName))
         for agent in agents { _ = try await client.subscribe(tree.status(try DeviceID(agent))) }
+    }
+
+    /// The operator name the duplicate requests come from.
+    static let operatorName = "faults"
+
+    /// Final replies (`ok` or `error`) seen on `topic`.
+    func finalReplies(on topic: String) -> [String] {
+        all().filter { $0.topic == topic && ($0.state == "ok" || $0.state == "error") }.map(\.state)
     }
 
     /// Every status seen so far, in arrival order.

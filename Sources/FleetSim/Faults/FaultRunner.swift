@@ -340,7 +340,7 @@ final class FaultRun {
         }
         report.faults.append("\(simulated.count) hellos and \(simulated.count) applied statuses delivered twice")
         let requestID = "dup-\(UInt32.random(in: 0...UInt32.max))"
-        let operatorName = "faults"
+        let operatorName = FaultMonitor.operatorName
         let replyTopic = try tree.opsReply(operator: operatorName, correlation: requestID)
         let request = try JSONSerialization.data(withJSONObject: [
             "v": 1, "id": requestID, "op": "push", "reply_to": replyTopic, "args": ["group": FaultRunner.group],
@@ -348,6 +348,11 @@ final class FaultRun {
         try await monitor.publishTwice(tree.opsRequest(operator: operatorName), Array(request))
         report.faults.append("operator push request \(requestID) delivered twice")
         repaired = ContinuousClock.now
+        try await waitUntil("the reply to the push request", timeout: .seconds(120)) {
+            !monitor.finalReplies(on: replyTopic).isEmpty
+        }
+        try await Task.sleep(for: .seconds(2))  // time for a second execution to show, if any
+        report.notes.append("final replies to the request sent twice: \(monitor.finalReplies(on: replyTopic))")
         _ = try await converge(&report)
         let after = try registryRows()
         let pushedTwice = after.filter { ($0.lastSeq - (before[$0.id] ?? 0)) > 1 }.count

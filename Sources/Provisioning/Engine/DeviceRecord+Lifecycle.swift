@@ -67,6 +67,13 @@ extension DeviceRecord {
         }
     }
 
+    /// True when the outcome (`applied` or `failed`) of `seq`, the latest envelope, is on record
+    /// already: a report of it again is a QoS 1 redelivery or the agent's re-report after a reconnect
+    /// or restart (Topics.md, "Envelope"), the same result and not a second one.
+    func hasOutcome(for seq: Int64) -> Bool {
+        seq == lastSeq && acknowledged && (state == .applied || state == .failed)
+    }
+
     /// True for `failed`/`replay` on a device that applied its envelope: a reconnecting agent saw the
     /// retained envelope it already applied, which is not a failure.
     func isStaleReplay(_ reported: DeviceState, reason: ReasonCode?) -> Bool {

@@ -106,8 +106,11 @@ public struct ProvisioningCore: Sendable {
     func status(_ report: DeviceStatus, _ draft: inout Draft) {
         let id = report.device
         let seq = Int64(report.seq)
+        let isOutcome = report.state == .applied || report.state == .failed
+        // The outcome of a seq is recorded once: a repeat changes nothing, a contradicting one is ignored.
+        if isOutcome, draft.state.devices[id.rawValue]?.hasOutcome(for: seq) == true { return }
         guard let device = draft.recordStatus(report) else { return }
-        if report.state == .applied || report.state == .failed, seq == device.lastSeq {
+        if isOutcome, seq == device.lastSeq {
             draft.audit(
                 report.state == .applied ? .deviceApplied : .deviceFailed, device: id, seq: seq, state: report.state,
                 reason: report.reason)
