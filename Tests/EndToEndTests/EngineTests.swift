@@ -480,3 +480,43 @@ struct EngineTests {
             ])
     }
 }
+
+@Suite("Operator request copies")
+struct OperatorRequestCopyTests {
+    @Test func copyOfAWritingRequestIsAnsweredAgainAndNotRunAgain() async throws {
+        // A QoS 1 redelivery of one push (found by `fleet-bench faults --scenario duplicates`: every
+        // device got two seqs for one request).
+        let f = try EngineFixture()
+        let a = TestDevice(id: "a")
+        try await f.enrollWithOfficeAssigned([a])
+        let payload = try MessageCodec.encode(
+            OperatorRequest(
+                id: "push-1", op: .push, replyTo: "bootstrap/v1/ops/reply/alice/push-1",
+                arguments: PushArgs(devices: nil, group: "lab")))
+        let first = try await f.operatorRequest(payload, from: "alice")
+        #expect(configs(first).count == 1)
+        #expect(f.device("a")?.lastSeq == 1)
+        let copy = try await f.operatorRequest(payload, from: "alice")
+        #expect(configs(copy).isEmpty)
+        #expect(copy == first.filter { if case .reply = $0 { true } else { false } })
+        #expect(f.device("a")?.lastSeq == 1)
+
+        // The same id with other bytes is another request, and another operator's is theirs.
+        let other = try MessageCodec.encode(
+            OperatorRequest(
+                id: "push-1", op: .push, replyTo: "bootstrap/v1/ops/reply/alice/push-1",
+                arguments: PushArgs(devices: ["a"], group: nil)))
+        #expect(configs(try await f.operatorRequest(other, from: "alice")).count == 1)
+        #expect(f.device("a")?.lastSeq == 2)
+    }
+
+    @Test func copyOfAReadOrAFailedRequestRunsAgain() async throws {
+        let f = try EngineFixture()
+        let payload = try MessageCodec.encode(
+            OperatorRequest(
+                id: "push-2", op: .push, replyTo: "bootstrap/v1/ops/reply/alice/push-2",
+                arguments: PushArgs(devices: ["ghost"], group: nil)))
+        let first = try await f.operatorRequest(payload, from: "alice")
+        #expect(try await f.operatorRequest(payload, from: "alice") == first)
+    }
+}

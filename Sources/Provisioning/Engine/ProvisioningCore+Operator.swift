@@ -33,6 +33,15 @@ extension ProvisioningCore {
         }
     }
 
+    /// What makes two deliveries one request: the operator, the id and the exact bytes (a QoS 1
+    /// copy is byte for byte the same; another request that reuses an id is not a copy). Nil without
+    /// a usable id.
+    func requestKey(_ payload: [UInt8], from operatorName: String) -> String? {
+        guard let context = RequestContext(payload, from: operatorName, topics: topics) else { return nil }
+        let digest = SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined()
+        return "\(context.operatorName)\n\(context.id)\n\(digest)"
+    }
+
     /// The reply to a request the shell could not decide on (the registry failed), if it has a usable id.
     public func failureReply(to payload: [UInt8], from operatorName: String, _ error: any Error) -> [EngineAction] {
         guard let context = RequestContext(payload, from: operatorName, topics: topics) else { return [] }

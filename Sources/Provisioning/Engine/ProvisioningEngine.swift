@@ -17,6 +17,7 @@ public struct ProvisioningEngine: Sendable {
     public let store: any EngineStore
     public let core: ProvisioningCore
     private let now: @Sendable () -> Int64
+    private let answered = AnsweredRequests()
 
     /// - Parameters:
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
@@ -37,15 +38,32 @@ public struct ProvisioningEngine: Sendable {
     /// An operator request is always answered when it has a usable id: a store failure becomes an
     /// error reply. Returns no action for a request without one (the caller logs that).
     /// - Throws: a store failure, or a device event that could not be decided.
+    ///
+    /// A copy of an operator request that wrote something (same operator, same id) is answered with
+    /// the first one's replies and not run again (``AnsweredRequests``).
     public func handle(_ event: EngineEvent) async throws -> [EngineAction] {
-        let t = now()
+        guard case .operatorRequest(let payload, let operatorName) = event else {
+            return try await decide(event).actions
+        }
+        // Without a usable id nobody could read an answer: nothing to send (the caller logs that).
+        guard let key = core.requestKey(payload, from: operatorName) else { return [] }
+        if let copy = await answered.begin(key) { return copy }
+        let decision: Decision
         do {
-            return try await store.transact(event.scope) { [core] state in
-                try core.decide(event, in: state, now: t)
-            }.actions
+            decision = try await decide(event)
         } catch {
-            guard case .operatorRequest(let payload, let operatorName) = event else { throw error }
+            await answered.finish(key, wrote: false, replies: [])
             return core.failureReply(to: payload, from: operatorName, error)
+        }
+        let replies = decision.actions.filter { if case .reply = $0 { true } else { false } }
+        await answered.finish(key, wrote: !decision.changes.isEmpty, replies: replies)
+        return decision.actions
+    }
+
+    private func decide(_ event: EngineEvent) async throws -> Decision {
+        let t = now()
+        return try await store.transact(event.scope) { [core] state in
+            try core.decide(event, in: state, now: t)
         }
     }
 }
