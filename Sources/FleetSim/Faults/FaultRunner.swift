@@ -27,6 +27,13 @@ public final class FaultRunner: Sendable {
         let started = ContinuousClock.now
         let agentCount = min(scenario == .agentKill ? max(options.agents, 3) : options.agents, options.devices)
         var report = FaultReport(scenario: scenario, devices: options.devices, agents: agentCount)
+        // Each simulated device's client holds its socket and libmosquitto's internal socket pair.
+        let limit = ProcessStats.raiseOpenFileLimit()
+        guard limit >= 3 * options.devices + 256 else {
+            throw FleetSimError(
+                "\(options.devices) devices need about \(3 * options.devices + 256) open files and this process may "
+                    + "open \(limit) (`ulimit -Hn`)")
+        }
         let site = try await FaultSite.start(
             binDirectory: options.binDirectory, keepAlive: options.keepAlive, registryOnTmpfs: scenario == .diskFull,
             tmpfsBytes: (16 << 20) + options.devices * (16 << 10), persistence: options.brokerPersistence)
@@ -38,6 +45,10 @@ public final class FaultRunner: Sendable {
             report.failures.append("run stopped: \(error)")
         }
         await run.finish(&report)
+        report.notes.append(
+            "broker: \(site.brokerCPUSeconds().map { String(format: "%.1f", $0) } ?? "?") CPU s"
+                + "\(scenario == .brokerKill ? " since its restart" : ""), persistence file "
+                + "\(site.brokerDatabaseBytes()) bytes")
         report.totalSeconds = seconds(ContinuousClock.now - started)
         if !report.passed {
             report.notes.append("provisiond log tail:\n" + String(site.provisiondLog().suffix(3000)))

@@ -160,6 +160,23 @@ public final class FaultSite: Sendable {
         return try queue.read(body)
     }
 
+    /// CPU seconds (user + system) the running broker process used so far, from /proc.
+    public func brokerCPUSeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(broker.pid)/stat", encoding: .utf8),
+            let end = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime 14 and stime 15.
+        let fields = text[text.index(after: end)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Bytes of the broker's persistence file (mosquitto.db), 0 before its first save.
+    public func brokerDatabaseBytes() -> Int {
+        let path = broker.directory.appendingPathComponent("mosquitto.db").path
+        return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
     public func stop() async {
         signalProvisiond(SIGCONT)
         signalBroker(SIGCONT)
