@@ -160,6 +160,15 @@ public final class FaultSite: Sendable {
         return try queue.read(body)
     }
 
+    /// Checkpoints the registry's WAL into the database and truncates it to zero bytes (SQLite's
+    /// `wal_checkpoint(TRUNCATE)`, safe beside the running provisiond; the contents do not change).
+    public func checkpointRegistry() throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: registryPath, configuration: configuration)
+        try queue.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+
     /// CPU seconds (user + system) the running broker process used so far, from /proc.
     public func brokerCPUSeconds() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/\(broker.pid)/stat", encoding: .utf8),
