@@ -32,12 +32,7 @@ public final class FleetSite: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let broker = try await Broker.start()
         let keys = directory.appendingPathComponent("keys")
-        let created = try await Self.fleetctl(
-            ["keys", "create", "--out", keys.path], port: broker.port, binDirectory: binDirectory)
-        guard created.status == 0 else {
-            await broker.stop()
-            throw FleetSimError("fleetctl keys create failed: \(created.output)")
-        }
+        try await createServiceKey(at: keys, broker: broker, binDirectory: binDirectory)
         let provisiond = try ManagedProcess.start(
             try binary("provisiond", in: binDirectory),
             arguments: [
@@ -54,6 +49,16 @@ public final class FleetSite: Sendable {
         return FleetSite(
             broker: broker, directory: directory, provisiond: provisiond, serviceKeyDir: keys,
             binDirectory: binDirectory)
+    }
+
+    /// Creates a service key pair in `keys` with `fleetctl keys create`; stops `broker` when that fails.
+    static func createServiceKey(at keys: URL, broker: Broker, binDirectory: URL?) async throws {
+        let created = try await fleetctl(
+            ["keys", "create", "--out", keys.path], port: broker.port, binDirectory: binDirectory)
+        guard created.status == 0 else {
+            await broker.stop()
+            throw FleetSimError("fleetctl keys create failed: \(created.output)")
+        }
     }
 
     /// `name` in `directory`, or `BinaryLocator`'s choice when `directory` is nil.

@@ -124,8 +124,11 @@ public final class SimulatedDevice: Sendable {
             opened = try EnvelopeCrypto.open(
                 payload: payload, device: deviceID, devicePrivateKey: key, servicePublicKey: servicePublicKey,
                 highestAppliedSeq: highest)
-        } catch .replay {
-            return  // already applied: the retained envelope seen again after a reconnect
+        } catch .replay(let seq, _) {
+            // Already applied. A live copy (provisiond republished it after a broker restart) is
+            // reported as a replay, as the agent does; a retained one seen again after a reconnect is not.
+            if !retained { try? await report(.failed, seq: seq, reason: .replay) }
+            return
         } catch {
             try? await report(.failed, seq: 0, reason: .badEnvelope)
             onEvent(.failed)

@@ -65,6 +65,26 @@ struct ProvisioningCoreTests {
         #expect(again == Decision())
     }
 
+    @Test func replayOfTheUnacknowledgedLatestEnvelopeMeansTheDeviceAppliedIt() throws {
+        // A broker killed after the agent's `applied` reached it but before provisiond got it; on
+        // reconnect provisiond republishes the envelope and the agent, which applied it, reports
+        // `replay` (found by `fleet-bench faults --scenario broker-kill --autosave-on-changes false`).
+        var device = DeviceRecord.enrolled(id: "a", publicKey: key, fingerprint: "f", group: nil, now: 1)
+        device.recordEnvelope("{}", kind: .wifi, seq: 3, assignment: "p@1", now: 2)
+        let decision = try core.decide(
+            .status(DeviceStatus(device: "a", state: .failed, seq: 3, reason: .replay, ts: 5)),
+            in: FleetState(devices: ["a": device]), now: 9)
+        guard case .saveDevice(let saved) = decision.changes.first else { throw SiteError("device not saved") }
+        #expect(saved.state == .applied && saved.acknowledged)
+        #expect(events(decision.actions) == ["device.applied"])
+
+        // An older seq reported as a replay moves nothing.
+        let older = try core.decide(
+            .status(DeviceStatus(device: "a", state: .failed, seq: 2, reason: .replay, ts: 5)),
+            in: FleetState(devices: ["a": device]), now: 9)
+        #expect(events(older.actions).isEmpty)
+    }
+
     @Test func statusFromAnUnknownDeviceChangesNothing() throws {
         let decision = try core.decide(
             .status(DeviceStatus(device: "ghost", state: .applied, seq: 1, ts: 5)), in: FleetState(), now: 9)

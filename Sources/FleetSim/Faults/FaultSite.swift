@@ -77,12 +77,7 @@ public final class FaultSite: Sendable {
         }
         let broker = try await Broker.start(config: persistence ?? shippedPersistence(), persistence: true)
         let keys = directory.appendingPathComponent("keys")
-        let created = try await FleetSite.fleetctl(
-            ["keys", "create", "--out", keys.path], port: broker.port, binDirectory: binDirectory)
-        guard created.status == 0 else {
-            await broker.stop()
-            throw FleetSimError("fleetctl keys create failed: \(created.output)")
-        }
+        try await FleetSite.createServiceKey(at: keys, broker: broker, binDirectory: binDirectory)
         let site = try FaultSite(
             broker: broker, directory: directory, registryDirectory: registryDirectory, tmpfs: registryOnTmpfs,
             serviceKeyDir: keys, binDirectory: binDirectory, keepAlive: keepAlive)

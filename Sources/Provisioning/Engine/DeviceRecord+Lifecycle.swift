@@ -74,6 +74,15 @@ extension DeviceRecord {
         seq == lastSeq && acknowledged && (state == .applied || state == .failed)
     }
 
+    /// True for `failed`/`replay` about the latest Wi-Fi envelope while it is unacknowledged: the
+    /// device holds this seq already (an agent's replay guard moves only when it applies or resets), so
+    /// it applied it and its `applied` report was lost on the way, e.g. by a broker killed before
+    /// delivering it; `reconcile` then republished the envelope and the agent judged the copy a replay.
+    func isReplayOfUnacknowledgedLatest(_ reported: DeviceState, reason: ReasonCode?, seq: Int64) -> Bool {
+        reported == .failed && reason == .replay && seq == lastSeq && seq > 0 && !acknowledged
+            && envelopeKind == .wifi && state != .revoked
+    }
+
     /// True for `failed`/`replay` on a device that applied its envelope: a reconnecting agent saw the
     /// retained envelope it already applied, which is not a failure.
     func isStaleReplay(_ reported: DeviceState, reason: ReasonCode?) -> Bool {

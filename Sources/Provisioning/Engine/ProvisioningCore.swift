@@ -106,6 +106,12 @@ public struct ProvisioningCore: Sendable {
     func status(_ report: DeviceStatus, _ draft: inout Draft) {
         let id = report.device
         let seq = Int64(report.seq)
+        if let device = draft.state.devices[id.rawValue],
+            device.isReplayOfUnacknowledgedLatest(report.state, reason: report.reason, seq: seq)
+        {
+            status(DeviceStatus(device: id, state: .applied, seq: report.seq, ts: report.ts), &draft)
+            return
+        }
         let isOutcome = report.state == .applied || report.state == .failed
         // The outcome of a seq is recorded once: a repeat changes nothing, a contradicting one is ignored.
         if isOutcome, draft.state.devices[id.rawValue]?.hasOutcome(for: seq) == true { return }
