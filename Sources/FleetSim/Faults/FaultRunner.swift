@@ -47,8 +47,9 @@ public final class FaultRunner: Sendable {
         await run.finish(&report)
         report.notes.append(
             "broker: \(site.brokerCPUSeconds().map { String(format: "%.1f", $0) } ?? "?") CPU s"
-                + "\(scenario == .brokerKill ? " since its restart" : ""), persistence file "
-                + "\(site.brokerDatabaseBytes()) bytes")
+                + "\(scenario == .brokerKill ? " since its restart" : ""), "
+                + "\(site.brokerBytesWritten().map { String(format: "%.1f", Double($0) / 1e6) } ?? "?") MB written, "
+                + "persistence file \(site.brokerDatabaseBytes()) bytes")
         report.totalSeconds = seconds(ContinuousClock.now - started)
         if !report.passed {
             report.notes.append("provisiond log tail:\n" + String(site.provisiondLog().suffix(3000)))

@@ -175,6 +175,16 @@ public final class FaultSite: Sendable {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// Bytes the running broker process wrote to files so far (`write_bytes` of /proc/PID/io: its
+    /// persistence saves and log).
+    public func brokerBytesWritten() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(broker.pid)/io", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+            return Int(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
     /// Bytes of the broker's persistence file (mosquitto.db), 0 before its first save.
     public func brokerDatabaseBytes() -> Int {
         let path = broker.directory.appendingPathComponent("mosquitto.db").path
