@@ -105,9 +105,33 @@ struct RegistryTests {
         let fleet = try await t.registry.loaded(.fleet)
         #expect(fleet.devices.count == 2 && fleet.profiles.count == 2 && fleet.pending.count == 1)
         // What the registry loads is what the in-memory double hands out for the same scope.
-        for scope: StateScope in [.device("a"), .device("b"), .device("p"), .unacknowledged, .fleet] {
+        let scopes: [StateScope] = [
+            .device("a"), .device("b"), .device("p"), .unacknowledged, .fleet, .stalePending(before: 1),
+            .stalePending(before: 2),
+        ]
+        for scope in scopes {
             #expect(try await t.registry.loaded(scope) == fleet.scoped(to: scope))
         }
+    }
+
+    /// Issue 12: the pending count a hello checks against the cap is a counter the registry keeps in
+    /// the same transaction as every insert and delete, and refused hellos are counted.
+    @Test func pendingCounterFollowsInsertsDeletesAndRefusals() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try await t.registry.write([
+            .savePending(.afterHello(nil, id: "p1", publicKey: key, fingerprint: "fp", now: 1)),
+            .savePending(.afterHello(nil, id: "p2", publicKey: key, fingerprint: "fp", now: 5)),
+            .savePending(.afterHello(nil, id: "p1", publicKey: key, fingerprint: "fp", now: 6)),
+            .countRefusedHello, .countRefusedHello,
+        ])
+        let loaded = try await t.registry.loaded(.device("x"))
+        #expect(loaded.pendingCount == 2 && loaded.pending.isEmpty)
+        #expect(loaded.pendingRefused == 2)
+        try await t.registry.write([.deletePending(id: "p1"), .deletePending(id: "nope")])
+        #expect(try await t.registry.loaded(.fleet).pendingCount == 1)
+        #expect(try await t.registry.loaded(.stalePending(before: 5)).pending.isEmpty)
+        #expect(try await t.registry.loaded(.stalePending(before: 6)).pending.keys.sorted() == ["p2"])
     }
 
     @Test func unacknowledgedScopeLoadsOnlyDevicesWaitingForAnAcknowledgement() async throws {
@@ -137,7 +161,8 @@ struct RegistryTests {
         defer { t.remove() }
         let f = try EngineFixture()
         let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"), now: { 1_800_000_000 })
+            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
+            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
         let device = TestDevice(id: "omega-1")
         let pending = try await engine.handle(.hello(device: device.id, publicKey: device.publicKey))
         #expect(events(pending) == ["device.pending"])

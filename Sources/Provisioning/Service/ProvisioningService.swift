@@ -117,6 +117,7 @@ public struct ProvisioningService: Service {
                         if case .closed = state { break }
                     }
                 }
+                group.addTask { await expirePendingPeriodically() }
                 group.addTask {
                     for await message in messages.cancelOnGracefulShutdown() {
                         await handle(message, client: client)
@@ -157,6 +158,27 @@ public struct ProvisioningService: Service {
             configuration: .init(
                 services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Forgets pending devices past the age limit, checking every quarter of it (at most every minute).
+    private func expirePendingPeriodically() async {
+        let interval = min(60, max(1, engine.core.pendingLimits.maxAge / 4))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(interval))
+            var removed = 0
+            do {
+                while !Task.isCancelled {
+                    let batch = try await engine.expireStalePending()
+                    removed += batch
+                    if batch < StateScope.staleBatch { break }
+                }
+            } catch {
+                logger.error("could not expire pending devices", metadata: ["error": "\(error)"])
+            }
+            if removed > 0 {
+                logger.notice("forgot pending devices past the age limit", metadata: ["count": "\(removed)"])
+            }
+        }
     }
 
     private func filter(_ filter: String) -> String {

@@ -77,7 +77,8 @@ final class StagingSite: Sendable {
                     "--password-file", site.appendingPathComponent("secrets/provisiond.password").path,
                     "--database", base.appendingPathComponent("registry.sqlite").path,
                     "--service-key", keys.appendingPathComponent("service.key").path, "--manage-broker-accounts",
-                ] + provisiondArguments)
+                ] + (provisiondArguments.contains("--operator-role") ? [] : ["--operator-role", "alice=admin"])
+                    + provisiondArguments)
             provisiond = started
             try await started.waitForOutput(containing: "provisiond online", timeout: .seconds(30))
             let serviceKey = try KeyFile.loadPublicKey(from: keys.appendingPathComponent("service.pub").path)
