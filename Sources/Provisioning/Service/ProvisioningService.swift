@@ -75,9 +75,42 @@ public struct ProvisioningService: Service {
         return "provisiond-" + bits.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// How long after SIGTERM the service waits for what it is doing (a publish waiting for its
+    /// acknowledgement, the first connect) before it closes the connection, failing them.
+    static let shutdownGrace: Duration = .seconds(5)
+
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
         defer { client.close() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A broker that stopped answering (or refuses every reconnect) leaves a publish or
+                // the first connect waiting forever, and neither is cancellable: closing the client
+                // fails them, so SIGTERM stops provisiond within seconds in every state.
+                do {
+                    try await gracefulShutdown()
+                    try await Task.sleep(for: Self.shutdownGrace)
+                } catch {
+                    return  // cancelled: `serve` finished first
+                }
+                logger.warning("the broker did not let provisiond finish in time; closing the connection")
+                client.close()
+            }
+            group.addTask {
+                do {
+                    try await serve(client)
+                } catch  where Task.isShuttingDownGracefully {
+                    logger.info("provisiond stopped before it finished starting", metadata: ["error": "\(error)"])
+                }
+            }
+            // The first to finish is `serve`, or the watchdog, after which `serve` ends at once.
+            _ = try await group.next()
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    private func serve(_ client: MQTTClient) async throws {
         try await client.connect()
         try await subscribe(client)
         try await announce(client)
@@ -141,6 +174,8 @@ public struct ProvisioningService: Service {
                 return false
             }
             let first = await group.next() ?? false
+            // A publish still waiting for its PUBACK does not end on cancellation; closing fails it.
+            if !first { client.close() }
             group.cancelAll()
             return first
         }

@@ -5,33 +5,39 @@ import FleetSim
 import Foundation
 import MQTT
 
-/// A staging site as shipped: `scripts/site-setup.sh` in a temporary directory (operator `alice`),
+/// A staging site as shipped: `scripts/site-setup.sh` in a temporary directory (operator `alice`, an
+/// admin unless the test gives provisiond other `--operator-role`s, and any further operators),
 /// mosquitto on the rendered `broker-config/mosquitto.conf`, and the real provisiond with
 /// `--manage-broker-accounts` logged in as `provisiond`. `stop()` ends every process it started.
 final class StagingSite: Sendable {
     let base: URL
     let site: URL
     let localPort: Int
+    /// The TLS listener (devices and remote operators), server certificate for `localhost`.
+    let tlsPort: Int
     let broker: ManagedProcess
     let provisiond: ManagedProcess
     let serviceKey: Curve25519.KeyAgreement.PublicKey
     let operatorName = "alice"
 
     private init(
-        base: URL, localPort: Int, broker: ManagedProcess, provisiond: ManagedProcess,
+        base: URL, localPort: Int, tlsPort: Int, broker: ManagedProcess, provisiond: ManagedProcess,
         serviceKey: Curve25519.KeyAgreement.PublicKey
     ) {
         self.base = base
         self.site = base.appendingPathComponent("site")
         self.localPort = localPort
+        self.tlsPort = tlsPort
         self.broker = broker
         self.provisiond = provisiond
         self.serviceKey = serviceKey
     }
 
     /// Runs `body` with a fresh site and stops it afterwards, also when `body` throws.
-    static func with<T>(provisiondArguments: [String] = [], _ body: (StagingSite) async throws -> T) async throws -> T {
-        let site = try await start(provisiondArguments: provisiondArguments)
+    static func with<T>(
+        provisiondArguments: [String] = [], operators: [String] = [], _ body: (StagingSite) async throws -> T
+    ) async throws -> T {
+        let site = try await start(provisiondArguments: provisiondArguments, operators: operators)
         do {
             let result = try await body(site)
             await site.stop()
@@ -43,7 +49,8 @@ final class StagingSite: Sendable {
         }
     }
 
-    static func start(provisiondArguments: [String] = []) async throws -> StagingSite {
+    /// - Parameter operators: operator accounts besides `alice`.
+    static func start(provisiondArguments: [String] = [], operators: [String] = []) async throws -> StagingSite {
         let root = BinaryLocator.packageRoot()
         let base = FileManager.default.temporaryDirectory.appendingPathComponent(
             "fleet-staging-\(UUID().uuidString.prefix(8))")
@@ -52,12 +59,13 @@ final class StagingSite: Sendable {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base.path)
         let site = base.appendingPathComponent("site")
         let localPort = try FreePort.tcp()
+        let tlsPort = try FreePort.tcp()
         let setup = try ManagedProcess.start(
             root.appendingPathComponent("scripts/site-setup.sh").path,
             arguments: [
                 site.path, "--prefix", "bootstrap", "--hosts", "localhost", "--operator", "alice",
-                "--local-port", String(localPort), "--device-port", String(try FreePort.tcp()),
-            ])
+                "--local-port", String(localPort), "--device-port", String(tlsPort),
+            ] + operators.flatMap { ["--operator", $0] })
         guard try await setup.waitForExit(timeout: .seconds(120)) == 0 else {
             try? FileManager.default.removeItem(at: base)
             throw SiteError("site-setup.sh failed: \(setup.output())")
@@ -83,7 +91,8 @@ final class StagingSite: Sendable {
             try await started.waitForOutput(containing: "provisiond online", timeout: .seconds(30))
             let serviceKey = try KeyFile.loadPublicKey(from: keys.appendingPathComponent("service.pub").path)
             return StagingSite(
-                base: base, localPort: localPort, broker: broker, provisiond: started, serviceKey: serviceKey)
+                base: base, localPort: localPort, tlsPort: tlsPort, broker: broker, provisiond: started,
+                serviceKey: serviceKey)
         } catch {
             let logs = "provisiond:\n\(provisiond?.output() ?? "")\nbroker:\n\(broker.output())"
             _ = await provisiond?.terminate()
@@ -99,13 +108,27 @@ final class StagingSite: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// fleetctl as operator alice on the loopback listener.
-    func fleetctl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: String) {
+    /// The site CA certificate, what remote clients pin.
+    var caFile: String { site.appendingPathComponent("certs/ca.crt").path }
+
+    /// fleetctl as operator `account` (alice by default) on the loopback listener, or on the TLS
+    /// listener (as `localhost`, verified against the site CA) when `tls` is set; `listener` replaces
+    /// both (host, port and TLS flags of the test's own).
+    func fleetctl(
+        _ arguments: [String], stdin: Data? = nil, as account: String? = nil, tls: Bool = false,
+        listener: [String]? = nil
+    ) async throws -> (status: Int32, output: String) {
+        let account = account ?? operatorName
+        let listener =
+            listener
+            ?? (tls
+                ? ["--host", "localhost", "--port", String(tlsPort), "--ca-file", caFile]
+                : ["--port", String(localPort)])
         let process = try ManagedProcess.start(
             try BinaryLocator.path(of: "fleetctl"),
-            arguments: arguments + [
-                "--port", String(localPort), "--username", operatorName,
-                "--password-file", site.appendingPathComponent("secrets/\(operatorName).password").path,
+            arguments: arguments + listener + [
+                "--username", account,
+                "--password-file", site.appendingPathComponent("secrets/\(account).password").path,
             ], stdin: stdin)
         let status = try await process.waitForExit(timeout: .seconds(120))
         return (status, process.output())

@@ -1,0 +1,106 @@
+import BrokerHarness
+import FleetProtocol
+import FleetSim
+import Foundation
+import MQTT
+import Testing
+
+/// Issue 12, F7 and the TLS listener: on the shipped staging site, provisiond's operator roles decide
+/// what each operator may do, and fleetctl reaches the broker over TLS verified against the site CA.
+@Suite("Operator roles and TLS on a staging-site broker", .serialized)
+struct OperatorAccessTests {
+    /// F7: every operator could enroll a device whose key it holds, assign, push and open the Wi-Fi
+    /// key. Now only an admin may assign and push, a read-only operator may not even enroll, and the
+    /// broker keeps each operator on its own request topic, so no one can borrow another's role.
+    @Test func rolesLimitWhatEachOperatorMayDo() async throws {
+        try await StagingSite.with(
+            provisiondArguments: ["--operator-role", "alice=admin", "--operator-role", "ivan=installer"],
+            operators: ["ivan", "rita"]
+        ) { site in
+            let device = try SimulatedDevice(id: "f7-device", port: site.localPort, servicePublicKey: site.serviceKey)
+            let pin = Fingerprint.of(site.serviceKey)
+
+            // rita is not named: read-only. She reads, and is refused every change with `forbidden`.
+            let ritaStatus = try await site.fleetctl(["status"], as: "rita")
+            #expect(
+                ritaStatus.status == 0 && ritaStatus.output.contains("your role: read-only"), "\(ritaStatus.output)")
+            for arguments in [["enroll", device.uri], ["pending", "purge"], ["push", "--device", "f7-device"]] {
+                let refused = try await site.fleetctl(arguments, as: "rita")
+                #expect(refused.status != 0, "\(arguments): \(refused.output)")
+                #expect(refused.output.contains("forbidden: operator 'rita' has role read-only"), "\(refused.output)")
+            }
+
+            // ivan installs: enroll works, profiles, assign and push are refused.
+            #expect(try await site.fleetctl(["status"], as: "ivan").output.contains("your role: installer"))
+            let enrolled = try await site.fleetctl(["enroll", device.uri, "--group", "lab"], as: "ivan")
+            #expect(enrolled.status == 0, "\(enrolled.output)")
+            let sealed = try await site.fleetctl(
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-fingerprint", pin,
+                ],
+                stdin: Data("installer passphrase\n".utf8), as: "ivan")
+            #expect(sealed.status != 0 && sealed.output.contains("forbidden"), "\(sealed.output)")
+
+            // alice (admin) owns the profiles; ivan still may not assign or push it to his device.
+            let added = try await site.fleetctl(
+                [
+                    "profile", "add", "office", "--ssid", "Office", "--encryption", "psk2", "--key-stdin",
+                    "--service-fingerprint", pin,
+                ],
+                stdin: Data("admin passphrase\n".utf8))
+            #expect(added.status == 0, "\(added.output)")
+            for arguments in [["assign", "office", "--device", "f7-device"], ["push", "--device", "f7-device"]] {
+                let refused = try await site.fleetctl(arguments, as: "ivan")
+                #expect(refused.status != 0 && refused.output.contains("needs role admin"), "\(refused.output)")
+            }
+            #expect(try await site.fleetctl(["status"]).output.contains("your role: admin"))
+
+            // The role is tied to the broker account: ivan cannot publish on alice's request topic.
+            let ivan = MQTTClient(
+                MQTTConfiguration(
+                    host: "127.0.0.1", port: site.localPort, clientID: "ivan-borrow", username: "ivan",
+                    password: try site.password(of: "ivan"), protocolVersion: .v5, reconnect: .disabled))
+            try await ivan.connect()
+            let borrowed = try MessageCodec.encode(
+                OperatorRequest(
+                    id: "borrow1", op: .push, replyTo: "bootstrap/v1/ops/reply/alice/borrow1",
+                    arguments: PushArgs(devices: ["f7-device"], group: nil)))
+            await #expect(throws: MQTTError.self) {
+                try await ivan.publish("bootstrap/v1/ops/request/alice", payload: borrowed, qos: .atLeastOnce)
+            }
+            ivan.close()
+            #expect(!site.provisiond.output().contains("config published"), "\(site.provisiond.output())")
+        }
+    }
+
+    /// fleetctl connects to the TLS listener with `--ca-file`, checking the certificate and host
+    /// name; without the CA, or with another CA, it does not connect.
+    @Test func fleetctlUsesTheTLSListenerWithTheSiteCA() async throws {
+        try await StagingSite.with { site in
+            let status = try await site.fleetctl(["status"], tls: true)
+            #expect(status.status == 0, "\(status.output)")
+            #expect(status.output.contains("your role: admin"), "\(status.output)")
+
+            // The TLS listener does not speak plain MQTT.
+            let plain = try await site.fleetctl(
+                ["status"], listener: ["--host", "localhost", "--port", String(site.tlsPort)])
+            #expect(plain.status != 0, "\(plain.output)")
+
+            // Another CA: the broker's certificate does not verify.
+            let other = site.base.appendingPathComponent("other-ca.crt").path
+            let key = site.base.appendingPathComponent("other-ca.key").path
+            _ = try await run(
+                "/usr/bin/openssl",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=other", "-keyout", key, "-out", other,
+                ])
+            let wrongCA = try await site.fleetctl(
+                ["status"], listener: ["--host", "localhost", "--port", String(site.tlsPort), "--ca-file", other])
+            #expect(wrongCA.status != 0 && wrongCA.output.contains("cannot connect"), "\(wrongCA.output)")
+            let missing = try await site.fleetctl(["status", "--ca-file", "/nonexistent/ca.crt"])
+            #expect(missing.status != 0 && missing.output.contains("cannot read --ca-file"), "\(missing.output)")
+        }
+    }
+}
