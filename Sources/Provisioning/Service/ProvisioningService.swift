@@ -79,9 +79,24 @@ public struct ProvisioningService: Service {
     /// acknowledgement, the first connect) before it closes the connection, failing them.
     static let shutdownGrace: Duration = .seconds(5)
 
+    /// The configuration of the second connection, which serves operator requests only: the broker
+    /// queues messages per client, so a request never waits behind a flood of hellos queued for the
+    /// first one. Its client id is the service's with `-ops` (as unguessable); no will (the service
+    /// status belongs to the first connection).
+    static func operatorConfiguration(_ main: MQTTConfiguration) -> MQTTConfiguration {
+        var configuration = main
+        configuration.clientID = main.clientID + "-ops"
+        configuration.will = nil
+        return configuration
+    }
+
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
-        defer { client.close() }
+        let operators = MQTTClient(Self.operatorConfiguration(configuration.mqtt))
+        defer {
+            client.close()
+            operators.close()
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A broker that stopped answering (or refuses every reconnect) leaves a publish or
@@ -95,10 +110,11 @@ public struct ProvisioningService: Service {
                 }
                 logger.warning("the broker did not let provisiond finish in time; closing the connection")
                 client.close()
+                operators.close()
             }
             group.addTask {
                 do {
-                    try await serve(client)
+                    try await serve(client, operators: operators)
                 } catch  where Task.isShuttingDownGracefully {
                     logger.info("provisiond stopped before it finished starting", metadata: ["error": "\(error)"])
                 }
@@ -110,9 +126,10 @@ public struct ProvisioningService: Service {
         }
     }
 
-    private func serve(_ client: MQTTClient) async throws {
+    private func serve(_ client: MQTTClient, operators: MQTTClient) async throws {
         try await client.connect()
-        try await subscribe(client)
+        try await operators.connect()
+        try await subscribe(client, operators: operators)
         try await announce(client)
         // Created after the first setup, so it starts with `connected` and only a later reconnect
         // triggers another setup.
@@ -125,6 +142,7 @@ public struct ProvisioningService: Service {
             ])
 
         let messages = client.messages
+        let requests = operators.messages
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -156,6 +174,11 @@ public struct ProvisioningService: Service {
                         await handle(message, client: client)
                     }
                 }
+                group.addTask {
+                    for await message in requests.cancelOnGracefulShutdown() {
+                        await handle(message, client: operators)
+                    }
+                }
                 await group.next()
                 group.cancelAll()
             }
@@ -180,6 +203,7 @@ public struct ProvisioningService: Service {
             return first
         }
         if published {
+            await operators.disconnect()
             await client.disconnect()
         } else {
             logger.warning("could not publish the offline status in time; the broker publishes the will")
@@ -222,11 +246,13 @@ public struct ProvisioningService: Service {
     }
 
     /// Subscribes once per run: `MQTTClient` replays its subscriptions after every reconnect, and a
-    /// second SUBSCRIBE would make the broker deliver every retained message again.
-    private func subscribe(_ client: MQTTClient) async throws {
-        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequestFilter] {
+    /// second SUBSCRIBE would make the broker deliver every retained message again. Operator
+    /// requests arrive on their own connection (``operatorConfiguration(_:)``).
+    private func subscribe(_ client: MQTTClient, operators: MQTTClient) async throws {
+        for topic in [topics.helloFilter, topics.statusFilter] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
+        _ = try await operators.subscribe(filter(topics.opsRequestFilter), qos: .atLeastOnce)
         if configuration.manageBrokerAccounts {
             _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
         }
