@@ -134,6 +134,29 @@ struct RegistryTests {
         #expect(try await t.registry.loaded(.stalePending(before: 6)).pending.keys.sorted() == ["p2"])
     }
 
+    /// Issue 12: a hello costs O(1) registry work. Loading its scope reads the device, its group's
+    /// assignment, its profile, its pending entry and the pending counter, each by key, and counts
+    /// or scans no table, however many devices are pending.
+    @Test func helloScopeReadsByKeyAndScansNoTable() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let g = StoredProfile(name: "g", profile: WiFiProfile(ssid: "G", encryption: .none), revision: 1)
+        try await t.registry.write(
+            [.saveProfile(g, at: 1), .assignGroup("lab", profile: "g", at: 1)]
+                + [.saveDevice(.enrolled(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1))]
+                + (0..<500).map {
+                    .savePending(.afterHello(nil, id: "p\($0)", publicKey: key, fingerprint: "fp", now: 1))
+                })
+        for id: DeviceID in ["a", "p7", "stranger"] {
+            let plans = try t.registry.queryPlans(loading: .device(id))
+            #expect(plans.count >= 3, "\(plans)")
+            #expect(!plans.contains { $0.contains("SCAN") || $0.uppercased().contains("COUNT(") }, "\(plans)")
+        }
+        // The age limit finds stale entries through the lastSeen index.
+        let stale = try t.registry.queryPlans(loading: .stalePending(before: 2))
+        #expect(stale.contains { $0.contains("pendingDeviceLastSeen") }, "\(stale)")
+    }
+
     @Test func unacknowledgedScopeLoadsOnlyDevicesWaitingForAnAcknowledgement() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }

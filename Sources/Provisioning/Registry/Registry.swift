@@ -229,6 +229,24 @@ public final class Registry: Sendable {
         }
     }
 
+    /// SQLite's query plan for every statement that loading `scope` runs, one line per step: a hello
+    /// must find its rows by key (`SEARCH … USING … PRIMARY KEY`), never `SCAN` a table. For tests.
+    func queryPlans(loading scope: StateScope) throws -> [String] {
+        try pool.write { [cipher] db in
+            // Only this closure's transaction runs on `db` while tracing; the box is not shared further.
+            final class Statements: @unchecked Sendable { var sql: [String] = [] }
+            let statements = Statements()
+            db.trace(options: .statement) { statements.sql.append($0.expandedDescription) }
+            defer { db.trace(options: [], nil) }
+            _ = try Self.load(scope, db, cipher: cipher)
+            return try statements.sql.flatMap { sql in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map {
+                    "\(sql): \($0["detail"] as String? ?? "")"
+                }
+            }
+        }
+    }
+
     // MARK: - Reads (tools and tests; the service goes through `transact`)
 
     public func device(_ id: String) throws(ProvisioningError) -> DeviceRecord? {
