@@ -176,9 +176,12 @@ final class StagingSite: Sendable {
         return String(field.dropFirst("client=".count))
     }
 
-    /// Makes provisiond reconnect once: an administrator who knows its client id takes it over.
+    /// Makes provisiond reconnect once, both its connections: an administrator who knows its client
+    /// id (and the operator connection's, the same with `-ops`) takes them over.
     func reconnectProvisiond() async throws {
         let before = provisiond.output().components(separatedBy: "reconnected").count
+        let opsTaker = try await client("alice", clientID: try provisiondClientID() + "-ops")
+        opsTaker.close()
         let taker = try await client("alice", clientID: try provisiondClientID())
         try await eventually("provisiond reconnected") {
             provisiond.output().components(separatedBy: "reconnected").count > before
