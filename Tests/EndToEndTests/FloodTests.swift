@@ -13,15 +13,6 @@ struct FloodTests {
     static let hellos = 10_000
     static let cap = 2_000
 
-    /// A valid hello for a fresh random id and key (as anyone with the hello password can send).
-    private func randomHello(_ index: Int) throws -> (id: DeviceID, payload: [UInt8]) {
-        let id = try DeviceID("flood-\(index)-\(UInt64.random(in: 0...UInt64.max))")
-        let hello = Hello(
-            device: id, publicKey: Curve25519.KeyAgreement.PrivateKey().publicKey, agent: "flood", caps: ["wifi"],
-            boot: 1, nonce: Hello.makeNonce())
-        return (id, try MessageCodec.encode(hello))
-    }
-
     /// 10,000 hellos with random ids (every 50th over the hello limit, every 100th retained, a few
     /// over the broker's packet limit): provisiond keeps at most `--pending-cap` of them, counts the
     /// rest, answers an operator during the flood, stays within a bounded RSS, and still stops on
@@ -31,11 +22,7 @@ struct FloodTests {
         try await StagingSite.with(provisiondArguments: ["--pending-cap", String(Self.cap)]) { site in
             let topics = try TopicTree(prefix: "bootstrap")
             let rssBefore = ProcessStats.rss(pid: site.provisiond.pid) ?? 0
-            let flooder = MQTTClient(
-                MQTTConfiguration(
-                    host: "127.0.0.1", port: site.localPort, clientID: "hello-flood", username: "hello",
-                    password: try site.password(of: "hello"), protocolVersion: .v5, reconnect: .disabled))
-            try await flooder.connect()
+            let flooder = try await site.helloFlooder()
             defer { flooder.close() }
 
             var recordable = 0

@@ -64,6 +64,24 @@ struct ShutdownTests {
         }
     }
 
+    /// In the middle of a flood of hellos (thousands still queued at the broker for provisiond).
+    @Test func sigtermDuringAHelloFlood() async throws {
+        try await StagingSite.with { site in
+            let flooder = try await site.helloFlooder()
+            defer { flooder.close() }
+            let topics = try TopicTree(prefix: "bootstrap")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<3000 {
+                    if index >= 500 { try await group.next() }
+                    let (id, payload) = try randomHello(index)
+                    group.addTask { try await flooder.publish(topics.hello(id), payload: payload, qos: .atLeastOnce) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await stopsOnSIGTERM(site) == 0, "\(site.provisiond.output().suffix(2000))")
+        }
+    }
+
     /// The broker is gone: provisiond keeps reconnecting until SIGTERM.
     @Test func sigtermWhileTheBrokerIsGone() async throws {
         try await StagingSite.with { site in

@@ -159,6 +159,22 @@ final class StagingSite: Sendable {
         return client
     }
 
+    /// A connected MQTT v5 client of the shared hello account (a refused publish fails its caller);
+    /// the caller closes it.
+    func helloFlooder() async throws -> MQTTClient {
+        let client = MQTTClient(
+            MQTTConfiguration(
+                host: "127.0.0.1", port: localPort, clientID: "hello-flood-\(UUID().uuidString.prefix(8))",
+                username: "hello", password: try password(of: "hello"), protocolVersion: .v5, reconnect: .disabled))
+        do {
+            try await client.connect()
+        } catch {
+            client.close()
+            throw error
+        }
+        return client
+    }
+
     /// Whether `account` still logs in with its password from DIR/secrets.
     func logsIn(_ account: String) async -> Bool {
         guard let client = try? await client(account) else { return false }
@@ -195,6 +211,15 @@ final class StagingSite: Sendable {
         _ = await broker.terminate()
         try? FileManager.default.removeItem(at: base)
     }
+}
+
+/// A valid hello for a fresh random id and key (as anyone with the hello password can send).
+func randomHello(_ index: Int) throws -> (id: DeviceID, payload: [UInt8]) {
+    let id = try DeviceID("flood-\(index)-\(UInt64.random(in: 0...UInt64.max))")
+    let hello = Hello(
+        device: id, publicKey: Curve25519.KeyAgreement.PrivateKey().publicKey, agent: "flood", caps: ["wifi"],
+        boot: 1, nonce: Hello.makeNonce())
+    return (id, try MessageCodec.encode(hello))
 }
 
 /// Everything one account receives on some filters, from subscribing until `stop()`.
