@@ -1,8 +1,9 @@
 import FleetProtocol
 import Foundation
-import Provisioning
 import Synchronization
 import Testing
+
+@testable import Provisioning
 
 /// A clock the test moves forward.
 final class TestClock: Sendable {
@@ -106,5 +107,51 @@ struct PendingAndRolesTests {
         #expect(enrolled.error?.code == .forbidden)
         #expect(actions.isEmpty)
         #expect(f.store.state.devices.isEmpty)
+    }
+}
+
+/// Issue 12, F1 at the engine: what provisiond publishes as a reply always fits the reply limit
+/// (the shipped broker's `message_size_limit`), so the broker never refuses a reply and there is
+/// nothing to resend.
+@Suite("Replies fit the broker's limit")
+struct ReplySizeTests {
+    /// 1,400 hellos with distinct 64-character ids (the F1 reproduction): the default cap keeps 1000,
+    /// and their listing is one reply under the limit.
+    @Test func pendingListOfTheDefaultCapWithLongestIDsFitsOneReply() async throws {
+        let f = try EngineFixture()
+        for index in 0..<1400 {
+            let id = try DeviceID(String(format: "%064d", index))
+            _ = try await f.hello(TestDevice(id: id))
+        }
+        #expect(f.store.state.pendingCount == PendingLimits.standard.cap)
+        let payload = try await replyPayload(f, .pending)
+        #expect(payload.count <= OperatorReply.maxBytes)
+        let reply = try TypedReply<PendingResult>(payload)
+        #expect(reply.result?.pending.count == PendingLimits.standard.cap)
+    }
+
+    /// A status of more devices than one reply can list is answered with something that fits.
+    @Test func replyTooLargeForTheLimitIsNeverPublished() async throws {
+        var state = FleetState()
+        for index in 0..<1500 {
+            let id = String(format: "%064d", index)
+            state.devices[id] = .enrolled(
+                id: id, publicKey: Data(repeating: 9, count: 32), fingerprint: "0000-0000-0000-0000", group: "lab",
+                now: 1)
+        }
+        let f = try EngineFixture(store: InMemoryStore(state))
+        let payload = try await replyPayload(f, .status)
+        #expect(payload.count <= OperatorReply.maxBytes)
+        #expect(try MessageCodec.decode(OperatorReply.self, from: payload).id == "c0ffee01")
+    }
+
+    private func replyPayload(_ f: EngineFixture, _ op: OperatorOp) async throws -> [UInt8] {
+        let payload = try MessageCodec.encode(
+            OperatorRequest(
+                id: "c0ffee01", op: op, replyTo: "bootstrap/v1/ops/reply/alice/c0ffee01", arguments: NoArguments()))
+        guard case .reply(_, let bytes) = try await f.operatorRequest(payload, from: "alice").last else {
+            throw SiteError("no reply")
+        }
+        return bytes
     }
 }

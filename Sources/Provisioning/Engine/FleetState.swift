@@ -74,7 +74,7 @@ public struct FleetState: Sendable, Hashable {
                 pendingCount: pendingCount, pendingRefused: pendingRefused)
         case .device(let id):
             var slice = FleetState(
-                pending: pending.filter { $0.key == id.rawValue }, pendingCount: pendingCount,
+                pending: pending[id.rawValue].map { [id.rawValue: $0] } ?? [:], pendingCount: pendingCount,
                 pendingRefused: pendingRefused)
             if let device = devices[id.rawValue] {
                 slice.devices[device.id] = device
