@@ -22,7 +22,7 @@ struct FloodTests {
         try await StagingSite.with(provisiondArguments: ["--pending-cap", String(Self.cap)]) { site in
             let topics = try TopicTree(prefix: "bootstrap")
             let rssBefore = ProcessStats.rss(pid: site.provisiond.pid) ?? 0
-            let flooder = try await site.helloFlooder()
+            let flooder = try await site.client("hello", version: .v5)
             defer { flooder.close() }
 
             var recordable = 0

@@ -57,11 +57,7 @@ struct OperatorAccessTests {
             #expect(try await site.fleetctl(["status"]).output.contains("your role: admin"))
 
             // The role is tied to the broker account: ivan cannot publish on alice's request topic.
-            let ivan = MQTTClient(
-                MQTTConfiguration(
-                    host: "127.0.0.1", port: site.localPort, clientID: "ivan-borrow", username: "ivan",
-                    password: try site.password(of: "ivan"), protocolVersion: .v5, reconnect: .disabled))
-            try await ivan.connect()
+            let ivan = try await site.client("ivan", version: .v5)
             let borrowed = try MessageCodec.encode(
                 OperatorRequest(
                     id: "borrow1", op: .push, replyTo: "bootstrap/v1/ops/reply/alice/borrow1",

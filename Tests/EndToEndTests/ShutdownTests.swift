@@ -25,12 +25,7 @@ struct ShutdownTests {
 
     /// Sends dynamic-security commands as the site's admin and waits for the plugin's answer.
     private func asAdmin(_ site: StagingSite, _ commands: String) async throws {
-        let admin = MQTTClient(
-            MQTTConfiguration(
-                host: "127.0.0.1", port: site.localPort, clientID: "admin-\(UUID().uuidString.prefix(8))",
-                username: "admin", password: try site.password(of: "admin"), protocolVersion: .v5,
-                reconnect: .disabled))
-        try await admin.connect()
+        let admin = try await site.client("admin", version: .v5)
         let responses = admin.messages
         _ = try await admin.subscribe("$CONTROL/dynamic-security/v1/response", qos: .atLeastOnce)
         try await admin.publish(
@@ -67,7 +62,7 @@ struct ShutdownTests {
     /// In the middle of a flood of hellos (thousands still queued at the broker for provisiond).
     @Test func sigtermDuringAHelloFlood() async throws {
         try await StagingSite.with { site in
-            let flooder = try await site.helloFlooder()
+            let flooder = try await site.client("hello", version: .v5)
             defer { flooder.close() }
             let topics = try TopicTree(prefix: "bootstrap")
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -144,28 +144,16 @@ final class StagingSite: Sendable {
         return entries.first { $0["device"] as? String == id }?["hellos"] as? Int
     }
 
-    /// A connected client of the loopback listener; the caller closes it.
-    func client(_ username: String, password: String? = nil, clientID: String? = nil) async throws -> MQTTClient {
+    /// A connected client of the loopback listener; the caller closes it. With MQTT v5 a publish the
+    /// broker refuses fails its caller.
+    func client(
+        _ username: String, password: String? = nil, clientID: String? = nil, version: MQTTProtocolVersion = .v311
+    ) async throws -> MQTTClient {
         let client = MQTTClient(
             MQTTConfiguration(
                 host: "127.0.0.1", port: localPort, clientID: clientID ?? "\(username)-\(UUID().uuidString.prefix(8))",
-                username: username, password: try password ?? self.password(of: username), reconnect: .disabled))
-        do {
-            try await client.connect()
-        } catch {
-            client.close()
-            throw error
-        }
-        return client
-    }
-
-    /// A connected MQTT v5 client of the shared hello account (a refused publish fails its caller);
-    /// the caller closes it.
-    func helloFlooder() async throws -> MQTTClient {
-        let client = MQTTClient(
-            MQTTConfiguration(
-                host: "127.0.0.1", port: localPort, clientID: "hello-flood-\(UUID().uuidString.prefix(8))",
-                username: "hello", password: try password(of: "hello"), protocolVersion: .v5, reconnect: .disabled))
+                username: username, password: try password ?? self.password(of: username), protocolVersion: version,
+                reconnect: .disabled))
         do {
             try await client.connect()
         } catch {
