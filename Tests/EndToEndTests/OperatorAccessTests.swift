@@ -66,7 +66,7 @@ struct OperatorAccessTests {
                 try await ivan.publish("bootstrap/v1/ops/request/alice", payload: borrowed, qos: .atLeastOnce)
             }
             ivan.close()
-            #expect(!site.provisiond.output().contains("config published"), "\(site.provisiond.output())")
+            #expect(!site.provisiond.output().contains("config.sealed"), "\(site.provisiond.output())")
         }
     }
 
