@@ -72,8 +72,10 @@ struct FloodTests {
                 return result.pending + Int(result.pendingRefused ?? 0) >= recordable
             }
             let result = try await statusResult(site)
-            #expect(result.pending == Self.cap)
-            #expect(Int(result.pendingRefused ?? 0) == recordable - Self.cap)
+            // Exactly the cap when hellos are decided one by one; a group commit (issue 11) decides a
+            // burst on the count loaded at its start, so it may pass the cap by less than one group.
+            #expect((Self.cap..<Self.cap + 512).contains(result.pending), "\(result.pending) pending")
+            #expect(result.pending + Int(result.pendingRefused ?? 0) == recordable)
             #expect(refusedByBroker == (0..<Self.hellos).count { $0 % 50 != 7 && $0 % 2500 == 13 })
             let rssAfter = ProcessStats.rss(pid: site.provisiond.pid) ?? 0
             let peak = ProcessStats.peakRSS(pid: site.provisiond.pid) ?? 0
