@@ -12,7 +12,9 @@ struct FleetCtl: AsyncParsableCommand {
         discussion: """
             Every command except 'keys create' talks to provisiond over MQTT only, so an operator needs \
             broker credentials and nothing else. The password comes from FLEETCTL_PASSWORD or \
-            --password-file, never from the command line.
+            --password-file, never from the command line. From another machine, use the broker's TLS \
+            listener with --ca-file (the site CA). provisiond decides what each operator may do \
+            (its role, shown by 'fleetctl status').
             """,
         subcommands: [
             Keys.self, Enroll.self, Pending.self, Approve.self, Profile.self, Assign.self, Push.self, Status.self,
