@@ -70,6 +70,45 @@ struct OperatorAccessTests {
         }
     }
 
+    /// Pending devices from the hello account: an installer lists, rejects and purges them with
+    /// fleetctl, and provisiond forgets the rest after `--pending-max-age`.
+    @Test func installersRejectAndPurgePendingDevicesAndOldOnesAgeOut() async throws {
+        try await StagingSite.with(
+            provisiondArguments: ["--operator-role", "alice=installer", "--pending-max-age", "4"]
+        ) { site in
+            let hello = try await site.client("hello", version: .v5)
+            let topics = try TopicTree(prefix: "bootstrap")
+            func sayHello(_ names: [String]) async throws {
+                for name in names {
+                    let device = try SimulatedDevice(id: name, port: site.localPort, servicePublicKey: site.serviceKey)
+                    try await hello.publish(
+                        topics.hello(DeviceID(name)), payload: try device.helloPayload(), qos: .atLeastOnce)
+                }
+            }
+            try await sayHello(["p-1", "p-2", "p-3"])
+            try await eventually("three pending") { try await site.pendingHellos("p-3") != nil }
+            let rejected = try await site.fleetctl(["pending", "reject", "p-1"])
+            #expect(rejected.status == 0 && rejected.output.contains("rejected p-1"), "\(rejected.output)")
+            #expect(try await site.pendingHellos("p-1") == nil)
+            let again = try await site.fleetctl(["pending", "reject", "p-1"])
+            #expect(again.status != 0 && again.output.contains("not_pending"), "\(again.output)")
+            let purged = try await site.fleetctl(["pending", "purge"])
+            #expect(purged.output.contains("purged 2 pending device(s)"), "\(purged.output)")
+
+            // Past the age limit without a hello: forgotten by the sweep, not listed meanwhile.
+            try await sayHello(["p-4"])
+            try await eventually("p-4 pending") { try await site.pendingHellos("p-4") != nil }
+            try await eventually(timeout: .seconds(60), "p-4 forgotten") {
+                site.provisiond.output().contains("forgot pending devices past the age limit")
+            }
+            #expect(try await site.pendingHellos("p-4") == nil)
+            let status = try await site.fleetctl(["status"])
+            #expect(status.output.contains("pending limits: 1000 devices, forgotten 4 s"), "\(status.output)")
+            #expect(!status.output.contains("pending device(s): see"), "\(status.output)")
+            hello.close()
+        }
+    }
+
     /// fleetctl connects to the TLS listener with `--ca-file`, checking the certificate and host
     /// name; without the CA, or with another CA, it does not connect.
     @Test func fleetctlUsesTheTLSListenerWithTheSiteCA() async throws {
