@@ -61,7 +61,9 @@ struct PendingAndRolesTests {
         #expect(rejected.ok)
         #expect(events(actions) == ["device.rejected"])
         #expect(f.store.state.pending["a"] == nil)
-        let (again, _) = try await f.request(.pendingReject, DeviceArgs(device: "a"), as: RejectResult.self)
+        // Asked again (a new request id: the same bytes again would be a copy, answered like the first).
+        let (again, _) = try await f.request(
+            .pendingReject, DeviceArgs(device: "a"), as: RejectResult.self, correlation: "c0ffee02")
         #expect(again.error?.code == .notPending)
 
         let (quiet, _) = try await f.request(.pendingPurge, PurgeArgs(olderThan: 20), as: PurgeResult.self)

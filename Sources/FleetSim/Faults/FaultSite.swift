@@ -97,6 +97,8 @@ public final class FaultSite: Sendable {
                 "--port", String(serviceProxy.port), "--database", registryPath,
                 "--service-key", serviceKeyDir.appendingPathComponent("service.key").path,
                 "--keepalive", String(keepAlive), "--log-level", "info",
+                // fleetctl's default account, and the one the duplicate requests come from.
+                "--operator-role", "operator=admin", "--operator-role", "faults=admin",
             ])
         provisiond.withLock { $0 = process }
         logs.withLock { $0.append(process) }
