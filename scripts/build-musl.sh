@@ -97,7 +97,10 @@ sources() {
               -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache" -o Debug::NoLocking=1
               -o APT::Sandbox::User="$(id -un)")
   ls "$apt/lists/"*Sources* >/dev/null 2>&1 || apt-get "${opts[@]}" -qq update
-  (cd "$top/src" && apt-get "${opts[@]}" -qq source --download-only "${missing[@]}")
+  # (lists kept from an earlier run may name versions the mirror no longer has: update once and retry)
+  (cd "$top/src" && apt-get "${opts[@]}" -qq source --download-only "${missing[@]}") ||
+    { apt-get "${opts[@]}" -qq update &&
+      (cd "$top/src" && apt-get "${opts[@]}" -qq source --download-only "${missing[@]}"); }
   local t
   for pkg in "${missing[@]}"; do
     t=$(ls "$top/src/${pkg}_"*.orig.tar.gz | head -1)
