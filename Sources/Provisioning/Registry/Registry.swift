@@ -1,6 +1,8 @@
+import Dispatch
 import FleetProtocol
 import Foundation
 import GRDB
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -147,6 +149,67 @@ public final class Registry: Sendable {
         }
     }
 
+    /// Several decisions in one write transaction: one commit (one WAL sync) for the whole group.
+    ///
+    /// Decisions on the same scope form a chain, run in order on the state the previous ones left;
+    /// when every scope is one device, the chains are independent and run on all cores (sealing an
+    /// envelope is the expensive part of a hello). Their changes are then written in event order.
+    /// Seqs are still allocated from state loaded in this transaction, so a seq is sealed once.
+    /// - Throws: ``ProvisioningError`` `storage` when SQLite fails; then nothing of the batch is
+    ///   written.
+    public func transact(
+        batch scopes: [StateScope], _ decide: @escaping @Sendable (Int, FleetState) throws -> Decision
+    ) async throws -> [Result<Decision, any Error>] {
+        guard !scopes.isEmpty else { return [] }
+        do {
+            return try await pool.write { [cipher] db in
+                var chains: [[Int]] = []
+                var chainOf: [StateScope: Int] = [:]
+                for (index, scope) in scopes.enumerated() {
+                    if let chain = chainOf[scope] {
+                        chains[chain].append(index)
+                    } else {
+                        chainOf[scope] = chains.count
+                        chains.append([index])
+                    }
+                }
+                let independent = scopes.allSatisfy { if case .device = $0 { true } else { false } }
+                let results = BatchResults(count: scopes.count)
+                if independent {
+                    let states = try chains.map { try Self.load(scopes[$0[0]], db, cipher: cipher) }
+                    let ordered = chains
+                    DispatchQueue.concurrentPerform(iterations: ordered.count) { chain in
+                        var state = states[chain]
+                        for index in ordered[chain] {
+                            results.set(index, Result { try decide(index, state) })
+                            if case .success(let decision) = results.get(index) {
+                                for change in decision.changes { state.apply(change) }
+                            }
+                        }
+                    }
+                    for index in scopes.indices {
+                        if case .success(let decision) = results.get(index) {
+                            try Self.apply(decision.changes, db, cipher: cipher)
+                        }
+                    }
+                } else {
+                    // Overlapping scopes (the fleet, a device in it): one after the other, each
+                    // loading what the previous one wrote.
+                    for index in scopes.indices {
+                        let state = try Self.load(scopes[index], db, cipher: cipher)
+                        results.set(index, Result { try decide(index, state) })
+                        if case .success(let decision) = results.get(index) {
+                            try Self.apply(decision.changes, db, cipher: cipher)
+                        }
+                    }
+                }
+                return scopes.indices.map { results.get($0) }
+            }
+        } catch let error as DatabaseError {
+            throw ProvisioningError(.storage, "registry transaction failed: \(error)")
+        }
+    }
+
     /// The registry rows `scope` covers, as engine state.
     static func load(_ scope: StateScope, _ db: Database, cipher: AtRestCipher) throws -> FleetState {
         var state = FleetState()
@@ -246,3 +309,15 @@ public final class Registry: Sendable {
 }
 
 extension Registry: EngineStore {}
+
+/// The results of a batch's decisions, written by the threads that run them (each index by one).
+private final class BatchResults: Sendable {
+    private let results: Mutex<[Result<Decision, any Error>]>
+
+    init(count: Int) {
+        results = Mutex(Array(repeating: .failure(CancellationError()), count: count))
+    }
+
+    func set(_ index: Int, _ result: Result<Decision, any Error>) { results.withLock { $0[index] = result } }
+    func get(_ index: Int) -> Result<Decision, any Error> { results.withLock { $0[index] } }
+}
