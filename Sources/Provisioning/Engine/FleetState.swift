@@ -14,15 +14,18 @@ public struct FleetState: Sendable, Hashable {
     public var profiles: [String: StoredProfile]
     /// The profile name assigned to each group.
     public var groupProfiles: [String: String]
+    /// How many pending devices there are, when `pending` holds only some of them (a page scope).
+    public var pendingCount: Int?
 
     public init(
         devices: [String: DeviceRecord] = [:], pending: [String: PendingDeviceRecord] = [:],
-        profiles: [String: StoredProfile] = [:], groupProfiles: [String: String] = [:]
+        profiles: [String: StoredProfile] = [:], groupProfiles: [String: String] = [:], pendingCount: Int? = nil
     ) {
         self.devices = devices
         self.pending = pending
         self.profiles = profiles
         self.groupProfiles = groupProfiles
+        self.pendingCount = pendingCount
     }
 
     /// The profile that applies to a device: its own assignment, else its group's, else none.
@@ -61,6 +64,20 @@ public struct FleetState: Sendable, Hashable {
                 if let profile = effectiveProfile(for: device) { slice.profiles[profile.name] = profile }
             }
             return slice
+        case .devices(let ids):
+            return FleetState(
+                devices: devices.filter { ids.contains($0.key) }, pending: pending.filter { ids.contains($0.key) })
+        case .devicePage(let after, let limit, let group):
+            let page = sortedDevices.filter { device in
+                (after.map { device.id > $0 } ?? true) && (group == nil || device.groupName == group)
+            }.prefix(limit)
+            return FleetState(
+                devices: Dictionary(uniqueKeysWithValues: page.map { ($0.id, $0) }), profiles: profiles,
+                groupProfiles: groupProfiles, pendingCount: pending.count)
+        case .pendingPage(let after, let limit):
+            let page = pending.values.sorted { $0.id < $1.id }.filter { entry in after.map { entry.id > $0 } ?? true }
+                .prefix(limit)
+            return FleetState(pending: Dictionary(uniqueKeysWithValues: page.map { ($0.id, $0) }))
         }
     }
 
@@ -79,6 +96,14 @@ public enum StateScope: Sendable, Hashable {
     case unacknowledged
     /// Everything: what an operator request may look at.
     case fleet
+    /// These enrolled devices and pending entries, by id (no profiles): what an enrollment needs.
+    case devices(Set<String>)
+    /// At most `limit` enrolled devices with ids after `after` (of `group` when set), by id, with
+    /// every profile and group assignment and the number of pending devices: one page of `status`
+    /// or of a group push.
+    case devicePage(after: String?, limit: Int, group: String?)
+    /// At most `limit` pending devices with ids after `after`, by id: one page of `pending`.
+    case pendingPage(after: String?, limit: Int)
 }
 
 /// One write a decision asks for; the shell applies them in order, in the transaction it loaded the
@@ -142,7 +167,7 @@ public enum EngineEvent: Sendable, Hashable {
         switch self {
         case .hello(let device, _): .device(device)
         case .status(let report), .retainedStatus(let report): .device(report.device)
-        case .operatorRequest: .fleet
+        case .operatorRequest(let payload, _): ProvisioningCore.scope(ofRequest: payload)
         case .connected: .unacknowledged
         }
     }

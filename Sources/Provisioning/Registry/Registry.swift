@@ -230,6 +230,21 @@ public final class Registry: Sendable {
         case .unacknowledged:
             let request = DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
             for device in try request.fetchAll(db) { state.devices[device.id] = device }
+        case .devices(let ids):
+            for device in try DeviceRecord.fetchAll(db, keys: ids) { state.devices[device.id] = device }
+            for entry in try PendingDeviceRecord.fetchAll(db, keys: ids) { state.pending[entry.id] = entry }
+        case .devicePage(let after, let limit, let group):
+            var request = DeviceRecord.order(Column("id")).limit(limit)
+            if let after { request = request.filter(Column("id") > after) }
+            if let group { request = request.filter(Column("groupName") == group) }
+            for device in try request.fetchAll(db) { state.devices[device.id] = device }
+            for row in try GroupAssignmentRow.fetchAll(db) { state.groupProfiles[row.groupName] = row.profile }
+            for row in try ProfileRow.fetchAll(db) { state.profiles[row.name] = try profile(row, cipher: cipher) }
+            state.pendingCount = try PendingDeviceRecord.fetchCount(db)
+        case .pendingPage(let after, let limit):
+            var request = PendingDeviceRecord.order(Column("id")).limit(limit)
+            if let after { request = request.filter(Column("id") > after) }
+            for entry in try request.fetchAll(db) { state.pending[entry.id] = entry }
         case .fleet:
             for device in try DeviceRecord.fetchAll(db) { state.devices[device.id] = device }
             for entry in try PendingDeviceRecord.fetchAll(db) { state.pending[entry.id] = entry }
