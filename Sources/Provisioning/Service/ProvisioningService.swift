@@ -242,6 +242,12 @@ public struct ProvisioningService: Service {
         }
         guard !events.isEmpty else { return }
         let results: [Result<[EngineAction], any Error>]
+        let started = ContinuousClock.now
+        defer {
+            logger.debug(
+                "device messages handled",
+                metadata: ["count": "\(events.count)", "elapsed": "\(ContinuousClock.now - started)"])
+        }
         do {
             results = try await engine.handle(batch: events)
         } catch {
