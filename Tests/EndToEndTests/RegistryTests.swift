@@ -210,6 +210,12 @@ struct RegistryTests {
             #expect(try t.registry.devices().allSatisfy { $0.lastSeq == Int64(round) })
             #expect(try t.registry.pendingDevices().map(\.id).contains(stranger.id.rawValue))
         }
+        // One device scope at a time and all of the batch at once load the same.
+        let ids = devices.map(\.id.rawValue) + ["stranger-2", "nobody"]
+        let together = try await t.registry.loadedTogether(ids)
+        for (id, state) in zip(ids, together) {
+            #expect(try await t.registry.loaded(.device(try DeviceID(id))) == state, "\(id)")
+        }
         // Statuses in one batch: applying then applied of the same device keep their order.
         let reports = devices.flatMap { device in
             [DeviceState.applying, .applied].map {
@@ -234,6 +240,18 @@ extension Registry {
     /// Writes `changes` as one decision would.
     func write(_ changes: [StateChange]) async throws {
         _ = try await transact(.fleet) { _ in Decision(changes: changes) }
+    }
+
+    /// What a group commit's decisions on these devices would see.
+    func loadedTogether(_ ids: [String]) async throws -> [FleetState] {
+        final class Seen: Sendable { let states = Mutex([Int: FleetState]()) }
+        let seen = Seen()
+        let scopes = try ids.map { StateScope.device(try DeviceID($0)) }
+        _ = try await transact(batch: scopes) { index, state in
+            seen.states.withLock { $0[index] = state }
+            return Decision()
+        }
+        return seen.states.withLock { states in ids.indices.map { states[$0] ?? FleetState() } }
     }
 
     /// What a decision on `scope` would see.
