@@ -14,7 +14,7 @@
 #                   toolchain and libraries by scripts/build-musl.sh, cached in agent/build/musl;
 #                   unit and apply tests under qemu-mipsel)
 #   swift-test    swift test (needs swift-build and the musl agent from c-musl)
-#   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents), debug build: fails
+#   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents, the rest in 2 worker processes), debug build: fails
 #                 when any device does not end applied or any message is lost
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,7 +108,7 @@ if [ -f "$logs/swift-build.rc" ] && [ "$(cat "$logs/swift-build.rc")" -eq 0 ]; t
   OMEGA_AGENT_MIPSEL="$PWD/agent/build/musl-static/omega-agent"
   export FLEET_BIN_DIR OMEGA_AGENT_MIPSEL
   run_now swift-test swift test --skip-build
-  run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --rate 50 --steady-seconds 2 \
+  run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --devices-per-process 50 --rate 50 --steady-seconds 2 \
     --idle 10 --push-timeout 60 --out "$logs/bench"
 else
   echo "== swift-test, bench-smoke: not run (swift-build failed)"
