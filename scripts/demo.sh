@@ -62,7 +62,7 @@ fingerprint="$(awk '/^fingerprint/{print $2}' "$work/keys.txt")"
 
 echo "== provisiond (registry $work/registry.sqlite, mode 0600)"
 "$bin/provisiond" --port "$port" --database "$work/registry.sqlite" \
-  --service-key "$work/keys/service.key" > "$work/provisiond.log" 2>&1 &
+  --service-key "$work/keys/service.key" --operator-role "$FLEETCTL_USERNAME=admin" > "$work/provisiond.log" 2>&1 &
 pids+=($!)
 wait_for "$work/provisiond.log" "provisiond online" 30
 

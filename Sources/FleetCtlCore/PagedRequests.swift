@@ -46,16 +46,18 @@ public struct NoProgress: OperationProgress {
 extension OperatorSession {
     /// Every enrolled device: the `status` pages, gathered in order.
     public func status(progress: some OperationProgress = NoProgress()) async throws -> StatusResult {
+        var devices: [DeviceStatusRow] = []
         var result = StatusResult(devices: [], pending: 0)
         var after: DeviceID?
         repeat {
-            let page = try await request(.status, PageArgs(after: after), as: StatusResult.self)
-            result.devices += page.devices
-            result.pending = page.pending
-            after = try Self.nextPage(page.next, after: after)
-            progress.update("status: \(result.devices.count) devices…")
+            // The counts, limits and role as of the last page; the devices of every page.
+            result = try await request(.status, PageArgs(after: after), as: StatusResult.self)
+            devices += result.devices
+            after = try Self.nextPage(result.next, after: after)
+            progress.update("status: \(devices.count) devices…")
         } while after != nil
         progress.finish()
+        result.devices = devices
         return result
     }
 

@@ -63,13 +63,11 @@ struct PagingTests {
 
     @Test func statusAndPendingOfTheLongestRowsComeInPagesWithinTheReplyLimit() async throws {
         let group = String(repeating: "g", count: 64)
-        var state = FleetState()
-        for n in 0..<1_201 {
-            let device = Self.device(n, group: group)
-            state.devices[device.id] = device
-            let entry = Self.pending(n)
-            state.pending[entry.id] = entry
-        }
+        let devices = (0..<1_201).map { Self.device($0, group: group) }
+        let entries = (0..<1_201).map { Self.pending($0) }
+        let state = FleetState(
+            devices: Dictionary(uniqueKeysWithValues: devices.map { ($0.id, $0) }),
+            pending: Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0) }))
         let f = try EngineFixture(store: InMemoryStore(state))
         let status = try await Self.gather(
             f.engine, .status, as: StatusResult.self, ids: { $0.devices.map(\.device.rawValue) }, next: \.next)
@@ -93,7 +91,8 @@ struct PagingTests {
         try await t.registry.write(devices.map(StateChange.saveDevice) + pending.map(StateChange.savePending))
         let f = try EngineFixture()
         let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"), now: { 1_800_000_000 })
+            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
+            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
         let status = try await Self.gather(
             engine, .status, as: StatusResult.self, ids: { $0.devices.map(\.device.rawValue) }, next: \.next)
         #expect(status.ids == devices.map(\.id))

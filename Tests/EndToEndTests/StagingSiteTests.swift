@@ -57,7 +57,7 @@ struct StagingSiteTests {
     /// account name must neither delete that account nor replace it with one whose password derives
     /// from the operator's key.
     @Test func siteAccountsCannotBeEnrolledRevokedOrDeleted() async throws {
-        try await StagingSite.with { site in
+        try await StagingSite.with(operators: ["eve"]) { site in
             // Reserved names are refused outright, by enroll and by revoke, and change nothing.
             for name in ["monitor", "hello", "admin", "provisiond"] {
                 let device = try SimulatedDevice(id: name, port: site.localPort, servicePublicKey: site.serviceKey)
@@ -69,21 +69,25 @@ struct StagingSiteTests {
             let status = try await site.fleetctl(["status"])
             #expect(!status.output.contains("monitor"), "\(status.output)")
 
-            // An account provisiond did not create (operator alice is not in its reserved list):
+            // Operators with an --operator-role are reserved too.
+            let aliceDevice = try SimulatedDevice(id: "alice", port: site.localPort, servicePublicKey: site.serviceKey)
+            #expect(try await site.fleetctl(["enroll", aliceDevice.uri]).output.contains("reserved_id"))
+
+            // An account provisiond did not create (operator eve is in no list of provisiond's):
             // enroll, revoke, enroll again with another key. Before the fix the second enrollment
-            // deleted alice and created an 'alice' whose password derives from the attacker's key.
-            let first = try SimulatedDevice(id: "alice", port: site.localPort, servicePublicKey: site.serviceKey)
+            // deleted eve and created an 'eve' whose password derives from the attacker's key.
+            let first = try SimulatedDevice(id: "eve", port: site.localPort, servicePublicKey: site.serviceKey)
             _ = try await site.fleetctl(["enroll", first.uri])
-            _ = try await site.fleetctl(["revoke", "alice"])
+            _ = try await site.fleetctl(["revoke", "eve"])
             let second = try SimulatedDevice(
-                id: "alice", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
+                id: "eve", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
             _ = try await site.fleetctl(["enroll", second.uri])
             try await eventually("removal decided") {
                 let log = site.provisiond.output()
                 return log.contains("refused to delete broker account") || log.contains("removal requested")
             }
             try await Task.sleep(for: .milliseconds(300))
-            for account in ["alice", "monitor", "hello", "admin", "provisiond"] {
+            for account in ["alice", "eve", "monitor", "hello", "admin", "provisiond"] {
                 #expect(await site.logsIn(account), "\(account) lost its account")
             }
             #expect(!site.provisiond.output().contains("removal requested"))
@@ -134,7 +138,7 @@ struct StagingSiteTests {
     /// Issue 12, F1: 1,400 hellos with distinct 64-character ids through the shared hello account,
     /// then `fleetctl pending`. One reply listing them all would pass the broker's packet limit
     /// (the broker then drops provisiond, and libmosquitto sends the reply again after every
-    /// reconnect); in pages, every id is listed and provisiond stays connected.
+    /// reconnect); in pages, every recorded id is listed and provisiond stays connected.
     @Test func aFloodOfLongPendingIDsIsListedInPagesAndProvisiondStaysConnected() async throws {
         try await StagingSite.with { site in
             let topics = try TopicTree(prefix: "bootstrap")
@@ -151,15 +155,18 @@ struct StagingSiteTests {
             }
             await hello.disconnect()
             hello.close()
+            // provisiond keeps about its default pending cap (1,000): two or more pages of the longest rows.
             var listed: [String] = []
-            try await eventually(timeout: .seconds(120), "1,400 pending devices listed") {
+            try await eventually(timeout: .seconds(120), "1,000 pending devices listed") {
                 let result = try await site.fleetctl(["pending", "--json"])
                 guard result.status == 0 else { throw SiteError("fleetctl pending failed: \(result.output)") }
                 listed = try JSONDecoder().decode(PendingResult.self, from: Data(result.output.utf8)).pending.map(
                     \.device.rawValue)
-                return listed.count >= ids.count
+                return listed.count >= 1_000
             }
-            #expect(listed == ids.sorted())
+            // (A group commit may pass the cap by less than one group, Topics.md.)
+            #expect(
+                listed.count >= 1_000 && listed == listed.sorted() && Set(listed).isSubset(of: ids), "\(listed.count)")
             #expect(site.provisiond.isRunning)
             #expect(!site.provisiond.output().contains("reconnected"), "\(site.provisiond.output().suffix(2000))")
             #expect(!site.broker.output().contains("oversize"), "\(site.broker.output().suffix(2000))")
