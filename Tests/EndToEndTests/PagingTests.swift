@@ -90,9 +90,7 @@ struct PagingTests {
         let pending = (0..<2_000).map { Self.pending($0) }
         try await t.registry.write(devices.map(StateChange.saveDevice) + pending.map(StateChange.savePending))
         let f = try EngineFixture()
-        let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
-            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+        let engine = try t.engine(sealingWith: f)
         let status = try await Self.gather(
             engine, .status, as: StatusResult.self, ids: { $0.devices.map(\.device.rawValue) }, next: \.next)
         #expect(status.ids == devices.map(\.id))

@@ -20,6 +20,13 @@ struct TemporaryRegistry {
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// The engine over this registry with `f`'s service key, operator alice an admin, a fixed clock.
+    func engine(sealingWith f: EngineFixture) throws -> ProvisioningEngine {
+        ProvisioningEngine(
+            store: registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
+            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+    }
 }
 
 @Suite("Registry")
@@ -183,9 +190,7 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         let f = try EngineFixture()
-        let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
-            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+        let engine = try t.engine(sealingWith: f)
         let device = TestDevice(id: "omega-1")
         let pending = try await engine.handle(.hello(device: device.id, publicKey: device.publicKey))
         #expect(events(pending) == ["device.pending"])
@@ -214,9 +219,7 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         let f = try EngineFixture()
-        let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
-            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+        let engine = try t.engine(sealingWith: f)
         let devices = try (0..<40).map { TestDevice(id: try DeviceID("omega-\($0)")) }
         func request(_ op: OperatorOp, _ args: some Encodable, id: String) async throws {
             let payload = try MessageCodec.encode(
