@@ -17,7 +17,8 @@
 #                   qemu-mipsel -L with its sysroot; file/readelf checks of both binaries)
 #   swift-test    swift test (needs swift-build and the static musl agent from c-musl)
 #   swift-test-dynamic  the mipsel end-to-end agent tests again, on the dynamic build
-#   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents), debug build: fails
+#   bench-smoke   fleet-bench run on 100 devices (2 of them real omega-agents, the rest in 2 worker
+#                 processes), debug build: fails
 #                 when any device does not end applied or any message is lost
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,7 +114,8 @@ if [ -f "$logs/swift-build.rc" ] && [ "$(cat "$logs/swift-build.rc")" -eq 0 ]; t
   run_now swift-test swift test --skip-build
   run_now swift-test-dynamic env OMEGA_AGENT_MIPSEL="$PWD/agent/build/musl-dynamic/omega-agent" \
     OMEGA_AGENT_SYSROOT="$PWD/agent/build/musl/sysroot" swift test --skip-build --filter '[Mm]ipsel'
-  run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --rate 50 --steady-seconds 2 \
+  run_now bench-smoke "$FLEET_BIN_DIR/fleet-bench" run --devices 100 --agents 2 --devices-per-process 50 \
+    --rate 50 --steady-seconds 2 \
     --idle 10 --push-timeout 60 --out "$logs/bench"
 else
   echo "== swift-test, swift-test-dynamic, bench-smoke: not run (swift-build failed)"
