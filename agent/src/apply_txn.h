@@ -2,6 +2,9 @@
  * The apply transaction: everything that makes a uci change undoable across a crash. Lives in the
  * state directory (0700; backups hold Wi-Fi keys):
  *   uci-delta/          private `uci -t` delta directory (what we stage stays apart from other callers)
+ *   uci-check/          an empty delta directory: `uci changes` through it shows only other callers' lines
+ *   uci-view/           a private config dir for a moment: the committed package, to tell stale staged
+ *                       lines (they change nothing) from real ones
  *   backup/<pkg>        `uci export` of the packages, taken before an apply or reset
  *   applying            marker: present from before the first change until the outcome is settled
  *   prov-backup/<pkg>   the configuration from before the first successful premises apply

@@ -465,6 +465,14 @@ int main(int argc, char **argv)
      */
     struct fb_apply_config early_apply;
     fb_config_apply_view(&cfg, &early_apply);
+    if (fb_apply_check_uci(&early_apply) < 0) {
+        if (!to_stderr) /* else the log line above said it */
+            fprintf(stderr, "omega-agent: %s has no option -t (uci before 2021-04-12); this firmware is not supported "
+                        "(see the README: OpenWRT 21.02 with a newer uci, 22.03 or later)\n",
+                    early_apply.uci_path);
+        fb_config_wipe(&cfg);
+        return 2;
+    }
     int recovered = fb_apply_recover(&early_apply);
     if (recovered < 0)
         fb_err("recovery of an interrupted apply failed");

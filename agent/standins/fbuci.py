@@ -10,7 +10,11 @@ import os
 import sys
 
 CONFDIR = "/etc/config"
-SAVEDIR = "/tmp/.uci"
+# The shared save dir other uci callers stage in. A test points it at a private directory
+# (FB_STANDIN_UCI_SAVEDIR) to play such a caller without touching the host's /tmp/.uci.
+SAVEDIR = os.environ.get("FB_STANDIN_UCI_SAVEDIR") or "/tmp/.uci"
+# FB_STANDIN_UCI_NO_T=1: behave as uci before 2021-04-12 (OpenWRT 19.07, Onion legacy), which has no -t.
+NO_T = os.environ.get("FB_STANDIN_UCI_NO_T") == "1"
 MAX_ARGS = 4  # cli.c: arguments of one batch line
 
 # libuci.c uci_errstr
@@ -872,6 +876,10 @@ def main(argv):
             if f == "X":
                 ctx.show_ext = False
                 continue
+            if f == "t" and NO_T:
+                # getopt rejects it, cli.c prints its usage and returns 0: exit 0, nothing on stdout
+                sys.stderr.write("uci: unrecognized option: t\nUsage: uci [<options>] <command> [<arguments>]\n")
+                return 0
             if f not in "ctf":
                 unsupported("option -%s" % f)
             val = flags[j + 1:] or (argv[i + 1] if i + 1 < len(argv) else None)
