@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "broker_password.h"
 #include "config.h"
 #include "envelope.h"
+#include "fsutil.h"
 #include "keys.h"
 #include "log.h"
 #include "mqtt.h"
@@ -55,6 +58,7 @@ struct runtime {
     uint64_t outcome_seq;
     int outcome_mid; /* 0: none in flight on this connection */
     const char *user, *pass; /* broker credentials (pass points into run()'s stack) */
+    long long clock_floor;   /* TLS checks certificates at no earlier time (see clock_floor()) */
     /* A connection the post-apply broker probe opened over the new network: the next session's. */
     struct fb_mqtt *handoff;
     int handoff_ep;
@@ -180,6 +184,39 @@ static void sleep_ms(int ms)
     }
 }
 
+#define CLOCK_FILE "clock"
+#define CLOCK_SAVE_EVERY_S 3600
+
+/*
+ * The earliest the time can be: the newest of the config file's mtime (baked into the image: about
+ * the image build time, as OpenWRT's sysfixtime reasons) and of state_dir/clock, which the agent
+ * touches after connecting while its clock is past that (at most once an hour: flash wear). Unix s.
+ */
+static long long clock_floor(const struct fb_config *c, const char *config_path)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    long long floor = 0;
+    if (stat(config_path, &sb) == 0)
+        floor = (long long)sb.st_mtime;
+    if (fb_path_join(path, sizeof path, c->state_dir, CLOCK_FILE) == 0 && stat(path, &sb) == 0 &&
+        (long long)sb.st_mtime > floor)
+        floor = (long long)sb.st_mtime;
+    return floor;
+}
+
+/* Connected: remember that the time is at least now, if now is news (see clock_floor). */
+static void note_time(struct runtime *rt)
+{
+    char path[PATH_MAX];
+    long long now = (long long)time(NULL);
+    if (now < rt->clock_floor + CLOCK_SAVE_EVERY_S ||
+        fb_path_join(path, sizeof path, rt->agent.cfg->state_dir, CLOCK_FILE) != 0)
+        return;
+    if (fb_write_file_atomic(path, "", 0, 0600) == 0)
+        rt->clock_floor = now;
+}
+
 static long long mono_ms(void)
 {
     struct timespec ts;
@@ -213,9 +250,10 @@ static struct fb_mqtt *connect_any(struct runtime *rt, long long deadline, int *
             return NULL;
         }
         struct fb_mqtt_options o = {e->host,  e->port,  c->keepalive, e->tls ? c->tls_ca : NULL, rt->user, rt->pass,
-                                    rt->agent.topic_status, offline};
+                                    rt->agent.topic_status, offline, rt->clock_floor};
         *last = fb_mqtt_connect(m, &o, left < CONNECT_TIMEOUT_MS ? (int)left : CONNECT_TIMEOUT_MS);
         if (*last == FB_MQTT_OK) {
+            note_time(rt);
             fb_info("connected to %s://%s:%d as %s", e->tls ? "mqtts" : "mqtt", e->host, e->port, c->device_id);
             *ep = i;
             return m;
@@ -268,7 +306,8 @@ static void hello_via_hello_account(struct runtime *rt, int ep)
     if (m == NULL)
         return;
     struct fb_mqtt_options o = {e->host,           e->port,           c->keepalive, e->tls ? c->tls_ca : NULL,
-                                c->hello_username, c->hello_password, NULL,         NULL};
+                                c->hello_username, c->hello_password, NULL,         NULL,
+                                rt->clock_floor};
     if (fb_mqtt_connect(m, &o, CONNECT_TIMEOUT_MS) == FB_MQTT_OK) {
         char hello[1024];
         size_t n = fb_agent_hello_json(&rt->agent, hello, sizeof hello);
@@ -617,6 +656,7 @@ int main(int argc, char **argv)
         fb_err("libmosquitto init failed");
         return 1;
     }
+    rt.clock_floor = clock_floor(&cfg, config_path);
     int rc = run(&rt, recovered == 1);
     for (int k = 0; k < rt.queued; k++)
         free(rt.queue[k].payload);
