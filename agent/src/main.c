@@ -62,6 +62,7 @@ struct runtime {
     /* A connection the post-apply broker probe opened over the new network: the next session's. */
     struct fb_mqtt *handoff;
     int handoff_ep;
+    int last_ep; /* the endpoint of the current (or last) session: the next round starts there */
     int reconnect; /* an apply or reset switched the network under the current connection */
 };
 
@@ -226,12 +227,14 @@ static long long mono_ms(void)
 }
 
 /*
- * Connects as the device to the broker endpoints in their configured order, each attempt bounded by
- * CONNECT_TIMEOUT_MS and by deadline (mono_ms; 0 = none). Returns the first connection a broker
- * accepted (*ep its endpoint), or NULL with *last the last attempt's result; a refusal of the
- * credentials stops the round (*ep the endpoint that refused): a broker answered.
+ * Connects as the device to the broker endpoints in their configured order, starting at endpoint
+ * `first` and wrapping around, each attempt bounded by CONNECT_TIMEOUT_MS and by deadline (mono_ms;
+ * 0 = none). Returns the first connection a broker accepted (*ep its endpoint), or NULL with *last
+ * the last attempt's result; a refusal of the credentials stops the round (*ep the endpoint that
+ * refused): a broker answered.
  */
-static struct fb_mqtt *connect_any(struct runtime *rt, long long deadline, int *ep, enum fb_mqtt_result *last)
+static struct fb_mqtt *connect_any(struct runtime *rt, int first, long long deadline, int *ep,
+                                   enum fb_mqtt_result *last)
 {
     const struct fb_config *c = rt->agent.cfg;
     char offline[FB_STATUS_MAX];
@@ -239,7 +242,8 @@ static struct fb_mqtt *connect_any(struct runtime *rt, long long deadline, int *
     *last = FB_MQTT_ERROR;
     if (offline_len == 0)
         return NULL;
-    for (int i = 0; i < c->n_brokers && !g_stop; i++) {
+    for (int k = 0; k < c->n_brokers && !g_stop; k++) {
+        int i = (first + k) % c->n_brokers;
         const struct fb_endpoint *e = &c->brokers[i];
         long long left = deadline ? deadline - mono_ms() : CONNECT_TIMEOUT_MS;
         if (left <= 0)
@@ -280,7 +284,8 @@ static int reach_broker(void *ctx, int timeout_s)
     while (!g_stop && mono_ms() < deadline) {
         int ep = 0;
         enum fb_mqtt_result r;
-        struct fb_mqtt *m = connect_any(rt, deadline, &ep, &r);
+        /* the endpoint of the old network is the least likely to answer on the new one: last */
+        struct fb_mqtt *m = connect_any(rt, (rt->last_ep + 1) % rt->agent.cfg->n_brokers, deadline, &ep, &r);
         if (m) {
             fb_mqtt_free(rt->handoff);
             rt->handoff = m;
@@ -408,9 +413,10 @@ static int run(struct runtime *rt, int rolled_back)
         if (m)
             ep = rt->handoff_ep;
         else
-            m = connect_any(rt, 0, &ep, &r);
+            m = connect_any(rt, rt->last_ep, 0, &ep, &r);
         if (m) {
             backoff = c->backoff_min_ms;
+            rt->last_ep = ep;
             session(rt, m, &rolled_back);
         } else if (r == FB_MQTT_REFUSED_AUTH && c->auth_mode == FB_AUTH_DERIVED && c->hello_username[0]) {
             hello_via_hello_account(rt, ep);
