@@ -96,8 +96,9 @@ static int accepts(X509 *server_cert, const char *ca, const char *host, long lon
         CHECK(0);
     } else {
         SSL *c = SSL_new(cctx), *s = SSL_new(sctx);
-        BIO *cb, *sb;
-        CHECK(c && s && BIO_new_bio_pair(&cb, 0, &sb, 0) == 1);
+        BIO *cb = NULL, *sb = NULL;
+        if (!CHECK(c && s && BIO_new_bio_pair(&cb, 0, &sb, 0) == 1))
+            exit(1);
         SSL_set_bio(c, cb, cb);
         SSL_set_bio(s, sb, sb);
         SSL_set_connect_state(c);
