@@ -139,23 +139,11 @@ private final class SwitchSite: Sendable {
         return env
     }
 
-    /// Creates the device key and returns its bootstrap URI (`omega-agent identity`, native: same key file).
-    func identity() async throws -> String {
-        let p = try ManagedProcess.start(
-            try BinaryLocator.path(of: "omega-agent"),
-            arguments: [
-                "identity", "--device-id", deviceID, "--state-dir", directory.path, "--key-file",
-                directory.appendingPathComponent("device.key").path,
-            ])
-        guard try await p.waitForExit(timeout: .seconds(30)) == 0,
-            let line = p.output().split(separator: "\n").first, line.hasPrefix("FB1:")
-        else { throw AgentTestError("omega-agent identity failed: \(p.output())") }
-        return String(line)
-    }
-
     /// Enrolls the device and assigns it a profile: provisiond seals it at the device's first hello.
     func enrollAndAssign(ssid: String, key: String) async throws {
-        let uri = try await identity()
+        // the native binary makes the key for either build: the key file is the same
+        let uri = try await RealAgent.identity(
+            executable: try BinaryLocator.path(of: "omega-agent"), id: deviceID, directory: directory)
         try await fleetctl(["enroll", uri])
         let keyFile = site.directory.appendingPathComponent("premises.key")
         try Data("\(key)\n".utf8).write(to: keyFile)
@@ -174,16 +162,17 @@ private final class SwitchSite: Sendable {
 
     /// Starts the agent with both broker endpoints (the radio is already on the provisioning network).
     func startAgent() throws {
-        var arguments = binary.prefixArguments + [
-            "run", "--device-id", deviceID, "--state-dir", directory.path,
-            "--key-file", directory.appendingPathComponent("device.key").path, "--uci-confdir", uciDir.path,
-            "--set", "uci_path=\(standins.appendingPathComponent("uci").path)",
-            "--set", "wifi_path=\(standins.appendingPathComponent("wifi").path)",
-            "--set", "ubus_path=\(standins.appendingPathComponent("ubus").path)",
-            "--set", "service_pubkey=\(site.servicePublicKeyPath)", "--set", "verify_timeout=10",
-            "--set", "poll_interval=200", "--set", "broker_timeout=25", "--set", "backoff_min=200",
-            "--set", "backoff_max=2000", "--set", "keepalive=10", "--log-level", "debug", "--stderr",
-        ]
+        var arguments =
+            binary.prefixArguments + [
+                "run", "--device-id", deviceID, "--state-dir", directory.path,
+                "--key-file", directory.appendingPathComponent("device.key").path, "--uci-confdir", uciDir.path,
+                "--set", "uci_path=\(standins.appendingPathComponent("uci").path)",
+                "--set", "wifi_path=\(standins.appendingPathComponent("wifi").path)",
+                "--set", "ubus_path=\(standins.appendingPathComponent("ubus").path)",
+                "--set", "service_pubkey=\(site.servicePublicKeyPath)", "--set", "verify_timeout=10",
+                "--set", "poll_interval=200", "--set", "broker_timeout=25", "--set", "backoff_min=200",
+                "--set", "backoff_max=2000", "--set", "keepalive=10", "--log-level", "debug", "--stderr",
+            ]
         for e in endpoints { arguments += ["--set", "broker=\(e)"] }
         agent.set(try ManagedProcess.start(binary.executable, arguments: arguments, environment: environment))
     }

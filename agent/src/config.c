@@ -280,27 +280,16 @@ int fb_config_load(struct fb_config *c, const char *path, char *err, size_t errl
             } else {
                 in_agent = strcmp(name, "agent") == 0;
             }
-        } else if (strcmp(kw, "option") == 0) {
+        } else if (strcmp(kw, "option") == 0 || strcmp(kw, "list") == 0) {
+            /* the one list is `list broker` (the endpoints, in order) */
+            int is_list = kw[0] == 'l';
             if (next_token(&p, name, sizeof name) != 1 || next_token(&p, value, sizeof value) != 1 ||
                 next_token(&p, kw, sizeof kw) != 0) {
-                snprintf(err, errlen, "%s:%d: expected: option NAME 'VALUE'", path, lineno);
+                snprintf(err, errlen, "%s:%d: expected: %s NAME 'VALUE'", path, lineno, is_list ? "list" : "option");
                 rc = -1;
             } else if (in_agent) {
                 char e[200];
-                if (fb_config_set(c, name, value, e, sizeof e) != 0) {
-                    snprintf(err, errlen, "%s:%d: %s", path, lineno, e);
-                    rc = -1;
-                }
-            }
-            OPENSSL_cleanse(value, sizeof value);
-        } else if (strcmp(kw, "list") == 0) {
-            if (next_token(&p, name, sizeof name) != 1 || next_token(&p, value, sizeof value) != 1 ||
-                next_token(&p, kw, sizeof kw) != 0) {
-                snprintf(err, errlen, "%s:%d: expected: list NAME 'VALUE'", path, lineno);
-                rc = -1;
-            } else if (in_agent) {
-                char e[200];
-                if (strcmp(name, "broker") != 0) {
+                if (is_list && strcmp(name, "broker") != 0) {
                     snprintf(err, errlen, "%s:%d: unknown list '%s'", path, lineno, name);
                     rc = -1;
                 } else if (fb_config_set(c, name, value, e, sizeof e) != 0) {
@@ -308,6 +297,7 @@ int fb_config_load(struct fb_config *c, const char *path, char *err, size_t errl
                     rc = -1;
                 }
             }
+            OPENSSL_cleanse(value, sizeof value);
         } else if (strcmp(kw, "package") == 0) {
             continue;
         } else {
