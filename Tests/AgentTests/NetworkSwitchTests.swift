@@ -252,8 +252,8 @@ private func runSwitchCase(_ c: SwitchCase, _ binary: AgentBinary) async throws 
         }
         #expect(outcomes.count == 1, "\(outcomes.count) outcomes recorded for seq 1\n\(s.log)")
         // The proxy did model the switch: the agent's connections of the provisioning network went silent.
-        let joins = c == .networkNotFound || c == .wrongKey || c == .noAddress || c == .slowJoin
-        #expect(s.proxy.output().contains(joins ? "switch -" : "switch \(premisesSSID)"), "\(s.log)")
+        let noLease = c == .networkNotFound || c == .wrongKey || c == .noAddress
+        #expect(s.proxy.output().contains(noLease ? "switch -" : "switch \(premisesSSID)"), "\(s.log)")
         let wireless = try String(contentsOf: s.uciDir.appendingPathComponent("wireless"), encoding: .utf8)
         if state == .applied {
             #expect(wireless.contains("option ssid '\(premisesSSID)'"))
