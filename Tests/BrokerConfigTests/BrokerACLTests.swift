@@ -345,7 +345,7 @@ struct BrokerACLTests {
 
     @Test func helloAccountOnlyAnnounces() async throws {
         try await SiteBroker.with { site in
-            let hello = site.client("hello", password: try site.password(of: "hello"), clientID: "hello-omega-a1b2")
+            let hello = site.client("hello", password: try site.password(of: "hello"), clientID: "hello:omega-a1b2")
             try await hello.connect()
             defer { hello.close() }
             try await hello.publish("\(site.p)/devices/omega-a1b2/hello", payload: Array("{}".utf8))

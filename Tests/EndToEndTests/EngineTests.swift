@@ -431,6 +431,30 @@ struct EngineTests {
         #expect(f.device("a")?.state == .applied)
     }
 
+    /// Topics.md, "Revoke": enrolling a revoked id again starts over with the new key, but seqs keep
+    /// increasing, and `status` shows the reset until the device reports again.
+    @Test func reenrollingARevokedDeviceKeepsSeqsIncreasing() async throws {
+        let f = try EngineFixture()
+        let old = TestDevice(id: "b")
+        try await f.enrollWithOfficeAssigned([old])
+        _ = try await f.hello(old)
+        _ = try await f.report("b", .applied, seq: 1)
+        let (revoked, _) = try await f.request(.revoke, DeviceArgs(device: "b"), as: RevokeResult.self)
+        #expect(revoked.result?.seq == 2)
+        _ = try await f.report("b", .reset, seq: 2)
+
+        let renewed = TestDevice(id: "b")
+        try await f.enroll([renewed], group: nil)
+        let (status, _) = try await f.request(.status, NoArguments(), as: StatusResult.self, correlation: "st")
+        let row = try #require(status.result?.devices.first { $0.device == "b" })
+        #expect(row.state == .enrolled && row.seq == 2 && row.lastStatus == .reset && row.group == "lab")
+        #expect(row.profile == "office")
+
+        _ = try await f.hello(renewed)
+        #expect(f.device("b")?.lastSeq == 3)
+        #expect(f.device("b")?.state == .sent)
+    }
+
     @Test func brokerAccountsFollowEnrollmentAndConfirmedRevocation() async throws {
         let f = try EngineFixture()
         let device = TestDevice(id: "omega-1")

@@ -123,6 +123,25 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
         #expect(d.error(d.sample) == nil)
     }
 
+    /// Foundation's decoder keeps the first of two same-named members, JSONSerialization and json-c
+    /// the last: a payload that two receivers could read differently is refused by all of them.
+    @Test(arguments: AnyDecoder.allCases)
+    func refusesAMemberNameTwice(_ d: AnyDecoder) throws {
+        let body = d.sample.dropFirst()  // without the opening brace
+        let firstMember = String(body.prefix(while: { $0 != "," && $0 != "}" }))
+        for twice in [
+            "{" + firstMember + "," + body,  // the same member again
+            "{\"zz\":{\"a\":1,\"a\":2}," + body,  // in a nested object
+            "{\"zz\":[{\"b\":1},{\"b\":2,\"\\u0062\":3}]," + body,  // in an array, spelt with an escape
+        ] {
+            let error = try #require(d.error(twice), "accepted: \(twice)")
+            #expect(error.code == .malformedJSON, "\(error)")
+            #expect(error.message.contains("member name twice"), "\(error)")
+        }
+        // A ':' inside a string, even after an escaped quote, is not a member.
+        #expect(d.error("{\"zz:\":\"a\\\":b\"," + body) == nil)
+    }
+
     @Test(arguments: AnyDecoder.allCases)
     func ignoresUnknownFields(_ d: AnyDecoder) throws {
         var o = try d.object()

@@ -2,9 +2,54 @@
 
 #include <string.h>
 
+/* Members of every object in the tree, each name counted once (json-c keeps the last of duplicates). */
+static size_t distinct_members(struct json_object *o)
+{
+    size_t n = 0;
+    if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, val)
+        {
+            (void)key;
+            n += 1 + distinct_members(val);
+        }
+    } else if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            n += distinct_members(json_object_array_get_idx(o, i));
+    }
+    return n;
+}
+
+/* Name separators (':' outside strings) of valid JSON text: one per member as written. */
+static size_t written_members(const char *buf, size_t len)
+{
+    size_t n = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in_string) {
+            if (buf[i] == '\\')
+                i++;
+            else if (buf[i] == '"')
+                in_string = 0;
+        } else if (buf[i] == '"') {
+            in_string = 1;
+        } else if (buf[i] == ':') {
+            n++;
+        }
+    }
+    return n;
+}
+
 struct json_object *fb_json_parse_object(const char *buf, size_t len)
 {
-    return fb_json_parse_object_ex(buf, len, FB_JSON_DEPTH, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *obj =
+        fb_json_parse_object_ex(buf, len, FB_JSON_DEPTH, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    /* A member name written twice in one object is refused (Topics.md): parsers disagree on which
+     * value wins, so accepting it would let two receivers read one message differently. */
+    if (obj != NULL && written_members(buf, len) != distinct_members(obj)) {
+        json_object_put(obj);
+        return NULL;
+    }
+    return obj;
 }
 
 struct json_object *fb_json_parse_object_ex(const char *buf, size_t len, int depth, int flags)

@@ -10,7 +10,8 @@
 #define FB_JSON_DEPTH 8
 
 /* Parses exactly one JSON object filling all of buf[0..len) (trailing whitespace allowed).
- * Rejects NUL bytes, invalid UTF-8, nesting deeper than FB_JSON_DEPTH and non-objects. NULL on error. */
+ * Rejects NUL bytes, invalid UTF-8, nesting deeper than FB_JSON_DEPTH, non-objects and a member name
+ * that appears twice in one object (at any depth). NULL on error. */
 struct json_object *fb_json_parse_object(const char *buf, size_t len);
 
 /* The same with another depth limit and json-c tokener flags: tool output (ubus) is parsed with

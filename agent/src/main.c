@@ -305,8 +305,8 @@ static void hello_via_hello_account(struct runtime *rt, int ep)
     const struct fb_config *c = rt->agent.cfg;
     const struct fb_endpoint *e = &c->brokers[ep];
     /* Not our device id: connecting with it would take over (and disconnect) an enrolled session. */
-    char client_id[sizeof "hello-" + 64];
-    snprintf(client_id, sizeof client_id, "hello-%s", c->device_id);
+    char client_id[sizeof "hello:" + 64]; /* ":" is not in the device id charset: never an enrolled id */
+    snprintf(client_id, sizeof client_id, "hello:%s", c->device_id);
     struct fb_mqtt *m = fb_mqtt_new(client_id, on_message, rt);
     if (m == NULL)
         return;

@@ -198,7 +198,7 @@ int fb_profile_parse(const char *json, size_t len, struct fb_wifi_profile *out, 
     }
     struct json_object *obj = fb_json_parse_object(json, len);
     if (obj == NULL) {
-        snprintf(err, errlen, "profile: not a JSON object");
+        snprintf(err, errlen, "profile: not a JSON object with distinct member names");
         return -1;
     }
     int rc = 0;

@@ -103,6 +103,22 @@ int main(void)
     seal("omega-a1b2", 12, profile);
     edit("{\"v\":1,", "{\"future\":[1,2],\"v\":1,");
     CHECK(parses(json));
+    /* A member name twice in one object, however spelled and at any depth, is refused. */
+    static const char *const dups[][2] = {
+        {"\"seq\":12", "\"seq\":12,\"seq\":12"}, {"\"seq\":12", "\"seq\":99,\"seq\":12"},
+        {"\"kind\":", "\"\\u006bind\":\"reset\",\"kind\":"},
+        {"{\"v\":1,", "{\"future\":{\"a\":1,\"a\":2},\"v\":1,"},
+    };
+    for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+        seal("omega-a1b2", 12, profile);
+        edit(dups[i][0], dups[i][1]);
+        if (!CHECK(!parses(json)))
+            fprintf(stderr, "  accepted duplicate %zu: %s\n", i, dups[i][1]);
+    }
+    /* A ':' inside a string (or after an escaped quote) is not a member. */
+    seal("omega-a1b2", 12, profile);
+    edit("{\"v\":1,", "{\"a:b\":\"x\\\":y\",\"v\":1,");
+    CHECK(parses(json));
     seal("omega-a1b2", 12, profile);
     strcat(json, " x");
     CHECK(!parses(json));

@@ -65,6 +65,7 @@ int main(void)
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\",\"ca_cert\":\"pem\"}", "ca_cert"));
     CHECK(bad("{\"ssid\":\"c\",\"encryption\":\"wpa3\",\"eap_type\":\"tls\",\"identity\":\"d\",\"ca_cert\":\"MIIB\"}", "ca_cert"));
     CHECK(bad("[1]", "profile"));
+    CHECK(bad("{\"ssid\":\"Premises\",\"ssid\":\"Other\",\"encryption\":\"none\"}", "profile"));
     CHECK(bad("{\"ssid\":\"x\",\"encryption\":\"none\"", "profile"));
     CHECK(bad("{\"ssid\":\"\xff\",\"encryption\":\"none\"}", "profile")); /* invalid UTF-8 */
     CHECK(bad("{\"a\":[[[[[[[[[[1]]]]]]]]]],\"ssid\":\"x\",\"encryption\":\"none\"}", "profile"));

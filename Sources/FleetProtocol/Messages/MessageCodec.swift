@@ -4,8 +4,8 @@ import Foundation
 public enum MessageCodec {
     /// Decodes a payload of kind `T`.
     ///
-    /// Order: size limit (before any parsing) → JSON object → `v` → fields and types → field rules.
-    /// Unknown fields are ignored.
+    /// Order: size limit (before any parsing) → JSON object (no member name twice in one object) →
+    /// `v` → fields and types → field rules. Unknown fields are ignored.
     /// - Throws: `ProtocolError` saying what is wrong: `.tooLarge`, `.malformedJSON`,
     ///   `.missingField`, `.wrongType`, `.badBase64`, `.invalidIdentifier` or `.invalidField`
     ///   (the latter lists every issue).
@@ -41,6 +41,11 @@ public enum MessageCodec {
             object = o
         } catch {
             throw ProtocolError(.malformedJSON, "\(T.messageName) is not valid JSON")
+        }
+        // Parsers disagree on which of two same-named members wins (Foundation's decoder keeps the
+        // first, JSONSerialization and json-c the last), so a name twice in one object is refused.
+        if writtenMembers(bytes) != distinctMembers(object) {
+            throw ProtocolError(.malformedJSON, "\(T.messageName) has a member name twice in one object")
         }
         if T.hasVersionField {
             let probe = try jsonDecode(VersionProbe.self, from: bytes, context: T.messageName, object: object)
@@ -163,6 +168,40 @@ public enum MessageCodec {
             if let wire = type as? any WireEnum.Type { return "a string (\(wire.allRawValues))" }
             return "a JSON value of another type"
         }
+    }
+
+    /// Members of every object in a parsed tree, each name once (JSONSerialization keeps one).
+    private static func distinctMembers(_ value: Any) -> Int {
+        if let object = value as? [String: Any] {
+            return object.values.reduce(object.count) { $0 + distinctMembers($1) }
+        }
+        if let array = value as? [Any] {
+            return array.reduce(0) { $0 + distinctMembers($1) }
+        }
+        return 0
+    }
+
+    /// Name separators (`:` outside strings) of valid JSON text: one per member as written.
+    private static func writtenMembers(_ bytes: [UInt8]) -> Int {
+        var count = 0
+        var inString = false
+        var escaped = false
+        for b in bytes {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if b == UInt8(ascii: "\"") {
+                inString = true
+            } else if b == UInt8(ascii: ":") {
+                count += 1
+            }
+        }
+        return count
     }
 
     private static func isJSONWhitespace(_ b: UInt8) -> Bool {
