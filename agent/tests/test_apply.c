@@ -889,6 +889,49 @@ static void test_broker_unreachable(void)
     env_teardown(&e);
 }
 
+/*
+ * uci since 2025-01 reads a package from /var/run/uci when the file is there and commits it there;
+ * `import` writes the config dir's file; a new delta file takes the config dir file's mode. What the
+ * stand-in does with FB_STANDIN_UCI_CONF2DIR, checked against the real uci with -C.
+ */
+static void test_uci_conf2_override(void)
+{
+    char root[] = "/tmp/fb-conf2-XXXXXX", c[PATH_MAX], d[PATH_MAX], t[PATH_MAX], f[PATH_MAX], out[64];
+    struct stat st;
+    if (mkdtemp(root) == NULL) {
+        CHECK(0, "conf2: temp dir");
+        return;
+    }
+    path_fmt(c, sizeof c, "%s/c", root);
+    path_fmt(d, sizeof d, "%s/d", root);
+    path_fmt(t, sizeof t, "%s/t", root);
+    CHECK(mkdir(c, 0755) == 0 && mkdir(d, 0755) == 0 && mkdir(t, 0700) == 0, "conf2: dirs");
+    const char etc[] = "config wifi-iface 'sta'\n\toption ssid 'etc'\n";
+    const char ovr[] = "config wifi-iface 'sta'\n\toption ssid 'override'\n";
+    path_fmt(f, sizeof f, "%s/wireless", c);
+    CHECK(write_all(f, etc, sizeof etc - 1) == 0 && chmod(f, 0640) == 0, "conf2: config file");
+    path_fmt(f, sizeof f, "%s/wireless", d);
+    CHECK(write_all(f, ovr, sizeof ovr - 1) == 0 && chmod(f, 0600) == 0, "conf2: override file");
+    setenv("FB_STANDIN_UCI_CONF2DIR", d, 1);
+    struct fb_uci u = {g_uci, c, t};
+    CHECK(fb_uci_get(&u, "wireless", "sta", "ssid", out, sizeof out) == 0 && strcmp(out, "override") == 0,
+          "conf2: get reads the override (%s)", out);
+    CHECK(fb_uci_set(&u, "wireless", "sta", "ssid", "new") == 0, "conf2: set");
+    path_fmt(f, sizeof f, "%s/wireless", t);
+    CHECK(stat(f, &st) == 0 && (st.st_mode & 0777) == 0640, "conf2: the delta file has the config dir file's mode");
+    CHECK(fb_uci_commit(&u, "wireless") == 0, "conf2: commit");
+    path_fmt(f, sizeof f, "%s/wireless", d);
+    char *now = read_all(f, NULL);
+    CHECK(now && strstr(now, "option ssid 'new'"), "conf2: commit writes the override");
+    free(now);
+    path_fmt(f, sizeof f, "%s/wireless", c);
+    now = read_all(f, NULL);
+    CHECK(now && strcmp(now, etc) == 0, "conf2: the config dir's file is untouched by commit");
+    free(now);
+    unsetenv("FB_STANDIN_UCI_CONF2DIR");
+    rm_tree(root);
+}
+
 /* uci before 2021-04-12 has no -t: usage, exit 0, no output. The agent must notice, not apply blind. */
 static void test_uci_without_t(void)
 {
@@ -1179,6 +1222,7 @@ int main(int argc, char **argv)
     RUN("proc_background_child", test_proc_background_child());
     RUN("agent_recovers_first", test_agent_recovers_first());
     RUN("uci_without_t", test_uci_without_t());
+    RUN("uci_conf2_override", test_uci_conf2_override());
     RUN("staged_by_others", test_staged_by_others());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
