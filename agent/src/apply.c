@@ -34,7 +34,7 @@ static int ctx_init(struct apply_ctx *c, const struct fb_apply_config *cfg)
         return -1;
     c->cfg = cfg;
     fb_join_init(&c->join, cfg);
-    return fb_txn_open(&c->txn, cfg->state_dir, cfg->uci_path, cfg->uci_confdir);
+    return fb_txn_open(&c->txn, cfg->state_dir, cfg->uci_path, cfg->uci_confdir, cfg->uci_conf2dir);
 }
 
 /* Restores the packages of a backup and reloads what they cover. 0 or -1. */

@@ -20,6 +20,7 @@ struct fb_apply_config {
     const char *wifi_path;    /* "wifi" binary */
     const char *ubus_path;    /* "ubus" binary */
     const char *uci_confdir;  /* passed as uci -c DIR when non-NULL (tests); NULL = /etc/config */
+    const char *uci_conf2dir; /* uci's run-time override dir; NULL = /var/run/uci (tests: another) */
     const char *state_dir;    /* where the backup and the "applying" marker live (persistent) */
     enum fb_layout layout;
     int verify_timeout_s;     /* default 60 */

@@ -26,11 +26,13 @@ static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
 
 static int pkg_in(unsigned pkgs, size_t i) { return (pkgs & (1u << i)) != 0; }
 
-int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir)
+int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir,
+                const char *uci_conf2dir)
 {
     memset(t, 0, sizeof *t);
     t->state_dir = state_dir;
     t->confdir = uci_confdir ? uci_confdir : "/etc/config";
+    t->conf2dir = uci_conf2dir ? uci_conf2dir : FB_UCI_CONF2DIR;
     if (fb_ensure_dir(state_dir) != 0 || fb_path_join(t->delta, sizeof t->delta, state_dir, DELTA_NAME) != 0 ||
         fb_ensure_dir(t->delta) != 0) {
         fb_err("apply: cannot prepare the state directory %s", state_dir);
@@ -212,15 +214,6 @@ unsigned fb_txn_saved(struct fb_txn *t, const char *dirname)
     return pkgs;
 }
 
-/* The file uci reads for pkg: /var/run/uci/<pkg> when it exists (uci since 2025), else the config dir's. */
-static int committed_path(const struct fb_txn *t, const char *pkg, char *out, size_t cap)
-{
-    struct stat sb;
-    if (fb_path_join(out, cap, FB_UCI_CONF2DIR, pkg) == 0 && stat(out, &sb) == 0 && S_ISREG(sb.st_mode))
-        return 0;
-    return fb_path_join(out, cap, t->confdir, pkg);
-}
-
 /*
  * Do the changes staged for pkg (seen through u) change anything? Real uci keeps listing staged lines
  * that no longer apply (`wireless.gone.ssid='x'` for a section deleted since), so `uci changes` alone
@@ -237,7 +230,7 @@ static int staged_effective(struct fb_txn *t, const struct fb_uci *u, const char
     if (fb_path_join(viewdir, sizeof viewdir, t->state_dir, VIEW_NAME) != 0 || fb_ensure_dir(viewdir) != 0 ||
         fb_path_join(emptydir, sizeof emptydir, viewdir, "delta") != 0 || fb_ensure_dir(emptydir) != 0 ||
         fb_remove_file(emptydir, VIEW_PKG) != 0 || fb_remove_file(viewdir, VIEW_PKG) != 0 ||
-        committed_path(t, pkg, src, sizeof src) != 0)
+        fb_path_join(src, sizeof src, t->confdir, pkg) != 0)
         return -1;
     struct fb_uci view = {u->uci_path, viewdir, emptydir};
     int have = fb_uci_export(u, pkg, &staged, &staged_len);
@@ -290,9 +283,31 @@ static int nothing_staged(struct fb_txn *t, const struct fb_uci *u, unsigned pkg
     return 0;
 }
 
+/*
+ * uci since 2025-01 reads a package from its override dir when the file is there, and commits it
+ * there, but `uci import` (our restore) writes the config dir's file: a rollback could not undo a
+ * change. Such a package belongs to a configuration manager: 0 when none of ours is overridden.
+ */
+static int none_overridden(struct fb_txn *t)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    for (size_t i = 0; i < N_PKGS; i++) {
+        if (fb_path_join(path, sizeof path, t->conf2dir, k_pkgs[i]) != 0)
+            return -1;
+        if (stat(path, &sb) == 0) {
+            fb_err("apply: %s overrides the uci package %s at run time (a configuration manager owns it); a "
+                   "rollback could not restore it, so not applying",
+                   path, k_pkgs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int fb_txn_begin(struct fb_txn *t)
 {
-    if (fb_txn_clear_delta(t) != 0)
+    if (none_overridden(t) != 0 || fb_txn_clear_delta(t) != 0)
         return -1;
     if (nothing_staged(t, &t->u, FB_PKG_ALL, "another uci caller has staged changes; not applying") != 0)
         return -1;

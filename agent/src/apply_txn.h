@@ -32,18 +32,21 @@ enum fb_pkg {
 struct fb_txn {
     const char *state_dir;
     const char *confdir; /* the uci config directory (for its fsync): uci -c DIR, or /etc/config */
+    const char *conf2dir; /* uci's run-time override directory (FB_UCI_CONF2DIR unless a test's) */
     struct fb_uci u;     /* uci with our private delta directory */
     char delta[PATH_MAX];
 };
 
 /* Prepares the state and delta directories. 0 or -1. */
-int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir);
+int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir,
+                const char *uci_conf2dir);
 
 /* Drops everything staged in the private delta directory. 0 or -1. */
 int fb_txn_clear_delta(struct fb_txn *t);
 
 /*
- * Starts a change: nothing staged by anyone, backup of every package present, marker written.
+ * Starts a change: no package overridden at run time (uci_conf2dir), nothing staged by anyone, backup
+ * of every package present, marker written.
  * Returns the set of packages backed up (wireless always among them), or -1 with nothing changed.
  */
 int fb_txn_begin(struct fb_txn *t);

@@ -24,6 +24,7 @@ static const struct str_option k_strings[] = {
     COPY(hello_username), COPY(hello_password), COPY(prefix), COPY(service_pubkey), COPY(key_file),
     COPY(state_dir),   COPY(prov_ssid),      COPY(prov_key),  COPY(prov_encryption), COPY(uci_path),
     COPY(wifi_path),   COPY(ubus_path),      COPY(uci_confdir), COPY(model),      COPY(mac),
+    COPY(uci_conf2dir),
 };
 
 struct int_option {
@@ -379,6 +380,7 @@ void fb_config_apply_view(const struct fb_config *c, struct fb_apply_config *a)
     a->wifi_path = c->wifi_path;
     a->ubus_path = c->ubus_path;
     a->uci_confdir = c->uci_confdir[0] ? c->uci_confdir : NULL;
+    a->uci_conf2dir = c->uci_conf2dir[0] ? c->uci_conf2dir : NULL;
     a->state_dir = c->state_dir;
     a->layout = c->layout;
     a->verify_timeout_s = c->verify_timeout;

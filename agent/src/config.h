@@ -52,6 +52,7 @@ struct fb_config {
     char wifi_path[256];
     char ubus_path[256];
     char uci_confdir[256];     /* empty = /etc/config */
+    char uci_conf2dir[256];    /* uci's run-time override dir (tests); empty = /var/run/uci */
     enum fb_layout layout;
     enum fb_log_level log_level;
     int use_syslog;            /* 1 = syslog, 0 = stderr */

@@ -932,6 +932,33 @@ static void test_uci_conf2_override(void)
     rm_tree(root);
 }
 
+/* A package in uci's run-time override dir: an apply could not be rolled back, so it is refused. */
+static void test_overridden_package(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    char d[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "overridden: setup");
+        env_teardown(&e);
+        return;
+    }
+    path_fmt(d, sizeof d, "%s/run-uci", e.root);
+    path_fmt(from, sizeof from, "%s/wireless", e.before);
+    path_fmt(to, sizeof to, "%s/wireless", d);
+    CHECK(mkdir(d, 0755) == 0 && copy_file(from, to) == 0, "overridden: override file");
+    setenv("FB_STANDIN_UCI_CONF2DIR", d, 1);
+    e.cfg.uci_conf2dir = d;
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_APPLY_ERROR, "overridden: refused (%s)",
+          fb_reason_name(r));
+    CHECK(conf_matches(&e, e.before) && files_equal(from, to), "overridden: nothing changed");
+    CHECK(!marker_present(&e), "overridden: no marker");
+    unsetenv("FB_STANDIN_UCI_CONF2DIR");
+    env_teardown(&e);
+}
+
 /* uci before 2021-04-12 has no -t: usage, exit 0, no output. The agent must notice, not apply blind. */
 static void test_uci_without_t(void)
 {
@@ -1223,6 +1250,7 @@ int main(int argc, char **argv)
     RUN("agent_recovers_first", test_agent_recovers_first());
     RUN("uci_without_t", test_uci_without_t());
     RUN("uci_conf2_override", test_uci_conf2_override());
+    RUN("overridden_package", test_overridden_package());
     RUN("staged_by_others", test_staged_by_others());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
