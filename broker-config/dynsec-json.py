@@ -6,7 +6,7 @@ mosquitto's dynamic security plugin does (PBKDF2-HMAC-SHA512, 12-byte random sal
 both base64), and writes the accounts, the roles with their ACLs and the default ACL access.
 
 Per-device accounts are not here: provisiond creates them at run time (Sources/Provisioning/DynSec.swift).
-Usage: dynsec-json.py --prefix P --operator NAME --monitor NAME --secrets DIR --out FILE
+Usage: dynsec-json.py --prefix P --operator NAME [--operator NAME...] --monitor NAME --secrets DIR --out FILE
 """
 
 import argparse
@@ -41,7 +41,7 @@ def read_only(topic):
     return [acl("subscribePattern", topic), acl("publishClientReceive", topic)]
 
 
-def roles(prefix, operator):
+def roles(prefix, operators):
     p = prefix + "/v1"
     watch = read_only(p + "/devices/+/status") + read_only(p + "/service/status") \
         + read_only(p + "/service/pubkey") + read_only(p + "/events")
@@ -56,12 +56,15 @@ def roles(prefix, operator):
             acl("unsubscribePattern", "$share/provisiond/" + prefix + "/#")]},
         {"rolename": "operator", "textname": "operators: read status and events",
          "acls": watch},
+    ] + [
         # dynsec in mosquitto 2.0 has no %u substitution in ACL topics: one role per operator. Each
         # operator publishes requests only on its own request topic, so provisiond knows from the
-        # topic who asks, and reads only its own replies.
+        # topic who asks (and which role provisiond gives it), and reads only its own replies.
         {"rolename": "operator-" + operator, "textname": "requests and replies of operator " + operator,
          "acls": [acl("publishClientSend", p + "/ops/request/" + operator)]
-         + read_only(p + "/ops/reply/" + operator + "/#")},
+         + read_only(p + "/ops/reply/" + operator + "/#")}
+        for operator in operators
+    ] + [
         {"rolename": "monitor", "textname": "read-only: status, service status, events",
          "acls": watch},
         # '+' cannot be bound to the client's own id: provisiond trusts a hello only if its pubkey
@@ -96,18 +99,19 @@ def read_password(secrets_dir, account):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prefix", default="bootstrap")
-    ap.add_argument("--operator", default="operator")
+    ap.add_argument("--operator", action="append")
     ap.add_argument("--monitor", default="monitor")
     ap.add_argument("--secrets", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
+    a.operator = a.operator or ["operator"]
     if not PREFIX.match(a.prefix) or len(a.prefix) > 128:
         sys.exit(f"dynsec-json: invalid prefix '{a.prefix}' (levels of [A-Za-z0-9._-], at most 128 bytes)")
-    for n in (a.operator, a.monitor):
+    for n in a.operator + [a.monitor]:
         if not NAME.match(n):
             sys.exit(f"dynsec-json: invalid account name '{n}' (1-64 of [A-Za-z0-9._-])")
-    fixed = {"admin", "provisiond", "hello", a.operator, a.monitor}
-    if len(fixed) != 5:
+    fixed = {"admin", "provisiond", "hello", a.monitor, *a.operator}
+    if len(fixed) != 4 + len(a.operator):
         sys.exit("dynsec-json: operator and monitor names must differ from each other and from admin, provisiond, hello")
 
     doc = {
@@ -122,7 +126,7 @@ def main():
         "clients": [
             client("admin", read_password(a.secrets, "admin"), ["admin"], "broker administrator"),
             client("provisiond", read_password(a.secrets, "provisiond"), ["provisiond"], "provisioning service"),
-            client(a.operator, read_password(a.secrets, a.operator), ["operator", "operator-" + a.operator], "operator"),
+            *[client(o, read_password(a.secrets, o), ["operator", "operator-" + o], "operator") for o in a.operator],
             client(a.monitor, read_password(a.secrets, a.monitor), ["monitor"], "monitor"),
             client("hello", read_password(a.secrets, "hello"), ["hello-only"], "shared account of not yet enrolled devices"),
         ],

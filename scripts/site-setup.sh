@@ -2,11 +2,12 @@
 # Create a FleetBootstrap staging-site broker directory: CA, server certificate, accounts,
 # dynamic-security.json and the rendered mosquitto.conf. See broker-config/README.md.
 #
-# usage: scripts/site-setup.sh DIR [--prefix P] [--hosts h1,h2,...] [--operator NAME] [--monitor NAME]
+# usage: scripts/site-setup.sh DIR [--prefix P] [--hosts h1,h2,...] [--operator NAME]... [--monitor NAME]
 #                              [--device-port N] [--local-port N] [--dynsec-plugin PATH]
 #                              [--broker-user USER]
 #
-# Passwords are generated here, written only to 0600 files under DIR/secrets/ and handed to the
+# --operator may be given several times (one broker account each; provisiond's --operator-role gives
+# each its role). Passwords are generated here, written only to 0600 files under DIR/secrets/ and handed to the
 # hashing step by file name; none ever appears in argv or on stdout.
 set -eu
 
@@ -19,7 +20,7 @@ config_src="$here/../broker-config"
 dir=$1; shift
 prefix=bootstrap
 hosts=localhost
-operator=operator
+operators=
 monitor=monitor
 device_port=8883
 local_port=1883
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --prefix) prefix=$2 ;;
         --hosts) hosts=$2 ;;
-        --operator) operator=$2 ;;
+        --operator) operators="$operators $2" ;;
         --monitor) monitor=$2 ;;
         --device-port) device_port=$2 ;;
         --local-port) local_port=$2 ;;
@@ -50,11 +51,16 @@ for p in "$device_port" "$local_port"; do
     case "$p" in ''|*[!0-9]*) die "invalid port '$p'" ;; esac
     [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "invalid port '$p'"
 done
-for name in "$operator" "$monitor"; do
+[ -n "$operators" ] || operators=operator
+operators=${operators# }
+for name in $operators "$monitor"; do
     echo "$name" | grep -Eq '^[A-Za-z0-9._-]{1,64}$' || die "invalid account name '$name' (1-64 of [A-Za-z0-9._-])"
     case "$name" in admin|provisiond|hello) die "account name '$name' is reserved" ;; esac
 done
-[ "$operator" != "$monitor" ] || die "--operator and --monitor must differ"
+for name in $operators; do
+    [ "$name" != "$monitor" ] || die "--operator and --monitor must differ"
+done
+[ "$(printf '%s\n' $operators | sort | uniq -d)" = "" ] || die "an --operator is given twice"
 echo "$hosts" | grep -Eq '^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$' || die "invalid --hosts '$hosts' (comma-separated names or addresses)"
 if [ -z "$plugin" ]; then
     for candidate in \
@@ -89,7 +95,7 @@ chmod 0755 "$dir" "$dir/certs"
 chmod 0700 "$dir/secrets" "$dir/broker" "$dir/broker/data"
 
 # --- passwords: 256 random bits, base64url, one 0600 file per account -----------------------------
-for account in admin provisiond "$operator" "$monitor" hello; do
+for account in admin provisiond $operators "$monitor" hello; do
     f="$dir/secrets/$account.password"
     openssl rand -base64 32 | tr '+/' '-_' | tr -d '=\n' > "$f.tmp"
     chmod 0600 "$f.tmp"
@@ -122,7 +128,10 @@ chmod 0644 "$dir/certs/ca.crt" "$dir/certs/server.crt"
 chmod 0600 "$dir/certs/server.key" "$dir/secrets/ca.key"
 
 # --- dynamic security accounts and roles -------------------------------------------------------
-python3 "$config_src/dynsec-json.py" --prefix "$prefix" --operator "$operator" --monitor "$monitor" \
+operator_args=
+for name in $operators; do operator_args="$operator_args --operator $name"; done
+# shellcheck disable=SC2086 # names are checked above: no spaces or globs
+python3 "$config_src/dynsec-json.py" --prefix "$prefix" $operator_args --monitor "$monitor" \
     --secrets "$dir/secrets" --out "$dir/broker/dynamic-security.json"
 
 # --- mosquitto.conf: the shipped file with its placeholders replaced ---------------------------

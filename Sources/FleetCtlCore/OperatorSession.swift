@@ -9,13 +9,17 @@ public struct ConnectionOptions: Sendable {
     public var username: String
     public var password: String?
     public var prefix: String
+    /// The site CA (`DIR/certs/ca.crt`): connect with TLS and check the broker's certificate against
+    /// it, host name included. Nil: plain MQTT (the loopback listener only).
+    public var caFile: String?
 
-    public init(host: String, port: Int, username: String, password: String?, prefix: String) {
+    public init(host: String, port: Int, username: String, password: String?, prefix: String, caFile: String? = nil) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.prefix = prefix
+        self.caFile = caFile
     }
 }
 
@@ -55,7 +59,7 @@ public final class OperatorSession: Sendable {
             host: options.host, port: options.port, clientID: "fleetctl-\(options.username)-\(suffix)",
             username: options.username, password: options.password,
             // MQTT v5: a refused request fails at once with the broker's reason code.
-            protocolVersion: .v5)
+            protocolVersion: .v5, tls: options.caFile.map { MQTTTLSOptions(caFile: $0) })
         let client = MQTTClient(configuration)
         let replies: String
         do {

@@ -28,6 +28,13 @@ public enum TextTable {
         var text = render(
             header: ["DEVICE", "GROUP", "PROFILE", "STATE", "SEQ", "LAST STATUS", "FINGERPRINT"], rows: rows)
         if result.pending > 0 { text += "\n\(result.pending) pending device(s): see 'fleetctl pending'" }
+        if let cap = result.pendingCap, let age = result.pendingMaxAge {
+            text += "\npending limits: \(cap) devices, forgotten \(age) s after their last hello"
+            if let refused = result.pendingRefused, refused > 0 {
+                text += "; \(refused) hello(s) of new ids refused while full"
+            }
+        }
+        if let role = result.role { text += "\nyour role: \(role.rawValue)" }
         return text
     }
 }

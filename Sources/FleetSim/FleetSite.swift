@@ -43,6 +43,8 @@ public final class FleetSite: Sendable {
             arguments: [
                 "--port", String(broker.port), "--database", directory.appendingPathComponent("registry.sqlite").path,
                 "--service-key", keys.appendingPathComponent("service.key").path, "--log-level", logLevel,
+                // fleetctl's default operator; a development site has one operator who does everything.
+                "--operator-role", "operator=admin",
             ])
         do {
             try await provisiond.waitForOutput(containing: "provisiond online", timeout: .seconds(30))

@@ -62,25 +62,64 @@ struct Enroll: AsyncParsableCommand {
 }
 
 struct Pending: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List devices that said hello but are not enrolled.")
-    @OptionGroup var connection: ConnectionFlags
-    @Flag(help: "Print JSON.") var json = false
+    static let configuration = CommandConfiguration(
+        abstract: "Devices that said hello but are not enrolled: list, reject, purge.",
+        subcommands: [List.self, Reject.self, Purge.self], defaultSubcommand: List.self)
 
-    func run() async throws {
-        try await withSession(connection) { session in
-            let result = try await session.request(.pending, NoArguments(), as: PendingResult.self)
-            if json { return try printJSON(result) }
-            print(
-                TextTable.render(
-                    header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN", "KEYS"],
-                    rows: result.pending.map {
-                        let keys = $0.keysSeen ?? [$0.fingerprint]
-                        return [
-                            $0.device.rawValue, $0.fingerprint, String($0.hellos),
-                            Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
-                            keys.count > 1 ? "CONFLICT: \(keys.joined(separator: " "))" : "1",
-                        ]
-                    }))
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the pending devices (the default).")
+        @OptionGroup var connection: ConnectionFlags
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await withSession(connection) { session in
+                let result = try await session.request(.pending, NoArguments(), as: PendingResult.self)
+                if json { return try printJSON(result) }
+                print(
+                    TextTable.render(
+                        header: ["DEVICE", "FINGERPRINT", "HELLOS", "LAST SEEN", "KEYS"],
+                        rows: result.pending.map {
+                            let keys = $0.keysSeen ?? [$0.fingerprint]
+                            return [
+                                $0.device.rawValue, $0.fingerprint, String($0.hellos),
+                                Date(timeIntervalSince1970: TimeInterval($0.lastSeen)).description,
+                                keys.count > 1 ? "CONFLICT: \(keys.joined(separator: " "))" : "1",
+                            ]
+                        }))
+            }
+        }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a pending device (it comes back if it says hello again).")
+        @OptionGroup var connection: ConnectionFlags
+        @Argument(help: "Device id.") var device: DeviceID
+
+        func run() async throws {
+            try await withSession(connection) { session in
+                let result = try await session.request(
+                    .pendingReject, DeviceArgs(device: device), as: RejectResult.self)
+                print("rejected \(result.device)  fingerprint \(result.fingerprint)")
+            }
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove every pending device, or the quiet ones.")
+        @OptionGroup var connection: ConnectionFlags
+        @Option(help: "Only those without a hello for this many seconds.") var olderThan: Int64?
+
+        func validate() throws {
+            if let olderThan, olderThan < 0 { throw ValidationError("--older-than must be 0 or more seconds") }
+        }
+
+        func run() async throws {
+            try await withSession(connection) { session in
+                let result = try await session.request(
+                    .pendingPurge, PurgeArgs(olderThan: olderThan), as: PurgeResult.self)
+                print("purged \(result.purged) pending device(s)")
+            }
         }
     }
 }

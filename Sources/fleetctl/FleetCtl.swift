@@ -12,7 +12,9 @@ struct FleetCtl: AsyncParsableCommand {
         discussion: """
             Every command except 'keys create' talks to provisiond over MQTT only, so an operator needs \
             broker credentials and nothing else. The password comes from FLEETCTL_PASSWORD or \
-            --password-file, never from the command line.
+            --password-file, never from the command line. From another machine, use the broker's TLS \
+            listener with --ca-file (the site CA). provisiond decides what each operator may do \
+            (its role, shown by 'fleetctl status').
             """,
         subcommands: [
             Keys.self, Enroll.self, Pending.self, Approve.self, Profile.self, Assign.self, Push.self, Status.self,
@@ -30,13 +32,24 @@ struct ConnectionFlags: ParsableArguments {
     @Option(help: "File whose first line is the broker password (else FLEETCTL_PASSWORD).")
     var passwordFile: String?
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
+    @Option(
+        help: """
+            CA certificate file (the site's certs/ca.crt): connect with TLS, checking the broker's certificate \
+            and host name. Needed for any broker not on this machine (else FLEETCTL_CA_FILE).
+            """)
+    var caFile: String?
 
     func options() throws -> ConnectionOptions {
         var password = ProcessInfo.processInfo.environment["FLEETCTL_PASSWORD"]
         if let passwordFile {
             password = try SecretInput.fromFile(passwordFile)
         }
-        return ConnectionOptions(host: host, port: port, username: username, password: password, prefix: prefix)
+        let caFile = caFile ?? ProcessInfo.processInfo.environment["FLEETCTL_CA_FILE"]
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw FleetCtlError(.invalidInput, "cannot read --ca-file \(caFile)")
+        }
+        return ConnectionOptions(
+            host: host, port: port, username: username, password: password, prefix: prefix, caFile: caFile)
     }
 }
 

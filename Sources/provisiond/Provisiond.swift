@@ -42,13 +42,52 @@ struct Provisiond: AsyncParsableCommand {
     var reservedAccount: [String] = []
     @Flag(help: "Create/delete device broker accounts via the dynamic security plugin (staging site broker).")
     var manageBrokerAccounts = false
+    @Option(
+        help: ArgumentHelp(
+            """
+            An operator's role (repeatable): read-only (status, pending, profile list), installer (also \
+            enroll, approve, revoke, pending reject/purge) or admin (also profiles, assign, push).
+            """, valueName: "operator=role"))
+    var operatorRole: [String] = []
+    @Option(help: "The role of an operator without --operator-role.") var defaultOperatorRole: String = "read-only"
+    @Option(help: "The most pending devices kept; hellos of further new ids are counted, not recorded.")
+    var pendingCap: Int = PendingLimits.standard.cap
+    @Option(help: "Seconds after its last hello a pending device is forgotten.")
+    var pendingMaxAge: Int64 = PendingLimits.standard.maxAge
 
     static let logLevels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+    static let roleNames = OperatorRole.allCases.map(\.rawValue).joined(separator: ", ")
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown --log-level '\(logLevel)'; use one of: \(Self.logLevels)")
         }
+        _ = try roles()
+        guard pendingCap >= 0 else { throw ValidationError("--pending-cap must be 0 or more") }
+        guard pendingMaxAge >= 1 else { throw ValidationError("--pending-max-age must be at least 1 second") }
+    }
+
+    /// The roles from `--operator-role` and `--default-operator-role`.
+    func roles() throws -> OperatorRoles {
+        guard let fallback = OperatorRole(rawValue: defaultOperatorRole) else {
+            throw ValidationError(
+                "unknown --default-operator-role '\(defaultOperatorRole)'; use one of: \(Self.roleNames)")
+        }
+        var roles: [String: OperatorRole] = [:]
+        for entry in operatorRole {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, Identifier.problem(parts[0]) == nil, let role = OperatorRole(rawValue: parts[1])
+            else {
+                throw ValidationError(
+                    "invalid --operator-role '\(entry)': use NAME=ROLE, NAME an operator account, ROLE one of: "
+                        + Self.roleNames)
+            }
+            guard roles[parts[0]] == nil || roles[parts[0]] == role else {
+                throw ValidationError("--operator-role gives '\(parts[0])' two roles")
+            }
+            roles[parts[0]] = role
+        }
+        return OperatorRoles(roles, defaultRole: fallback)
     }
 
     func run() async throws {
@@ -59,9 +98,13 @@ struct Provisiond: AsyncParsableCommand {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
             let topics = try TopicTree(prefix: prefix)
+            let roles = try roles()
+            // Operators named in --operator-role are site accounts too.
             let reserved = Set(["admin", "provisiond", "hello", "monitor", "operator"] + reservedAccount)
-                .union(username.map { [$0] } ?? [])
-            let engine = ProvisioningEngine(store: registry, identity: identity, topics: topics, reservedIDs: reserved)
+                .union(username.map { [$0] } ?? []).union(roles.roles.keys)
+            let engine = ProvisioningEngine(
+                store: registry, identity: identity, topics: topics, reservedIDs: reserved, roles: roles,
+                pendingLimits: PendingLimits(cap: pendingCap, maxAge: pendingMaxAge))
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {

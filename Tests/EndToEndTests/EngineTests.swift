@@ -40,10 +40,14 @@ struct EngineFixture {
     let store: InMemoryStore
     let engine: ProvisioningEngine
 
-    init(store: InMemoryStore = InMemoryStore()) throws {
+    init(
+        store: InMemoryStore = InMemoryStore(), roles: OperatorRoles = OperatorRoles(["alice": .admin]),
+        pendingLimits: PendingLimits = .standard, now: @escaping @Sendable () -> Int64 = { 1_800_000_000 }
+    ) throws {
         self.store = store
         engine = ProvisioningEngine(
-            store: store, identity: service, topics: try TopicTree(prefix: "bootstrap"), now: { 1_800_000_000 })
+            store: store, identity: service, topics: try TopicTree(prefix: "bootstrap"), roles: roles,
+            pendingLimits: pendingLimits, now: now)
     }
 
     func hello(_ device: TestDevice) async throws -> [EngineAction] {
@@ -61,16 +65,17 @@ struct EngineFixture {
 
     /// Sends an operator request and returns the decoded final reply plus the other actions.
     func request<Result: Decodable>(
-        _ op: OperatorOp, _ args: some Encodable, as: Result.Type, correlation: String = "c0ffee01"
+        _ op: OperatorOp, _ args: some Encodable, as: Result.Type, correlation: String = "c0ffee01",
+        from operatorName: String = "alice"
     ) async throws -> (reply: TypedReply<Result>, actions: [EngineAction]) {
+        let replyTo = "bootstrap/v1/ops/reply/\(operatorName)/\(correlation)"
         let payload = try MessageCodec.encode(
-            OperatorRequest(
-                id: correlation, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(correlation)", arguments: args))
-        var actions = try await operatorRequest(payload, from: "alice")
+            OperatorRequest(id: correlation, op: op, replyTo: replyTo, arguments: args))
+        var actions = try await operatorRequest(payload, from: operatorName)
         guard case .reply(let topic, let bytes) = actions.popLast() else {
             throw SiteError("no reply among \(actions)")
         }
-        #expect(topic == "bootstrap/v1/ops/reply/alice/\(correlation)")
+        #expect(topic == replyTo)
         return (try TypedReply(bytes), actions)
     }
 

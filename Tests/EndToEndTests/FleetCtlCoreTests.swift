@@ -72,6 +72,15 @@ struct FleetCtlCoreTests {
         #expect(progress.failed.map(\.reason) == [.authFailed])
     }
 
+    @Test func statusTableShowsPendingLimitsAndTheCallersRole() {
+        let text = TextTable.status(
+            StatusResult(
+                devices: [], pending: 2, pendingCap: 1000, pendingMaxAge: 86400, pendingRefused: 5, role: .installer))
+        #expect(text.contains("2 pending device(s)"))
+        #expect(text.contains("pending limits: 1000 devices, forgotten 86400 s after their last hello; 5 hello(s)"))
+        #expect(text.hasSuffix("your role: installer"))
+    }
+
     @Test func statusTableAlignsColumns() {
         let text = TextTable.render(header: ["A", "BB"], rows: [["long", "x"]])
         #expect(text == "A     BB\nlong  x")

@@ -14,7 +14,7 @@ struct ProvisioningCoreTests {
     init() throws {
         core = ProvisioningCore(
             identity: ServiceIdentity(privateKey: Curve25519.KeyAgreement.PrivateKey()),
-            topics: try TopicTree(prefix: "bootstrap"))
+            topics: try TopicTree(prefix: "bootstrap"), roles: OperatorRoles(["alice": .admin]))
     }
 
     func request(_ op: OperatorOp, _ args: some Encodable, id: String = "r1") throws -> EngineEvent {

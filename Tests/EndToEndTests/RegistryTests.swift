@@ -105,9 +105,56 @@ struct RegistryTests {
         let fleet = try await t.registry.loaded(.fleet)
         #expect(fleet.devices.count == 2 && fleet.profiles.count == 2 && fleet.pending.count == 1)
         // What the registry loads is what the in-memory double hands out for the same scope.
-        for scope: StateScope in [.device("a"), .device("b"), .device("p"), .unacknowledged, .fleet] {
+        let scopes: [StateScope] = [
+            .device("a"), .device("b"), .device("p"), .unacknowledged, .fleet, .stalePending(before: 1),
+            .stalePending(before: 2),
+        ]
+        for scope in scopes {
             #expect(try await t.registry.loaded(scope) == fleet.scoped(to: scope))
         }
+    }
+
+    /// Issue 12: the pending count a hello checks against the cap is a counter the registry keeps in
+    /// the same transaction as every insert and delete, and refused hellos are counted.
+    @Test func pendingCounterFollowsInsertsDeletesAndRefusals() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        try await t.registry.write([
+            .savePending(.afterHello(nil, id: "p1", publicKey: key, fingerprint: "fp", now: 1)),
+            .savePending(.afterHello(nil, id: "p2", publicKey: key, fingerprint: "fp", now: 5)),
+            .savePending(.afterHello(nil, id: "p1", publicKey: key, fingerprint: "fp", now: 6)),
+            .countRefusedHello, .countRefusedHello,
+        ])
+        let loaded = try await t.registry.loaded(.device("x"))
+        #expect(loaded.pendingCount == 2 && loaded.pending.isEmpty)
+        #expect(loaded.pendingRefused == 2)
+        try await t.registry.write([.deletePending(id: "p1"), .deletePending(id: "nope")])
+        #expect(try await t.registry.loaded(.fleet).pendingCount == 1)
+        #expect(try await t.registry.loaded(.stalePending(before: 5)).pending.isEmpty)
+        #expect(try await t.registry.loaded(.stalePending(before: 6)).pending.keys.sorted() == ["p2"])
+    }
+
+    /// Issue 12: a hello costs O(1) registry work. Loading its scope reads the device, its group's
+    /// assignment, its profile, its pending entry and the pending counter, each by key, and counts
+    /// or scans no table, however many devices are pending.
+    @Test func helloScopeReadsByKeyAndScansNoTable() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let g = StoredProfile(name: "g", profile: WiFiProfile(ssid: "G", encryption: .none), revision: 1)
+        try await t.registry.write(
+            [.saveProfile(g, at: 1), .assignGroup("lab", profile: "g", at: 1)]
+                + [.saveDevice(.enrolled(id: "a", publicKey: key, fingerprint: "f", group: "lab", now: 1))]
+                + (0..<500).map {
+                    .savePending(.afterHello(nil, id: "p\($0)", publicKey: key, fingerprint: "fp", now: 1))
+                })
+        for id: DeviceID in ["a", "p7", "stranger"] {
+            let plans = try t.registry.queryPlans(loading: .device(id))
+            #expect(plans.count >= 3, "\(plans)")
+            #expect(!plans.contains { $0.contains("SCAN") || $0.uppercased().contains("COUNT(") }, "\(plans)")
+        }
+        // The age limit finds stale entries through the lastSeen index.
+        let stale = try t.registry.queryPlans(loading: .stalePending(before: 2))
+        #expect(stale.contains { $0.contains("pendingDeviceLastSeen") }, "\(stale)")
     }
 
     @Test func unacknowledgedScopeLoadsOnlyDevicesWaitingForAnAcknowledgement() async throws {
@@ -137,7 +184,8 @@ struct RegistryTests {
         defer { t.remove() }
         let f = try EngineFixture()
         let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"), now: { 1_800_000_000 })
+            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
+            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
         let device = TestDevice(id: "omega-1")
         let pending = try await engine.handle(.hello(device: device.id, publicKey: device.publicKey))
         #expect(events(pending) == ["device.pending"])

@@ -56,7 +56,7 @@ struct StagingSiteTests {
     /// account name must neither delete that account nor replace it with one whose password derives
     /// from the operator's key.
     @Test func siteAccountsCannotBeEnrolledRevokedOrDeleted() async throws {
-        try await StagingSite.with { site in
+        try await StagingSite.with(operators: ["eve"]) { site in
             // Reserved names are refused outright, by enroll and by revoke, and change nothing.
             for name in ["monitor", "hello", "admin", "provisiond"] {
                 let device = try SimulatedDevice(id: name, port: site.localPort, servicePublicKey: site.serviceKey)
@@ -68,21 +68,25 @@ struct StagingSiteTests {
             let status = try await site.fleetctl(["status"])
             #expect(!status.output.contains("monitor"), "\(status.output)")
 
-            // An account provisiond did not create (operator alice is not in its reserved list):
+            // Operators with an --operator-role are reserved too.
+            let aliceDevice = try SimulatedDevice(id: "alice", port: site.localPort, servicePublicKey: site.serviceKey)
+            #expect(try await site.fleetctl(["enroll", aliceDevice.uri]).output.contains("reserved_id"))
+
+            // An account provisiond did not create (operator eve is in no list of provisiond's):
             // enroll, revoke, enroll again with another key. Before the fix the second enrollment
-            // deleted alice and created an 'alice' whose password derives from the attacker's key.
-            let first = try SimulatedDevice(id: "alice", port: site.localPort, servicePublicKey: site.serviceKey)
+            // deleted eve and created an 'eve' whose password derives from the attacker's key.
+            let first = try SimulatedDevice(id: "eve", port: site.localPort, servicePublicKey: site.serviceKey)
             _ = try await site.fleetctl(["enroll", first.uri])
-            _ = try await site.fleetctl(["revoke", "alice"])
+            _ = try await site.fleetctl(["revoke", "eve"])
             let second = try SimulatedDevice(
-                id: "alice", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
+                id: "eve", port: site.localPort, servicePublicKey: site.serviceKey, derivedCredentials: true)
             _ = try await site.fleetctl(["enroll", second.uri])
             try await eventually("removal decided") {
                 let log = site.provisiond.output()
                 return log.contains("refused to delete broker account") || log.contains("removal requested")
             }
             try await Task.sleep(for: .milliseconds(300))
-            for account in ["alice", "monitor", "hello", "admin", "provisiond"] {
+            for account in ["alice", "eve", "monitor", "hello", "admin", "provisiond"] {
                 #expect(await site.logsIn(account), "\(account) lost its account")
             }
             #expect(!site.provisiond.output().contains("removal requested"))

@@ -396,6 +396,27 @@ enum AnyDecoder: String, CaseIterable, CustomTestStringConvertible {
                 == "op")
     }
 
+    /// Issue 12: `pending.purge` takes an optional non-negative `older_than`; a status from a
+    /// provisiond without roles or pending limits still decodes; roles have their wire names.
+    @Test func pendingPurgeArgumentsRolesAndStatusFieldsDecode() throws {
+        func purge(_ args: JSONValue) throws -> PurgeArgs {
+            try OperatorRequest(id: "c1", op: .pendingPurge, replyTo: "bootstrap/v1/ops/reply/alice/c1", args: args)
+                .arguments(PurgeArgs.self)
+        }
+        #expect(try purge(.object([:])).olderThan == nil)
+        #expect(try purge(.object(["older_than": .int(600)])).olderThan == 600)
+        #expect(throws: ProtocolError.self) { try purge(.object(["older_than": .int(-1)])) }
+        #expect(OperatorRole.allCases.map(\.rawValue) == ["read-only", "installer", "admin"])
+        let old = try JSONDecoder().decode(StatusResult.self, from: Data(#"{"devices":[],"pending":3}"#.utf8))
+        #expect(old.pending == 3 && old.role == nil && old.pendingCap == nil)
+        let new = try JSONDecoder().decode(
+            StatusResult.self,
+            from: Data(
+                #"{"devices":[],"pending":3,"pending_cap":10,"pending_max_age":60,"pending_refused":2,"role":"installer"}"#
+                    .utf8))
+        #expect(new.role == .installer && new.pendingCap == 10 && new.pendingMaxAge == 60 && new.pendingRefused == 2)
+    }
+
     @Test func operatorRepliesCarryTypedResultsAndErrors() throws {
         let result = StatusResult(
             devices: [

@@ -59,4 +59,8 @@ public enum AuditEventType: String, WireEnum {
     case profileAssigned = "profile.assigned"
     /// An operator request whose `reply_to` was not the requester's own reply topic.
     case opsRejected = "ops.rejected"
+    /// An operator removed a pending device (`pending.reject`).
+    case deviceRejected = "device.rejected"
+    /// An operator removed pending devices (`pending.purge`); `detail` says how many.
+    case pendingPurged = "pending.purged"
 }

@@ -77,6 +77,40 @@ public struct PendingResult: Codable, Sendable, Hashable {
     public init(pending: [PendingEntry]) { self.pending = pending }
 }
 
+/// The result of `pending.reject`: the pending entry that was removed.
+public struct RejectResult: Codable, Sendable, Hashable {
+    public var device: DeviceID
+    public var fingerprint: String
+    public init(device: DeviceID, fingerprint: String) {
+        self.device = device
+        self.fingerprint = fingerprint
+    }
+}
+
+/// The arguments of `pending.purge`: every pending entry, or only those not seen for `olderThan`
+/// seconds.
+public struct PurgeArgs: Codable, Sendable, Hashable {
+    public var olderThan: Int64?
+    enum CodingKeys: String, CodingKey { case olderThan = "older_than" }
+    public init(olderThan: Int64? = nil) { self.olderThan = olderThan }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        olderThan = try c.decodeIfPresent(Int64.self, forKey: .olderThan)
+        if let olderThan, olderThan < 0 {
+            throw ProtocolError(
+                .invalidField, "older_than must be 0 or more seconds",
+                issues: [ValidationIssue(field: "older_than", message: "is negative")])
+        }
+    }
+}
+
+public struct PurgeResult: Codable, Sendable, Hashable {
+    /// How many pending entries were removed.
+    public var purged: Int
+    public init(purged: Int) { self.purged = purged }
+}
+
 public struct ApproveArgs: Codable, Sendable, Hashable {
     public var device: DeviceID
     public var group: String?
@@ -262,9 +296,33 @@ public struct DeviceStatusRow: Codable, Sendable, Hashable {
 
 public struct StatusResult: Codable, Sendable, Hashable {
     public var devices: [DeviceStatusRow]
+    /// How many devices are pending.
     public var pending: Int
-    public init(devices: [DeviceStatusRow], pending: Int) {
+    /// The most pending devices provisiond keeps; hellos of further new ids are not recorded.
+    public var pendingCap: Int?
+    /// Seconds after its last hello a pending device is forgotten.
+    public var pendingMaxAge: Int64?
+    /// Hellos of new ids not recorded because the pending table was full, since the registry was created.
+    public var pendingRefused: Int64?
+    /// The requesting operator's role.
+    public var role: OperatorRole?
+
+    enum CodingKeys: String, CodingKey {
+        case devices, pending, role
+        case pendingCap = "pending_cap"
+        case pendingMaxAge = "pending_max_age"
+        case pendingRefused = "pending_refused"
+    }
+
+    public init(
+        devices: [DeviceStatusRow], pending: Int, pendingCap: Int? = nil, pendingMaxAge: Int64? = nil,
+        pendingRefused: Int64? = nil, role: OperatorRole? = nil
+    ) {
         self.devices = devices
         self.pending = pending
+        self.pendingCap = pendingCap
+        self.pendingMaxAge = pendingMaxAge
+        self.pendingRefused = pendingRefused
+        self.role = role
     }
 }

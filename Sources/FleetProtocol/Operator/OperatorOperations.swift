@@ -10,6 +10,8 @@ public enum OperatorOp: String, WireEnum {
     case push
     case status
     case revoke
+    case pendingReject = "pending.reject"
+    case pendingPurge = "pending.purge"
 }
 
 /// Stable error codes of failed operator replies (Topics.md, "Operator operations").
@@ -30,6 +32,8 @@ public enum OperatorErrorCode: String, WireEnum {
     case noProfileAssigned = "no_profile_assigned"
     case revoked = "revoked"
     case reservedID = "reserved_id"
+    /// The requester's role does not allow the operation (``OperatorRole``).
+    case forbidden = "forbidden"
     case sealedSecret = "sealed_secret"
     case secretsUnreadable = "secrets_unreadable"
     case storage = "storage"

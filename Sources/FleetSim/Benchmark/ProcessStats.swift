@@ -1,11 +1,11 @@
 import Foundation
 
 /// Memory figures of a running process, from /proc (Linux).
-enum ProcessStats {
+public enum ProcessStats {
     /// Peak resident set size (`VmHWM`) in bytes, or nil when /proc cannot tell.
-    static func peakRSS(pid: Int32) -> Int? { statusField("VmHWM", pid: pid) }
+    public static func peakRSS(pid: Int32) -> Int? { statusField("VmHWM", pid: pid) }
     /// Current resident set size (`VmRSS`) in bytes.
-    static func rss(pid: Int32) -> Int? { statusField("VmRSS", pid: pid) }
+    public static func rss(pid: Int32) -> Int? { statusField("VmRSS", pid: pid) }
 
     private static func statusField(_ name: String, pid: Int32) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }

@@ -110,9 +110,13 @@ extension PendingDeviceRecord {
 
 extension Draft {
     /// Records a hello from an id that is not enrolled; returns the entry before it (nil for the first).
+    /// An entry whose last hello is before `staleBefore` is past the age limit (not yet swept): the
+    /// hello starts a new one.
     @discardableResult
-    mutating func recordPendingHello(id: String, publicKey: Data, fingerprint: String) -> PendingDeviceRecord? {
-        let before = state.pending[id]
+    mutating func recordPendingHello(
+        id: String, publicKey: Data, fingerprint: String, staleBefore: Int64 = .min
+    ) -> PendingDeviceRecord? {
+        let before = state.pending[id].flatMap { $0.lastSeen < staleBefore ? nil : $0 }
         savePending(
             .afterHello(before, id: id, publicKey: publicKey, fingerprint: fingerprint, now: now))
         return before

@@ -26,6 +26,7 @@ struct Draft: Sendable {
     mutating func save(_ device: DeviceRecord) { record(.saveDevice(device)) }
     mutating func savePending(_ entry: PendingDeviceRecord) { record(.savePending(entry)) }
     mutating func deletePending(_ id: String) { record(.deletePending(id: id)) }
+    mutating func countRefusedHello() { record(.countRefusedHello) }
     mutating func saveProfile(_ profile: StoredProfile) { record(.saveProfile(profile, at: now)) }
     mutating func deleteProfile(_ name: String) { record(.deleteProfile(name: name)) }
     mutating func assign(profile: String, group: String) { record(.assignGroup(group, profile: profile, at: now)) }

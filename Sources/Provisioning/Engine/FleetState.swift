@@ -14,15 +14,23 @@ public struct FleetState: Sendable, Hashable {
     public var profiles: [String: StoredProfile]
     /// The profile name assigned to each group.
     public var groupProfiles: [String: String]
+    /// How many pending entries the store holds, also those not loaded in ``pending`` (kept by the
+    /// store as a counter, so a hello checks the cap without counting the table).
+    public var pendingCount: Int
+    /// Hellos of new ids not recorded because the pending table was full.
+    public var pendingRefused: Int64
 
     public init(
         devices: [String: DeviceRecord] = [:], pending: [String: PendingDeviceRecord] = [:],
-        profiles: [String: StoredProfile] = [:], groupProfiles: [String: String] = [:]
+        profiles: [String: StoredProfile] = [:], groupProfiles: [String: String] = [:], pendingCount: Int? = nil,
+        pendingRefused: Int64 = 0
     ) {
         self.devices = devices
         self.pending = pending
         self.profiles = profiles
         self.groupProfiles = groupProfiles
+        self.pendingCount = pendingCount ?? pending.count
+        self.pendingRefused = pendingRefused
     }
 
     /// The profile that applies to a device: its own assignment, else its group's, else none.
@@ -35,8 +43,12 @@ public struct FleetState: Sendable, Hashable {
     public mutating func apply(_ change: StateChange) {
         switch change {
         case .saveDevice(let device): devices[device.id] = device
-        case .savePending(let entry): pending[entry.id] = entry
-        case .deletePending(let id): pending[id] = nil
+        case .savePending(let entry):
+            if pending[entry.id] == nil { pendingCount += 1 }
+            pending[entry.id] = entry
+        case .deletePending(let id):
+            if pending.removeValue(forKey: id) != nil { pendingCount -= 1 }
+        case .countRefusedHello: pendingRefused += 1
         case .saveProfile(let profile, _): profiles[profile.name] = profile
         case .deleteProfile(let name): profiles[name] = nil
         case .assignGroup(let group, let profile, _): groupProfiles[group] = profile
@@ -50,9 +62,20 @@ public struct FleetState: Sendable, Hashable {
         case .fleet:
             return self
         case .unacknowledged:
-            return FleetState(devices: devices.filter { !$0.value.acknowledged && $0.value.envelope != nil })
+            return FleetState(
+                devices: devices.filter { !$0.value.acknowledged && $0.value.envelope != nil },
+                pendingCount: pendingCount,
+                pendingRefused: pendingRefused)
+        case .stalePending(let before):
+            let stale = pending.filter { $0.value.lastSeen < before }.sorted { $0.value.lastSeen < $1.value.lastSeen }
+            return FleetState(
+                pending: Dictionary(
+                    uniqueKeysWithValues: stale.prefix(StateScope.staleBatch).map { ($0.key, $0.value) }),
+                pendingCount: pendingCount, pendingRefused: pendingRefused)
         case .device(let id):
-            var slice = FleetState(pending: pending.filter { $0.key == id.rawValue })
+            var slice = FleetState(
+                pending: pending[id.rawValue].map { [id.rawValue: $0] } ?? [:], pendingCount: pendingCount,
+                pendingRefused: pendingRefused)
             if let device = devices[id.rawValue] {
                 slice.devices[device.id] = device
                 if let group = device.groupName, let profile = groupProfiles[group] {
@@ -79,6 +102,11 @@ public enum StateScope: Sendable, Hashable {
     case unacknowledged
     /// Everything: what an operator request may look at.
     case fleet
+    /// Pending entries whose last hello is before this time, oldest first, at most ``staleBatch``.
+    case stalePending(before: Int64)
+
+    /// How many stale pending entries one expiry transaction removes at most.
+    public static let staleBatch = 1000
 }
 
 /// One write a decision asks for; the shell applies them in order, in the transaction it loaded the
@@ -89,6 +117,8 @@ public enum StateChange: Sendable, Hashable {
     /// Insert or update a pending device.
     case savePending(PendingDeviceRecord)
     case deletePending(id: String)
+    /// A hello of a new id was not recorded because the pending table is full.
+    case countRefusedHello
     /// Insert or replace a profile (its revision already set); secrets are sealed at rest by the store.
     case saveProfile(StoredProfile, at: Int64)
     case deleteProfile(name: String)
@@ -136,6 +166,8 @@ public enum EngineEvent: Sendable, Hashable {
     case operatorRequest(payload: [UInt8], from: String)
     /// The service (re)connected to the broker.
     case connected
+    /// Time to forget pending entries whose last hello is before `before`.
+    case expirePending(before: Int64)
 
     /// The registry state deciding on this event needs.
     public var scope: StateScope {
@@ -144,6 +176,7 @@ public enum EngineEvent: Sendable, Hashable {
         case .status(let report), .retainedStatus(let report): .device(report.device)
         case .operatorRequest: .fleet
         case .connected: .unacknowledged
+        case .expirePending(let before): .stalePending(before: before)
         }
     }
 }

@@ -43,8 +43,17 @@ extension ProvisioningCore {
         guard context.header.v == protocolVersion else {
             throw OperatorError(.badRequest, "unsupported request version \(context.header.v)")
         }
-        guard OperatorOp(rawValue: context.header.op) != nil else {
+        guard let op = OperatorOp(rawValue: context.header.op) else {
             throw OperatorError(.unknownOp, "unknown operation '\(context.header.op.prefix(80))'")
+        }
+        // Before the arguments are even read: a forbidden request learns nothing else.
+        let role = roles.role(of: context.operatorName)
+        guard role.permits(op) else {
+            let needed = OperatorRole.required(for: op)
+            throw OperatorError(
+                .forbidden,
+                "operator '\(context.operatorName)' has role \(role.rawValue); '\(op.rawValue)' needs role "
+                    + "\(needed.rawValue) (provisiond --operator-role \(context.operatorName)=\(needed.rawValue))")
         }
         let request: OperatorRequest
         do {
@@ -63,6 +72,8 @@ extension ProvisioningCore {
         case .push: try context.run(request, &draft, push)
         case .status: try context.run(request, &draft, statusTable)
         case .revoke: try context.run(request, &draft, revoke)
+        case .pendingReject: try context.run(request, &draft, rejectPending)
+        case .pendingPurge: try context.run(request, &draft, purgePending)
         }
     }
 
@@ -126,7 +137,9 @@ extension ProvisioningCore {
     }
 
     private func listPending(_: NoArguments, _: RequestContext, _ draft: inout Draft) -> PendingResult {
-        let entries = draft.state.pending.values.sorted { $0.id < $1.id }.compactMap { entry -> PendingEntry? in
+        let staleBefore = pendingLimits.staleBefore(draft.now)
+        let live = draft.state.pending.values.filter { $0.lastSeen >= staleBefore }
+        let entries = live.sorted { $0.id < $1.id }.compactMap { entry -> PendingEntry? in
             guard let id = try? DeviceID(entry.id) else { return nil }
             return PendingEntry(
                 device: id, fingerprint: entry.fingerprint, firstSeen: entry.firstSeen, lastSeen: entry.lastSeen,
@@ -245,14 +258,41 @@ extension ProvisioningCore {
         return PushResult(pushed: pushed)
     }
 
-    private func statusTable(_: NoArguments, _: RequestContext, _ draft: inout Draft) throws -> StatusResult {
+    private func statusTable(_: NoArguments, _ context: RequestContext, _ draft: inout Draft) throws -> StatusResult {
         let rows = try draft.state.sortedDevices.map { device in
             DeviceStatusRow(
                 device: try DeviceID(device.id), fingerprint: device.fingerprint, group: device.groupName,
                 profile: draft.state.effectiveProfile(for: device)?.name, state: device.state, seq: device.lastSeq,
                 lastStatus: device.statusState, reason: device.statusReason, statusAt: device.statusAt)
         }
-        return StatusResult(devices: rows, pending: draft.state.pending.count)
+        return StatusResult(
+            devices: rows, pending: draft.state.pendingCount, pendingCap: pendingLimits.cap,
+            pendingMaxAge: pendingLimits.maxAge, pendingRefused: draft.state.pendingRefused,
+            role: roles.role(of: context.operatorName))
+    }
+
+    private func rejectPending(_ args: DeviceArgs, _ context: RequestContext, _ draft: inout Draft) throws
+        -> RejectResult
+    {
+        guard let entry = draft.state.pending[args.device.rawValue] else {
+            throw OperatorError(.notPending, "no pending device '\(args.device)'")
+        }
+        draft.deletePending(entry.id)
+        draft.audit(
+            .deviceRejected, device: args.device, fingerprint: entry.fingerprint,
+            detail: "removed from pending; a new hello records it again", operatorName: context.operatorName)
+        return RejectResult(device: args.device, fingerprint: entry.fingerprint)
+    }
+
+    private func purgePending(_ args: PurgeArgs, _ context: RequestContext, _ draft: inout Draft) -> PurgeResult {
+        let before = args.olderThan.map { draft.now - $0 } ?? Int64.max
+        let purged = draft.state.pending.values.filter { $0.lastSeen <= before }.map(\.id)
+        for id in purged { draft.deletePending(id) }
+        let scope = args.olderThan.map { " not seen for \($0) s" } ?? ""
+        draft.audit(
+            .pendingPurged, detail: "\(purged.count) pending device(s)\(scope) removed",
+            operatorName: context.operatorName)
+        return PurgeResult(purged: purged.count)
     }
 
     private func revoke(_ args: DeviceArgs, _ context: RequestContext, _ draft: inout Draft) throws -> RevokeResult {

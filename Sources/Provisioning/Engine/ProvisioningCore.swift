@@ -16,15 +16,26 @@ public struct ProvisioningCore: Sendable {
     /// never enrolled, approved, revoked or recorded as pending, so provisiond never creates or
     /// deletes a broker account with such a name.
     let reservedIDs: Set<String>
+    /// Who may run which operation.
+    public let roles: OperatorRoles
+    /// The pending table's cap and age limit.
+    public let pendingLimits: PendingLimits
 
     /// - Parameters:
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
     ///   - topics: the topic tree, to check operator reply topics.
     ///   - reservedIDs: the site's own broker account names (see ``reservedIDs``).
-    public init(identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = []) {
+    ///   - roles: each operator's role; an operator not listed gets the default role.
+    ///   - pendingLimits: the pending table's cap and age limit.
+    public init(
+        identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = [], roles: OperatorRoles = .init(),
+        pendingLimits: PendingLimits = .standard
+    ) {
         self.identity = identity
         self.topics = topics
         self.reservedIDs = reservedIDs
+        self.roles = roles
+        self.pendingLimits = pendingLimits
     }
 
     /// Refuses `id` when it names one of the site's own broker accounts.
@@ -49,6 +60,8 @@ public struct ProvisioningCore: Sendable {
         case .operatorRequest(let payload, let operatorName):
             return operatorRequest(payload, from: operatorName, state: state, now: now)
         case .connected: reconcile(&draft)
+        case .expirePending(let before):
+            for entry in draft.state.pending.values where entry.lastSeen < before { draft.deletePending(entry.id) }
         }
         return draft.decision
     }
@@ -71,7 +84,15 @@ public struct ProvisioningCore: Sendable {
         if reservedIDs.contains(id.rawValue) { return }
         let fingerprint = Fingerprint.of(rawPublicKey: Array(publicKey))
         guard let device = draft.state.devices[id.rawValue] else {
-            let previous = draft.recordPendingHello(id: id.rawValue, publicKey: publicKey, fingerprint: fingerprint)
+            // Bounded: a new id is only counted when the table is full (anyone with the shared hello
+            // password can say hello as any id). The store keeps the count, so this reads no table.
+            if draft.state.pending[id.rawValue] == nil, draft.state.pendingCount >= pendingLimits.cap {
+                draft.countRefusedHello()
+                return
+            }
+            let previous = draft.recordPendingHello(
+                id: id.rawValue, publicKey: publicKey, fingerprint: fingerprint,
+                staleBefore: pendingLimits.staleBefore(draft.now))
             // One event per new device or new key, not one per retried hello.
             guard previous?.publicKey != publicKey else { return }
             draft.audit(.devicePending, device: id, fingerprint: fingerprint, detail: "not enrolled; nothing sent")

@@ -22,14 +22,28 @@ public struct ProvisioningEngine: Sendable {
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
     ///   - topics: the topic tree, to check operator reply topics.
     ///   - reservedIDs: the site's own broker account names, never treated as device ids.
+    ///   - roles: each operator's role; an operator not listed gets the default role.
+    ///   - pendingLimits: the pending table's cap and age limit.
     ///   - now: the clock, Unix seconds; injected for tests.
     public init(
         store: any EngineStore, identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = [],
+        roles: OperatorRoles = .init(), pendingLimits: PendingLimits = .standard,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
-        self.core = ProvisioningCore(identity: identity, topics: topics, reservedIDs: reservedIDs)
+        self.core = ProvisioningCore(
+            identity: identity, topics: topics, reservedIDs: reservedIDs, roles: roles, pendingLimits: pendingLimits)
         self.now = now
+    }
+
+    /// Forgets pending entries past the age limit, at most ``StateScope/staleBatch`` per call.
+    /// - Returns: how many were removed.
+    public func expireStalePending() async throws -> Int {
+        let event = EngineEvent.expirePending(before: core.pendingLimits.staleBefore(now()))
+        let decision = try await store.transact(event.scope) { [core, now] state in
+            try core.decide(event, in: state, now: now())
+        }
+        return decision.changes.count { if case .deletePending = $0 { true } else { false } }
     }
 
     /// Decides on `event` and persists the decision; returns what to send, in order.

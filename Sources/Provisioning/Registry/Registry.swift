@@ -116,6 +116,26 @@ public final class Registry: Sendable {
             }
             try db.execute(sql: "UPDATE pendingDevice SET seenFingerprints = fingerprint")
         }
+        migrator.registerMigration("v3-pending-limits") { db in
+            // A hello checks the pending cap against this counter, kept by triggers in the same
+            // transaction as every insert and delete, instead of counting the table; the age limit
+            // finds stale entries through the lastSeen index.
+            try db.create(table: "pendingStats") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("count", .integer).notNull()
+                t.column("refused", .integer).notNull()
+            }
+            try db.execute(
+                sql: "INSERT INTO pendingStats (id, count, refused) SELECT 1, COUNT(*), 0 FROM pendingDevice")
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER pendingInserted AFTER INSERT ON pendingDevice
+                        BEGIN UPDATE pendingStats SET count = count + 1 WHERE id = 1; END;
+                    CREATE TRIGGER pendingDeleted AFTER DELETE ON pendingDevice
+                        BEGIN UPDATE pendingStats SET count = count - 1 WHERE id = 1; END;
+                    """)
+            try db.create(index: "pendingDeviceLastSeen", on: "pendingDevice", columns: ["lastSeen"])
+        }
         return migrator
     }
 
@@ -150,6 +170,10 @@ public final class Registry: Sendable {
     /// The registry rows `scope` covers, as engine state.
     static func load(_ scope: StateScope, _ db: Database, cipher: AtRestCipher) throws -> FleetState {
         var state = FleetState()
+        if let row = try Row.fetchOne(db, sql: "SELECT count, refused FROM pendingStats WHERE id = 1") {
+            state.pendingCount = row["count"]
+            state.pendingRefused = row["refused"]
+        }
         switch scope {
         case .device(let id):
             if let device = try DeviceRecord.fetchOne(db, key: id.rawValue) {
@@ -164,6 +188,9 @@ public final class Registry: Sendable {
                 }
             }
             if let entry = try PendingDeviceRecord.fetchOne(db, key: id.rawValue) { state.pending[entry.id] = entry }
+        case .stalePending(let before):
+            let request = PendingDeviceRecord.filter(Column("lastSeen") < before).order(Column("lastSeen"))
+            for entry in try request.limit(StateScope.staleBatch).fetchAll(db) { state.pending[entry.id] = entry }
         case .unacknowledged:
             let request = DeviceRecord.filter(Column("acknowledged") == false && Column("envelope") != nil)
             for device in try request.fetchAll(db) { state.devices[device.id] = device }
@@ -183,6 +210,8 @@ public final class Registry: Sendable {
             case .saveDevice(let device): try device.save(db)
             case .savePending(let entry): try entry.save(db)
             case .deletePending(let id): _ = try PendingDeviceRecord.deleteOne(db, key: id)
+            case .countRefusedHello:
+                try db.execute(sql: "UPDATE pendingStats SET refused = refused + 1 WHERE id = 1")
             case .saveProfile(let stored, let now):
                 let p = stored.profile
                 let sealed = try cipher.seal(ProfileSecrets(key: p.key, password: p.password), context: stored.name)
@@ -196,6 +225,24 @@ public final class Registry: Sendable {
             case .assignGroup(let group, let profile, let now):
                 try GroupAssignmentRow(groupName: group, profile: profile, updatedAt: now).save(db)
             case .appendAudit(let record): _ = try record.inserted(db)
+            }
+        }
+    }
+
+    /// SQLite's query plan for every statement that loading `scope` runs, one line per step: a hello
+    /// must find its rows by key (`SEARCH … USING … PRIMARY KEY`), never `SCAN` a table. For tests.
+    func queryPlans(loading scope: StateScope) throws -> [String] {
+        try pool.write { [cipher] db in
+            // Only this closure's transaction runs on `db` while tracing; the box is not shared further.
+            final class Statements: @unchecked Sendable { var sql: [String] = [] }
+            let statements = Statements()
+            db.trace(options: .statement) { statements.sql.append($0.expandedDescription) }
+            defer { db.trace(options: [], nil) }
+            _ = try Self.load(scope, db, cipher: cipher)
+            return try statements.sql.flatMap { sql in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)").map {
+                    "\(sql): \($0["detail"] as String? ?? "")"
+                }
             }
         }
     }

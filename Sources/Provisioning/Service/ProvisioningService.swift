@@ -75,11 +75,61 @@ public struct ProvisioningService: Service {
         return "provisiond-" + bits.map { String(format: "%02x", $0) }.joined()
     }
 
+    /// How long after SIGTERM the service waits for what it is doing (a publish waiting for its
+    /// acknowledgement, the first connect) before it closes the connection, failing them.
+    static let shutdownGrace: Duration = .seconds(5)
+
+    /// The configuration of the second connection, which serves operator requests only: the broker
+    /// queues messages per client, so a request never waits behind a flood of hellos queued for the
+    /// first one. Its client id is the service's with `-ops` (as unguessable); no will (the service
+    /// status belongs to the first connection).
+    static func operatorConfiguration(_ main: MQTTConfiguration) -> MQTTConfiguration {
+        var configuration = main
+        configuration.clientID = main.clientID + "-ops"
+        configuration.will = nil
+        return configuration
+    }
+
     public func run() async throws {
         let client = MQTTClient(configuration.mqtt)
-        defer { client.close() }
+        let operators = MQTTClient(Self.operatorConfiguration(configuration.mqtt))
+        defer {
+            client.close()
+            operators.close()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A broker that stopped answering (or refuses every reconnect) leaves a publish or
+                // the first connect waiting forever, and neither is cancellable: closing the client
+                // fails them, so SIGTERM stops provisiond within seconds in every state.
+                do {
+                    try await gracefulShutdown()
+                    try await Task.sleep(for: Self.shutdownGrace)
+                } catch {
+                    return  // cancelled: `serve` finished first
+                }
+                logger.warning("the broker did not let provisiond finish in time; closing the connection")
+                client.close()
+                operators.close()
+            }
+            group.addTask {
+                do {
+                    try await serve(client, operators: operators)
+                } catch  where Task.isShuttingDownGracefully {
+                    logger.info("provisiond stopped before it finished starting", metadata: ["error": "\(error)"])
+                }
+            }
+            // The first to finish is `serve`, or the watchdog, after which `serve` ends at once.
+            _ = try await group.next()
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
+    private func serve(_ client: MQTTClient, operators: MQTTClient) async throws {
         try await client.connect()
-        try await subscribe(client)
+        try await operators.connect()
+        try await subscribe(client, operators: operators)
         try await announce(client)
         // Created after the first setup, so it starts with `connected` and only a later reconnect
         // triggers another setup.
@@ -92,6 +142,7 @@ public struct ProvisioningService: Service {
             ])
 
         let messages = client.messages
+        let requests = operators.messages
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -117,9 +168,15 @@ public struct ProvisioningService: Service {
                         if case .closed = state { break }
                     }
                 }
+                group.addTask { await expirePendingPeriodically() }
                 group.addTask {
                     for await message in messages.cancelOnGracefulShutdown() {
                         await handle(message, client: client)
+                    }
+                }
+                group.addTask {
+                    for await message in requests.cancelOnGracefulShutdown() {
+                        await handle(message, client: operators)
                     }
                 }
                 await group.next()
@@ -140,10 +197,13 @@ public struct ProvisioningService: Service {
                 return false
             }
             let first = await group.next() ?? false
+            // A publish still waiting for its PUBACK does not end on cancellation; closing fails it.
+            if !first { client.close() }
             group.cancelAll()
             return first
         }
         if published {
+            await operators.disconnect()
             await client.disconnect()
         } else {
             logger.warning("could not publish the offline status in time; the broker publishes the will")
@@ -159,17 +219,40 @@ public struct ProvisioningService: Service {
         try await group.run()
     }
 
+    /// Forgets pending devices past the age limit, checking every quarter of it (at most every minute).
+    private func expirePendingPeriodically() async {
+        let interval = min(60, max(1, engine.core.pendingLimits.maxAge / 4))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(interval))
+            var removed = 0
+            do {
+                while !Task.isCancelled {
+                    let batch = try await engine.expireStalePending()
+                    removed += batch
+                    if batch < StateScope.staleBatch { break }
+                }
+            } catch {
+                logger.error("could not expire pending devices", metadata: ["error": "\(error)"])
+            }
+            if removed > 0 {
+                logger.notice("forgot pending devices past the age limit", metadata: ["count": "\(removed)"])
+            }
+        }
+    }
+
     private func filter(_ filter: String) -> String {
         guard let group = configuration.sharedGroup else { return filter }
         return "$share/\(group)/\(filter)"
     }
 
     /// Subscribes once per run: `MQTTClient` replays its subscriptions after every reconnect, and a
-    /// second SUBSCRIBE would make the broker deliver every retained message again.
-    private func subscribe(_ client: MQTTClient) async throws {
-        for topic in [topics.helloFilter, topics.statusFilter, topics.opsRequestFilter] {
+    /// second SUBSCRIBE would make the broker deliver every retained message again. Operator
+    /// requests arrive on their own connection (``operatorConfiguration(_:)``).
+    private func subscribe(_ client: MQTTClient, operators: MQTTClient) async throws {
+        for topic in [topics.helloFilter, topics.statusFilter] {
             _ = try await client.subscribe(filter(topic), qos: .atLeastOnce)
         }
+        _ = try await operators.subscribe(filter(topics.opsRequestFilter), qos: .atLeastOnce)
         if configuration.manageBrokerAccounts {
             _ = try await client.subscribe(DynSecCommands.responseTopic, qos: .atLeastOnce)
         }

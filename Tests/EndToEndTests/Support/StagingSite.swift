@@ -5,33 +5,39 @@ import FleetSim
 import Foundation
 import MQTT
 
-/// A staging site as shipped: `scripts/site-setup.sh` in a temporary directory (operator `alice`),
+/// A staging site as shipped: `scripts/site-setup.sh` in a temporary directory (operator `alice`, an
+/// admin unless the test gives provisiond other `--operator-role`s, and any further operators),
 /// mosquitto on the rendered `broker-config/mosquitto.conf`, and the real provisiond with
 /// `--manage-broker-accounts` logged in as `provisiond`. `stop()` ends every process it started.
 final class StagingSite: Sendable {
     let base: URL
     let site: URL
     let localPort: Int
+    /// The TLS listener (devices and remote operators), server certificate for `localhost`.
+    let tlsPort: Int
     let broker: ManagedProcess
     let provisiond: ManagedProcess
     let serviceKey: Curve25519.KeyAgreement.PublicKey
     let operatorName = "alice"
 
     private init(
-        base: URL, localPort: Int, broker: ManagedProcess, provisiond: ManagedProcess,
+        base: URL, localPort: Int, tlsPort: Int, broker: ManagedProcess, provisiond: ManagedProcess,
         serviceKey: Curve25519.KeyAgreement.PublicKey
     ) {
         self.base = base
         self.site = base.appendingPathComponent("site")
         self.localPort = localPort
+        self.tlsPort = tlsPort
         self.broker = broker
         self.provisiond = provisiond
         self.serviceKey = serviceKey
     }
 
     /// Runs `body` with a fresh site and stops it afterwards, also when `body` throws.
-    static func with<T>(provisiondArguments: [String] = [], _ body: (StagingSite) async throws -> T) async throws -> T {
-        let site = try await start(provisiondArguments: provisiondArguments)
+    static func with<T>(
+        provisiondArguments: [String] = [], operators: [String] = [], _ body: (StagingSite) async throws -> T
+    ) async throws -> T {
+        let site = try await start(provisiondArguments: provisiondArguments, operators: operators)
         do {
             let result = try await body(site)
             await site.stop()
@@ -43,7 +49,8 @@ final class StagingSite: Sendable {
         }
     }
 
-    static func start(provisiondArguments: [String] = []) async throws -> StagingSite {
+    /// - Parameter operators: operator accounts besides `alice`.
+    static func start(provisiondArguments: [String] = [], operators: [String] = []) async throws -> StagingSite {
         let root = BinaryLocator.packageRoot()
         let base = FileManager.default.temporaryDirectory.appendingPathComponent(
             "fleet-staging-\(UUID().uuidString.prefix(8))")
@@ -52,12 +59,13 @@ final class StagingSite: Sendable {
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: base.path)
         let site = base.appendingPathComponent("site")
         let localPort = try FreePort.tcp()
+        let tlsPort = try FreePort.tcp()
         let setup = try ManagedProcess.start(
             root.appendingPathComponent("scripts/site-setup.sh").path,
             arguments: [
                 site.path, "--prefix", "bootstrap", "--hosts", "localhost", "--operator", "alice",
-                "--local-port", String(localPort), "--device-port", String(try FreePort.tcp()),
-            ])
+                "--local-port", String(localPort), "--device-port", String(tlsPort),
+            ] + operators.flatMap { ["--operator", $0] })
         guard try await setup.waitForExit(timeout: .seconds(120)) == 0 else {
             try? FileManager.default.removeItem(at: base)
             throw SiteError("site-setup.sh failed: \(setup.output())")
@@ -77,12 +85,14 @@ final class StagingSite: Sendable {
                     "--password-file", site.appendingPathComponent("secrets/provisiond.password").path,
                     "--database", base.appendingPathComponent("registry.sqlite").path,
                     "--service-key", keys.appendingPathComponent("service.key").path, "--manage-broker-accounts",
-                ] + provisiondArguments)
+                ] + (provisiondArguments.contains("--operator-role") ? [] : ["--operator-role", "alice=admin"])
+                    + provisiondArguments)
             provisiond = started
             try await started.waitForOutput(containing: "provisiond online", timeout: .seconds(30))
             let serviceKey = try KeyFile.loadPublicKey(from: keys.appendingPathComponent("service.pub").path)
             return StagingSite(
-                base: base, localPort: localPort, broker: broker, provisiond: started, serviceKey: serviceKey)
+                base: base, localPort: localPort, tlsPort: tlsPort, broker: broker, provisiond: started,
+                serviceKey: serviceKey)
         } catch {
             let logs = "provisiond:\n\(provisiond?.output() ?? "")\nbroker:\n\(broker.output())"
             _ = await provisiond?.terminate()
@@ -98,13 +108,27 @@ final class StagingSite: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// fleetctl as operator alice on the loopback listener.
-    func fleetctl(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32, output: String) {
+    /// The site CA certificate, what remote clients pin.
+    var caFile: String { site.appendingPathComponent("certs/ca.crt").path }
+
+    /// fleetctl as operator `account` (alice by default) on the loopback listener, or on the TLS
+    /// listener (as `localhost`, verified against the site CA) when `tls` is set; `listener` replaces
+    /// both (host, port and TLS flags of the test's own).
+    func fleetctl(
+        _ arguments: [String], stdin: Data? = nil, as account: String? = nil, tls: Bool = false,
+        listener: [String]? = nil
+    ) async throws -> (status: Int32, output: String) {
+        let account = account ?? operatorName
+        let listener =
+            listener
+            ?? (tls
+                ? ["--host", "localhost", "--port", String(tlsPort), "--ca-file", caFile]
+                : ["--port", String(localPort)])
         let process = try ManagedProcess.start(
             try BinaryLocator.path(of: "fleetctl"),
-            arguments: arguments + [
-                "--port", String(localPort), "--username", operatorName,
-                "--password-file", site.appendingPathComponent("secrets/\(operatorName).password").path,
+            arguments: arguments + listener + [
+                "--username", account,
+                "--password-file", site.appendingPathComponent("secrets/\(account).password").path,
             ], stdin: stdin)
         let status = try await process.waitForExit(timeout: .seconds(120))
         return (status, process.output())
@@ -120,12 +144,16 @@ final class StagingSite: Sendable {
         return entries.first { $0["device"] as? String == id }?["hellos"] as? Int
     }
 
-    /// A connected client of the loopback listener; the caller closes it.
-    func client(_ username: String, password: String? = nil, clientID: String? = nil) async throws -> MQTTClient {
+    /// A connected client of the loopback listener; the caller closes it. With MQTT v5 a publish the
+    /// broker refuses fails its caller.
+    func client(
+        _ username: String, password: String? = nil, clientID: String? = nil, version: MQTTProtocolVersion = .v311
+    ) async throws -> MQTTClient {
         let client = MQTTClient(
             MQTTConfiguration(
                 host: "127.0.0.1", port: localPort, clientID: clientID ?? "\(username)-\(UUID().uuidString.prefix(8))",
-                username: username, password: try password ?? self.password(of: username), reconnect: .disabled))
+                username: username, password: try password ?? self.password(of: username), protocolVersion: version,
+                reconnect: .disabled))
         do {
             try await client.connect()
         } catch {
@@ -152,9 +180,12 @@ final class StagingSite: Sendable {
         return String(field.dropFirst("client=".count))
     }
 
-    /// Makes provisiond reconnect once: an administrator who knows its client id takes it over.
+    /// Makes provisiond reconnect once, both its connections: an administrator who knows its client
+    /// id (and the operator connection's, the same with `-ops`) takes them over.
     func reconnectProvisiond() async throws {
         let before = provisiond.output().components(separatedBy: "reconnected").count
+        let opsTaker = try await client("alice", clientID: try provisiondClientID() + "-ops")
+        opsTaker.close()
         let taker = try await client("alice", clientID: try provisiondClientID())
         try await eventually("provisiond reconnected") {
             provisiond.output().components(separatedBy: "reconnected").count > before
@@ -168,6 +199,15 @@ final class StagingSite: Sendable {
         _ = await broker.terminate()
         try? FileManager.default.removeItem(at: base)
     }
+}
+
+/// A valid hello for a fresh random id and key (as anyone with the hello password can send).
+func randomHello(_ index: Int) throws -> (id: DeviceID, payload: [UInt8]) {
+    let id = try DeviceID("flood-\(index)-\(UInt64.random(in: 0...UInt64.max))")
+    let hello = Hello(
+        device: id, publicKey: Curve25519.KeyAgreement.PrivateKey().publicKey, agent: "flood", caps: ["wifi"],
+        boot: 1, nonce: Hello.makeNonce())
+    return (id, try MessageCodec.encode(hello))
 }
 
 /// Everything one account receives on some filters, from subscribing until `stop()`.
