@@ -103,7 +103,7 @@ let package = Package(
                 .unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"]),
             ],
             linkerSettings: [
-                .linkedLibrary("mosquitto"), .linkedLibrary("crypto"), .linkedLibrary("json-c"),
+                .linkedLibrary("mosquitto"), .linkedLibrary("ssl"), .linkedLibrary("crypto"), .linkedLibrary("json-c"),
             ]
         ),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "BrokerHarness"], swiftSettings: strictSwift),
@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol"],
+            dependencies: ["MQTT", "BrokerHarness", "FleetProtocol", "FleetSim", "Provisioning"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -23,5 +23,5 @@ FB_WARN := -Wall -Wextra -Werror
 # Device builds: small.
 FB_SIZE_CFLAGS := -Os -ffunction-sections -fdata-sections
 FB_SIZE_LDFLAGS := -Wl,--gc-sections
-FB_LIBS := -lmosquitto -lcrypto -ljson-c
+FB_LIBS := -lmosquitto -lssl -lcrypto -ljson-c
 FB_APPLY_LIBS := -ljson-c -lcrypto

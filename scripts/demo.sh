@@ -3,14 +3,28 @@
 #   broker on a free port -> service keys -> provisiond (SQLite in a temp dir) -> agents' identities ->
 #   enroll from a manifest -> profile (key sealed to the service) -> push with progress -> status table.
 # Everything started here is stopped on exit, by PID.
+# Optional environment:
+#   FLEET_BIN_DIR   the Swift binaries (provisiond, fleetctl) to use instead of building them
+#   DEMO_DEVICES    how many devices (default 3)
+#   DEMO_AGENT      how an agent starts (default: the native build), e.g. the Omega2 build under qemu:
+#                   "qemu-mipsel agent/build/musl-static/omega-agent" or
+#                   "qemu-mipsel -L agent/build/musl/sysroot agent/build/musl-dynamic/omega-agent";
+#                   under qemu each agent's guest memory is sampled (scripts/guest-rss.py) and its
+#                   peak printed at the end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
 scripts/install-deps.sh
-echo "== building"
-swift build
-bin="$(swift build --show-bin-path)"
+if [ -n "${FLEET_BIN_DIR:-}" ]; then
+  bin="$FLEET_BIN_DIR"
+else
+  echo "== building"
+  swift build
+  bin="$(swift build --show-bin-path)"
+fi
+devices="${DEMO_DEVICES:-3}"
+read -r -a agent <<<"${DEMO_AGENT:-$bin/omega-agent}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/fleet-demo.XXXXXX")"
 chmod 700 "$work"
@@ -66,10 +80,10 @@ echo "== provisiond (registry $work/registry.sqlite, mode 0600)"
 pids+=($!)
 wait_for "$work/provisiond.log" "provisiond online" 30
 
-echo "== three devices: identities (omega-agent identity) and a manifest"
+echo "== $devices devices: identities (omega-agent identity) and a manifest"
 standins="$root/agent/standins"
 echo "uri,group" > "$work/manifest.csv"
-for n in 1 2 3; do
+for n in $(seq 1 "$devices"); do
   dev="demo-omega-$n"
   mkdir -p "$work/$dev/uci"
   cp agent/tests/golden/apply/omega2/before/* "$work/$dev/uci/"
@@ -79,21 +93,26 @@ for n in 1 2 3; do
  "aps": [{"ssid": "Office", "encryption": "psk2", "key": "demo passphrase 42", "gives_lease": true, "address": "192.168.8.2$n"},
          {"ssid": "FleetProvisioning", "encryption": "psk2", "key": "provisioning-key", "gives_lease": true, "address": "10.0.0.2$n"}]}
 JSON
-  uri="$("$bin/omega-agent" identity --device-id "$dev" --state-dir "$work/$dev" --key-file "$work/$dev/device.key" | head -n 1)"
+  uri="$("${agent[@]}" identity --device-id "$dev" --state-dir "$work/$dev" --key-file "$work/$dev/device.key" | sed -n 1p)"
   echo "$uri,warehouse" >> "$work/manifest.csv"
 done
 cat "$work/manifest.csv"
 fleet enroll --manifest "$work/manifest.csv"
 
 echo "== starting the agents (uci, wifi and ubus stand-ins on private uci files)"
-for n in 1 2 3; do
+samplers=()
+for n in $(seq 1 "$devices"); do
   dev="demo-omega-$n"
-  FB_STANDIN_SCENARIO="$work/$dev/scenario.json" "$bin/omega-agent" run --device-id "$dev" \
+  FB_STANDIN_SCENARIO="$work/$dev/scenario.json" "${agent[@]}" run --device-id "$dev" \
     --state-dir "$work/$dev" --key-file "$work/$dev/device.key" \
     --broker-host 127.0.0.1 --broker-port "$port" --uci-confdir "$work/$dev/uci" \
     --set "uci_path=$standins/uci" --set "wifi_path=$standins/wifi" --set "ubus_path=$standins/ubus" \
     --set "service_pubkey=$work/keys/service.pub" --stderr > "$work/$dev.log" 2>&1 &
   pids+=($!)
+  if [[ "$(basename "${agent[0]}")" == qemu-* ]]; then
+    scripts/guest-rss.py "$!" "${agent[-1]}" > "$work/$dev.rss" &
+    samplers+=($!)
+  fi
 done
 
 echo "== profile 'office' (key from a 0600 file, sealed to service key $fingerprint before publishing)"
@@ -108,4 +127,10 @@ echo "== status"
 fleet status
 echo "== demo-omega-1's uci wireless station section now:"
 sed -n "/'client'/,/^$/p" "$work/demo-omega-1/uci/wireless" | sed "s/option key .*/option key '<redacted>'/"
+if ((${#samplers[@]})); then
+  kill -TERM "${samplers[@]}" 2>/dev/null || true
+  wait "${samplers[@]}" 2>/dev/null || true
+  echo "== agents' memory under qemu (guest pages only, scripts/guest-rss.py; qemu's own VmHWM beside it)"
+  for n in $(seq 1 "$devices"); do echo "demo-omega-$n: $(cat "$work/demo-omega-$n.rss")"; done
+fi
 echo "== done; stopping everything"

@@ -19,6 +19,7 @@ pkgs=(
   python3-pip                                    # build-musl.sh: pip download of the ziglang wheel
   cmake                                          # build-musl.sh: json-c's build
   strace                                         # the apply durability check (fsync before marker removal)
+  file binutils                                  # the Omega2 binaries' check (file, readelf)
 )
 
 missing=()

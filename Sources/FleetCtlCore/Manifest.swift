@@ -8,7 +8,12 @@ import Foundation
 /// field is accepted and unquoted.
 public enum Manifest {
     public static func parse(_ text: String) throws(FleetCtlError) -> [EnrollEntry] {
-        var entries: [EnrollEntry] = []
+        try parseLines(text).map(\.entry)
+    }
+
+    /// The entries with the manifest line each came from (1-based), for per-row error reports.
+    public static func parseLines(_ text: String) throws(FleetCtlError) -> [(line: Int, entry: EnrollEntry)] {
+        var entries: [(line: Int, entry: EnrollEntry)] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -23,7 +28,7 @@ public enum Manifest {
                 throw FleetCtlError.manifest(line: index + 1, "missing bootstrap URI")
             }
             let group = fields.count == 2 && !fields[1].isEmpty ? fields[1] : nil
-            entries.append(EnrollEntry(uri: uri, group: group))
+            entries.append((index + 1, EnrollEntry(uri: uri, group: group)))
         }
         if entries.isEmpty { throw FleetCtlError.manifest(line: 0, "no devices in manifest") }
         return entries

@@ -59,6 +59,12 @@ public final class RealAgent: Sendable {
         ]
         try JSONSerialization.data(withJSONObject: scenario).write(
             to: directory.appendingPathComponent("scenario.json"))
+        uri = try await Self.identity(executable: executable, id: id, directory: directory)
+    }
+
+    /// Creates the device key `directory/device.key` if needed (`omega-agent identity`) and returns the
+    /// device's bootstrap URI.
+    public static func identity(executable: String, id: String, directory: URL) async throws -> String {
         let identity = try ManagedProcess.start(
             executable,
             arguments: [
@@ -68,7 +74,7 @@ public final class RealAgent: Sendable {
         guard try await identity.waitForExit(timeout: .seconds(30)) == 0,
             let line = identity.output().split(separator: "\n").first, line.hasPrefix("FB1:")
         else { throw FleetSimError("omega-agent identity failed: \(identity.output())") }
-        uri = String(line)
+        return String(line)
     }
 
     /// Starts the agent: it connects, reports online and says hello at once.

@@ -7,7 +7,23 @@ struct OutgoingPublish: Sendable {
     var payload: [UInt8]
     var qos: QoS
     var retain: Bool
-    var continuation: CheckedContinuation<Void, any Error>
+    var continuation: PublishCompletion
+}
+
+/// Who learns the outcome of a publish: an awaiting caller, or a callback (run on the loop thread).
+struct PublishCompletion: Sendable {
+    private let done: @Sendable (Result<Void, any Error>) -> Void
+
+    init(_ continuation: CheckedContinuation<Void, any Error>) {
+        done = { continuation.resume(with: $0) }
+    }
+
+    init(_ callback: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done = callback
+    }
+
+    func resume() { done(.success(())) }
+    func resume(throwing error: any Error) { done(.failure(error)) }
 }
 
 /// A subscribe or unsubscribe waiting for SUBACK / UNSUBACK.

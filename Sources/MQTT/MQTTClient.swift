@@ -79,16 +79,36 @@ public final class MQTTClient: Sendable {
         guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#"), !topic.utf8.contains(0) else {
             throw MQTTError.invalidArgument("topic \"\(topic)\" must be non-empty without wildcards or NUL")
         }
-        let id = self.id
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let outgoing = OutgoingPublish(
-                topic: topic, payload: payload, qos: qos, retain: retain, continuation: continuation)
-            loop.core.submit { core in
-                guard let connection = core.connections[id] else {
-                    return continuation.resume(throwing: MQTTError.closed)
-                }
-                connection.publish(outgoing)
+            enqueue(topic, payload: payload, qos: qos, retain: retain, PublishCompletion(continuation))
+        }
+    }
+
+    /// Queues a publish and returns at once; `completion` gets its outcome (the errors of
+    /// `publish(_:payload:qos:retain:)`) on the client's loop thread, so it must be quick.
+    ///
+    /// Publishes queued by one task go out in the order of the calls, so a caller can keep many in
+    /// flight without giving up ordering per topic (an empty retained message, then a new one).
+    public func publish(
+        _ topic: String, payload: [UInt8], qos: QoS = .atLeastOnce, retain: Bool = false,
+        completion: @escaping @Sendable (Result<Void, any Error>) -> Void
+    ) {
+        guard !topic.isEmpty, !topic.contains("+"), !topic.contains("#"), !topic.utf8.contains(0) else {
+            return completion(
+                .failure(MQTTError.invalidArgument("topic \"\(topic)\" must be non-empty without wildcards or NUL")))
+        }
+        enqueue(topic, payload: payload, qos: qos, retain: retain, PublishCompletion(completion))
+    }
+
+    private func enqueue(_ topic: String, payload: [UInt8], qos: QoS, retain: Bool, _ completion: PublishCompletion) {
+        let id = self.id
+        let outgoing = OutgoingPublish(
+            topic: topic, payload: payload, qos: qos, retain: retain, continuation: completion)
+        loop.core.submit { core in
+            guard let connection = core.connections[id] else {
+                return completion.resume(throwing: MQTTError.closed)
             }
+            connection.publish(outgoing)
         }
     }
 

@@ -42,6 +42,13 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
         public mutating func next(isolation actor: isolated (any Actor)?) async -> MQTTMessage? {
             await buffer.next()
         }
+
+        /// The next message and up to `limit - 1` more that are already buffered, in order, so a
+        /// consumer can handle them together; nil when the stream has finished.
+        public mutating func next(upTo limit: Int) async -> [MQTTMessage]? {
+            guard let first = await buffer.next() else { return nil }
+            return [first] + buffer.popAvailable(Swift.max(limit - 1, 0))
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
@@ -180,6 +187,18 @@ final class IncomingBuffer: Sendable {
         } onCancel: {
             cancel()
         }
+    }
+
+    /// Up to `limit` buffered messages, oldest first, without waiting.
+    func popAvailable(_ limit: Int) -> [MQTTMessage] {
+        guard limit > 0 else { return [] }
+        let (messages, resume): ([MQTTMessage], Bool) = state.withLock { state in
+            var taken: [MQTTMessage] = []
+            while taken.count < limit, let message = state.pop() { taken.append(message) }
+            return (taken, state.clearPauseIfDrained(lowWater: lowWater))
+        }
+        if resume { onResume() }
+        return messages
     }
 
     /// The oldest buffered message, if any, and whether taking it cleared the pause flag.

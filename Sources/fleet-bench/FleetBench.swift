@@ -12,7 +12,7 @@ struct FleetBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-bench",
         abstract: "Prints FleetBootstrap's rates (a release build gives the figures worth quoting).",
-        subcommands: [RunBenchmark.self, FaultsCommand.self, CryptoRates.self, BrokerRates.self])
+        subcommands: [RunBenchmark.self, FaultsCommand.self, CryptoRates.self, BrokerRates.self, Worker.self])
 }
 
 struct CryptoRates: ParsableCommand {

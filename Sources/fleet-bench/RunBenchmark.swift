@@ -26,12 +26,14 @@ struct RunBenchmark: AsyncParsableCommand {
     var rawMessages: Int?
     @Option(help: "provisiond --log-level.") var logLevel = "info"
     @Option(help: "Directory for the JSON and SVG files.") var out = ".build/fleet-bench"
+    @Option(help: "Most simulated devices per process; more run in `fleet-bench worker` processes.")
+    var devicesPerProcess = 3_000
 
     func validate() throws {
         guard devices > 0, agents >= 0, agents <= devices else {
             throw ValidationError("--devices must be positive and --agents between 0 and --devices")
         }
-        guard rate > 0, steadySeconds > 0, idle > 0, enrollChunk > 0, pushTimeout > 0 else {
+        guard rate > 0, steadySeconds > 0, idle > 0, enrollChunk > 0, pushTimeout > 0, devicesPerProcess > 0 else {
             throw ValidationError("rates, times and sizes must be positive")
         }
     }
@@ -47,6 +49,8 @@ struct RunBenchmark: AsyncParsableCommand {
         options.rawMessages = rawMessages ?? min(50_000, max(10_000, devices * 5))
         options.provisiondLogLevel = logLevel
         options.binDirectory = URL(fileURLWithPath: CommandLine.executablePath).deletingLastPathComponent()
+        options.devicesPerProcess = devicesPerProcess
+        options.workerExecutable = URL(fileURLWithPath: CommandLine.executablePath)
         let benchmark = FleetBenchmark(options: options)
         let progress = benchmark.reportProgress(interactive: isatty(STDERR_FILENO) == 1)
         let report = try await benchmark.run()
@@ -70,5 +74,21 @@ extension CommandLine {
     /// This executable's path (/proc/self/exe), so sibling binaries of the same build are found.
     static var executablePath: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+    }
+}
+
+/// `fleet-bench worker`: hosts a share of `fleet-bench run`'s simulated devices (started by it).
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Simulated devices for `fleet-bench run`, driven over stdin/stdout (started by `run`).",
+        shouldDisplay: false)
+
+    @Option(help: "Broker port on 127.0.0.1.") var port: Int
+    @Option(help: "The service public key file.") var servicePubkey: String
+    @Option(help: "Index of the first device (sim-NNNNN).") var first: Int
+    @Option(help: "Number of devices.") var count: Int
+
+    func run() async throws {
+        try await SimulatorWorker.run(port: port, servicePublicKeyPath: servicePubkey, first: first, count: count)
     }
 }

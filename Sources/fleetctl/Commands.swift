@@ -43,21 +43,40 @@ struct Enroll: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let entries: [EnrollEntry]
-        if let manifest {
-            guard let data = FileManager.default.contents(atPath: manifest) else {
-                throw fail(FleetCtlError(.invalidInput, "cannot read \(manifest)"))
+        guard let manifest else {
+            try await withSession(connection) { session in
+                let result = try await session.request(
+                    .enroll, EnrollArgs(devices: [EnrollEntry(uri: uri ?? "", group: group)]), as: EnrollResult.self)
+                for device in result.enrolled { printEnrolled(device) }
             }
-            do { entries = try Manifest.parse(String(decoding: data, as: UTF8.self)) } catch { throw fail(error) }
-        } else {
-            entries = [EnrollEntry(uri: uri ?? "", group: group)]
+            return
         }
+        guard let data = FileManager.default.contents(atPath: manifest) else {
+            throw fail(FleetCtlError(.invalidInput, "cannot read \(manifest)"))
+        }
+        let rows: [(line: Int, entry: EnrollEntry)]
+        do {
+            rows = try Manifest.parseLines(String(decoding: data, as: UTF8.self))
+            try EnrollRunner.check(rows)
+        } catch {
+            throw fail(error)
+        }
+        var refused = 0
         try await withSession(connection) { session in
-            let result = try await session.request(.enroll, EnrollArgs(devices: entries), as: EnrollResult.self)
-            for device in result.enrolled {
-                print("enrolled \(device.device)  fingerprint \(device.fingerprint)  group \(device.group ?? "-")")
+            let outcome = try await EnrollRunner(session: session).run(
+                rows, progress: StandardErrorProgress(interactive: isatty(STDERR_FILENO) == 1))
+            for device in outcome.enrolled { printEnrolled(device) }
+            for (line, reason) in outcome.refused {
+                FileHandle.standardError.write(Data("fleetctl: manifest line \(line): \(reason)\n".utf8))
             }
+            refused = outcome.refused.count
+            print("enroll: \(outcome.enrolled.count) of \(rows.count) devices enrolled, \(refused) refused")
         }
+        if refused > 0 { throw ExitCode.failure }
+    }
+
+    private func printEnrolled(_ device: DeviceSummary) {
+        print("enrolled \(device.device)  fingerprint \(device.fingerprint)  group \(device.group ?? "-")")
     }
 }
 
@@ -73,7 +92,7 @@ struct Pending: AsyncParsableCommand {
 
         func run() async throws {
             try await withSession(connection) { session in
-                let result = try await session.request(.pending, NoArguments(), as: PendingResult.self)
+                let result = try await session.pending(progress: pageProgress())
                 if json { return try printJSON(result) }
                 print(
                     TextTable.render(
@@ -226,7 +245,7 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         try await withSession(connection) { session in
-            let result = try await session.request(.status, NoArguments(), as: StatusResult.self)
+            let result = try await session.status(progress: pageProgress())
             if json { return try printJSON(result) }
             print(TextTable.status(result))
         }
@@ -258,4 +277,10 @@ struct Watch: AsyncParsableCommand {
             }
         }
     }
+}
+
+/// The progress of gathering pages: a line on standard error when it is a terminal, nothing
+/// otherwise (a script reading `--json` gets only the result).
+func pageProgress() -> any OperationProgress {
+    isatty(STDERR_FILENO) == 1 ? StandardErrorProgress(interactive: true) : NoProgress()
 }

@@ -18,9 +18,11 @@ struct OutcomeDeliveryTests {
     }
 }
 
-/// The broker stops while the agent waits for the premises network (so the `applied` status has no
-/// connection to go out on) and comes back with its persistence: the outcome arrives after the
-/// agent reconnects, exactly once, and neither a reconnect nor an agent restart reports it again.
+/// The broker stops while the agent waits for the premises network (so the connection the `applying`
+/// status went out on is gone) and comes back with its persistence while the agent, joined, tries to
+/// reach it over the new network (an apply counts only once a broker accepts the device there): the
+/// outcome arrives after the agent reconnects, exactly once, and neither a reconnect nor an agent
+/// restart reports it again.
 private func outcomeSurvivesBrokerRestart(_ binary: AgentBinary) async throws {
     let site = try await AgentSite(binary: binary, brokerPersistence: true, premisesJoinDelay: 3)
     var watcher: StatusWatcher?
@@ -31,8 +33,10 @@ private func outcomeSurvivesBrokerRestart(_ binary: AgentBinary) async throws {
         try await site.waitForStatus("applying 5") { $0.state == .applying && $0.seq == 5 }
         await site.broker.stop()
         let agent = try #require(site.agent)
-        try await agent.waitForOutput(containing: "status applied seq 5", timeout: binary.patience)
+        // joined: the agent's first attempt to reach the broker over the new network fails
+        try await agent.waitForOutput(containing: "no connection", timeout: binary.patience)
         try await site.broker.restart()
+        try await agent.waitForOutput(containing: "status applied seq 5", timeout: binary.patience)
 
         let w = try await StatusWatcher(site)
         watcher = w

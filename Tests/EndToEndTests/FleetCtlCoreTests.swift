@@ -72,6 +72,51 @@ struct FleetCtlCoreTests {
         #expect(progress.failed.map(\.reason) == [.authFailed])
     }
 
+    @Test func pushProgressKeepsAReportThatArrivesBeforeItsPage() {
+        var progress = PushProgress()
+        let early = DeviceStatus(device: "b", state: .applied, seq: 7, ts: 1)
+        let recordedEarly = progress.record(early)
+        #expect(!recordedEarly)
+        progress.add([PushedDevice(device: "a", seq: 3, profile: "p"), PushedDevice(device: "b", seq: 7, profile: "p")])
+        #expect(progress.appliedCount == 1 && !progress.isFinished)
+        let failed = progress.record(DeviceStatus(device: "a", state: .failed, seq: 3, reason: .authFailed, ts: 1))
+        #expect(failed)
+        #expect(progress.isFinished && !progress.succeeded)
+        #expect(progress.line == "applied 1/2 · applying 0 · failed 1 · waiting 0")
+    }
+
+    @Test func aLongManifestIsSplitIntoRequestsUnderTheLimitInOrder() throws {
+        let rows = try (0..<1_000).map { n -> (line: Int, entry: EnrollEntry) in
+            let id = try DeviceID("device-\(n)-" + String(repeating: "x", count: 50))
+            let uri = try BootstrapURI(deviceID: id, publicKey: Curve25519.KeyAgreement.PrivateKey().publicKey)
+            return (n + 2, EnrollEntry(uri: uri.string, group: String(repeating: "g", count: 64)))
+        }
+        try EnrollRunner.check(rows)
+        let chunks = EnrollRunner.chunks(rows)
+        #expect(chunks.count > 1)
+        #expect(chunks.flatMap { $0.map(\.line) } == rows.map(\.line))
+        for chunk in chunks {
+            let request = try OperatorRequest(
+                id: "0123456789abcdef", op: .enroll, replyTo: "bootstrap/v1/ops/reply/alice/0123456789abcdef",
+                arguments: EnrollArgs(devices: chunk.map(\.entry)))
+            #expect(try MessageCodec.encode(request).count <= OperatorRequest.maxBytes)
+        }
+    }
+
+    @Test func everyUnusableManifestRowIsReportedAndNothingIsSent() {
+        let rows: [(line: Int, entry: EnrollEntry)] = [
+            (2, EnrollEntry(uri: "FB1:nonsense;;", group: nil)), (3, EnrollEntry(uri: "not a uri", group: "lab")),
+        ]
+        #expect {
+            try EnrollRunner.check(rows)
+        } throws: { error in
+            let message = (error as? FleetCtlError)?.message ?? ""
+            return message.contains("manifest line 2") && message.contains("manifest line 3")
+        }
+        #expect(EnrollRunner.entryIndex(in: "entry 3: device 'x' is enrolled with another key") == 2)
+        #expect(EnrollRunner.entryIndex(in: "no devices to enroll") == nil)
+    }
+
     @Test func statusTableShowsPendingLimitsAndTheCallersRole() {
         let text = TextTable.status(
             StatusResult(

@@ -20,6 +20,13 @@ struct TemporaryRegistry {
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
+
+    /// The engine over this registry with `f`'s service key, operator alice an admin, a fixed clock.
+    func engine(sealingWith f: EngineFixture) throws -> ProvisioningEngine {
+        ProvisioningEngine(
+            store: registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
+            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+    }
 }
 
 @Suite("Registry")
@@ -183,9 +190,7 @@ struct RegistryTests {
         let t = try TemporaryRegistry()
         defer { t.remove() }
         let f = try EngineFixture()
-        let engine = ProvisioningEngine(
-            store: t.registry, identity: f.service, topics: try TopicTree(prefix: "bootstrap"),
-            roles: OperatorRoles(["alice": .admin]), now: { 1_800_000_000 })
+        let engine = try t.engine(sealingWith: f)
         let device = TestDevice(id: "omega-1")
         let pending = try await engine.handle(.hello(device: device.id, publicKey: device.publicKey))
         #expect(events(pending) == ["device.pending"])
@@ -210,6 +215,70 @@ struct RegistryTests {
             try t.registry.auditLog().map(\.type) == [.devicePending, .deviceEnrolled, .deviceRevoked, .deviceReset])
     }
 
+    @Test func groupCommitSealsEachSeqOnceAndKeepsEveryDevicesOrder() async throws {
+        let t = try TemporaryRegistry()
+        defer { t.remove() }
+        let f = try EngineFixture()
+        let engine = try t.engine(sealingWith: f)
+        let devices = try (0..<40).map { TestDevice(id: try DeviceID("omega-\($0)")) }
+        func request(_ op: OperatorOp, _ args: some Encodable, id: String) async throws {
+            let payload = try MessageCodec.encode(
+                OperatorRequest(id: id, op: op, replyTo: "bootstrap/v1/ops/reply/alice/\(id)", arguments: args))
+            let actions = try await engine.handle(.operatorRequest(payload: payload, from: "alice"))
+            guard case .reply(_, let bytes) = actions.last else { throw SiteError("no reply to \(op)") }
+            #expect(try MessageCodec.decode(OperatorReply.self, from: bytes).ok == true, "\(op)")
+        }
+        func addProfile(_ key: String, id: String) async throws {
+            let sealed = try OperatorSecretBox.seal(
+                MessageCodec.encode(WiFiProfile(ssid: "Office", encryption: .psk2, key: key)), correlation: id,
+                servicePublicKey: f.service.publicKey)
+            try await request(.profileAdd, ProfileAddArgs(name: "office", sealed: sealed), id: id)
+        }
+        try await request(
+            .enroll, EnrollArgs(devices: devices.map { EnrollEntry(uri: $0.uri, group: "lab") }), id: "r1")
+        try await addProfile("correct horse battery", id: "r2")
+        try await request(.assign, AssignArgs(profile: "office", devices: nil, group: "lab"), id: "r3")
+
+        // Every device says hello twice in one batch, next to a device nobody enrolled.
+        for (round, key) in [(1, "correct horse battery"), (2, "another key entirely")] {
+            if round == 2 { try await addProfile(key, id: "r4") }
+            let stranger = TestDevice(id: try DeviceID("stranger-\(round)"))
+            let hellos = (devices + devices + [stranger]).map {
+                EngineEvent.hello(device: $0.id, publicKey: $0.publicKey)
+            }
+            let results = try await engine.handle(batch: hellos)
+            var sealed: [DeviceID: Int] = [:]
+            for (event, result) in zip(hellos, results) {
+                let actions = try result.get()
+                for (device, payload) in configs(actions) {
+                    guard case .hello(let id, _) = event, id == device else { throw SiteError("config for \(device)") }
+                    let opened = try f.open(payload, for: devices.first { $0.id == device }!)
+                    #expect(opened.envelope.seq == UInt64(round))
+                    #expect(try MessageCodec.decode(WiFiProfile.self, from: opened.plaintext).key == key)
+                    sealed[device, default: 0] += 1
+                }
+            }
+            #expect(sealed.count == devices.count && sealed.values.allSatisfy { $0 == 1 }, "round \(round)")
+            #expect(try t.registry.devices().allSatisfy { $0.lastSeq == Int64(round) })
+            #expect(try t.registry.pendingDevices().map(\.id).contains(stranger.id.rawValue))
+        }
+        // One device scope at a time and all of the batch at once load the same.
+        let ids = devices.map(\.id.rawValue) + ["stranger-2", "nobody"]
+        let together = try await t.registry.loadedTogether(ids)
+        for (id, state) in zip(ids, together) {
+            #expect(try await t.registry.loaded(.device(try DeviceID(id))) == state, "\(id)")
+        }
+        // Statuses in one batch: applying then applied of the same device keep their order.
+        let reports = devices.flatMap { device in
+            [DeviceState.applying, .applied].map {
+                EngineEvent.status(DeviceStatus(device: device.id, state: $0, seq: 2, ts: 1_800_000_000))
+            }
+        }
+        _ = try await engine.handle(batch: reports)
+        #expect(try t.registry.devices().allSatisfy { $0.state == .applied && $0.acknowledged })
+        #expect(try t.registry.auditLog(limit: 1000).filter { $0.type == .deviceApplied }.count == devices.count)
+    }
+
     @Test func auditLogKeepsOrder() async throws {
         let t = try TemporaryRegistry()
         defer { t.remove() }
@@ -223,6 +292,18 @@ extension Registry {
     /// Writes `changes` as one decision would.
     func write(_ changes: [StateChange]) async throws {
         _ = try await transact(.fleet) { _ in Decision(changes: changes) }
+    }
+
+    /// What a group commit's decisions on these devices would see.
+    func loadedTogether(_ ids: [String]) async throws -> [FleetState] {
+        final class Seen: Sendable { let states = Mutex([Int: FleetState]()) }
+        let seen = Seen()
+        let scopes = try ids.map { StateScope.device(try DeviceID($0)) }
+        _ = try await transact(batch: scopes) { index, state in
+            seen.states.withLock { $0[index] = state }
+            return Decision()
+        }
+        return seen.states.withLock { states in ids.indices.map { states[$0] ?? FleetState() } }
     }
 
     /// What a decision on `scope` would see.

@@ -1,4 +1,5 @@
 import BrokerHarness
+import Crypto
 import FleetCtlCore
 import FleetProtocol
 import FleetSim
@@ -131,6 +132,44 @@ struct StagingSiteTests {
             try await site.reconnectProvisiond()
             let count = try await site.pendingHellos("planted-1") ?? 0
             #expect(count <= 2, "retained hello handled \(count) times for one connect and one reconnect")
+        }
+    }
+
+    /// Issue 12, F1: 1,400 hellos with distinct 64-character ids through the shared hello account,
+    /// then `fleetctl pending`. One reply listing them all would pass the broker's packet limit
+    /// (the broker then drops provisiond, and libmosquitto sends the reply again after every
+    /// reconnect); in pages, every recorded id is listed and provisiond stays connected.
+    @Test func aFloodOfLongPendingIDsIsListedInPagesAndProvisiondStaysConnected() async throws {
+        try await StagingSite.with { site in
+            let topics = try TopicTree(prefix: "bootstrap")
+            let hello = try await site.client("hello")
+            let key = Curve25519.KeyAgreement.PrivateKey().publicKey
+            var ids: [String] = []
+            for n in 0..<1_400 {
+                let head = "flood-\(String(format: "%05d", n))-"
+                let id = try DeviceID(head + String(repeating: "f", count: 64 - head.count))
+                ids.append(id.rawValue)
+                let payload = try MessageCodec.encode(
+                    Hello(device: id, publicKey: key, agent: "flood", caps: ["wifi"], boot: 1, nonce: "\(n)"))
+                try await hello.publish(topics.hello(id), payload: payload, qos: .atLeastOnce)
+            }
+            await hello.disconnect()
+            hello.close()
+            // provisiond keeps about its default pending cap (1,000): two or more pages of the longest rows.
+            var listed: [String] = []
+            try await eventually(timeout: .seconds(120), "1,000 pending devices listed") {
+                let result = try await site.fleetctl(["pending", "--json"])
+                guard result.status == 0 else { throw SiteError("fleetctl pending failed: \(result.output)") }
+                listed = try JSONDecoder().decode(PendingResult.self, from: Data(result.output.utf8)).pending.map(
+                    \.device.rawValue)
+                return listed.count >= 1_000
+            }
+            // (A group commit may pass the cap by less than one group, Topics.md.)
+            #expect(
+                listed.count >= 1_000 && listed == listed.sorted() && Set(listed).isSubset(of: ids), "\(listed.count)")
+            #expect(site.provisiond.isRunning)
+            #expect(!site.provisiond.output().contains("reconnected"), "\(site.provisiond.output().suffix(2000))")
+            #expect(!site.broker.output().contains("oversize"), "\(site.broker.output().suffix(2000))")
         }
     }
 

@@ -34,7 +34,7 @@ static int ctx_init(struct apply_ctx *c, const struct fb_apply_config *cfg)
         return -1;
     c->cfg = cfg;
     fb_join_init(&c->join, cfg);
-    return fb_txn_open(&c->txn, cfg->state_dir, cfg->uci_path, cfg->uci_confdir);
+    return fb_txn_open(&c->txn, cfg->state_dir, cfg->uci_path, cfg->uci_confdir, cfg->uci_conf2dir);
 }
 
 /* Restores the packages of a backup and reloads what they cover. 0 or -1. */
@@ -73,6 +73,23 @@ static void confirm_restored(struct apply_ctx *c, long long since)
         fb_info("apply: restored; provisioning network is back");
     else
         fb_warn("apply: restored, but the previous network did not come back: %s", fb_reason_name(r));
+}
+
+int fb_apply_check_uci(const struct fb_apply_config *cfg)
+{
+    struct apply_ctx c;
+    if (ctx_init(&c, cfg) != 0)
+        return 1;
+    int rc = fb_uci_supports_savedir(&c.txn.u);
+    if (rc == 0) {
+        fb_err("%s does not know the option -t (uci older than 2021-04-12: OpenWRT 19.07 and older, Onion "
+               "legacy 0.3.x); omega-agent needs OpenWRT 21.02 with a newer uci, 22.03 or later",
+               cfg->uci_path);
+        return -1;
+    }
+    if (rc < 0)
+        fb_warn("could not check %s for the option -t; applies will fail if it is missing", cfg->uci_path);
+    return rc < 0 ? 1 : 0;
 }
 
 int fb_apply_recover(const struct fb_apply_config *cfg)
@@ -122,8 +139,28 @@ static void roll_back(struct apply_ctx *c, unsigned pkgs)
         fb_txn_drop(&c->txn, FB_TXN_BACKUP);
 }
 
-/* Stages, commits, reloads, verifies; on failure rolls back. Shared by apply and reset. */
-static int apply_values(struct apply_ctx *c, unsigned backed_up, const struct fb_sta_values *v, enum fb_reason *reason)
+/*
+ * Joined: can the agent reach a broker over the new network within the bound? Asks the caller's
+ * probe (it knows the endpoints and credentials); no probe configured means no check.
+ */
+static enum fb_reason reach_broker(struct apply_ctx *c)
+{
+    const struct fb_apply_config *cfg = c->cfg;
+    if (!cfg->reach_broker)
+        return FB_REASON_NONE;
+    int timeout_s = cfg->broker_timeout_s > 0 ? cfg->broker_timeout_s : 60;
+    if (cfg->reach_broker(cfg->reach_ctx, timeout_s) == 0)
+        return FB_REASON_NONE;
+    fb_warn("apply: joined, but no broker endpoint answered within %d s", timeout_s);
+    return FB_REASON_BROKER_UNREACHABLE;
+}
+
+/*
+ * Stages, commits, reloads, verifies (join, subnet, and for a premises apply the broker); on failure
+ * rolls back. Shared by apply and reset.
+ */
+static int apply_values(struct apply_ctx *c, unsigned backed_up, const struct fb_sta_values *v, int check_broker,
+                        enum fb_reason *reason)
 {
     struct fb_station st;
     unsigned changed = 0;
@@ -154,6 +191,10 @@ static int apply_values(struct apply_ctx *c, unsigned backed_up, const struct fb
         goto fail;
     }
     r = fb_join_verify(&c->join, &st, v->ssid, since);
+    if (r == FB_REASON_NONE)
+        r = fb_subnet_check(&c->join, &c->txn.u);
+    if (r == FB_REASON_NONE && check_broker)
+        r = reach_broker(c);
     if (r == FB_REASON_NONE) {
         if (fb_txn_settle(&c->txn) == 0) {
             *reason = FB_REASON_NONE;
@@ -164,7 +205,7 @@ static int apply_values(struct apply_ctx *c, unsigned backed_up, const struct fb
         r = FB_REASON_APPLY_ERROR;
         goto fail;
     }
-    fb_warn("apply: join failed; rolling back: %s", fb_reason_name(r));
+    fb_warn("apply: %s; rolling back", fb_reason_name(r));
 fail:
     *reason = r;
     roll_back(c, backed_up);
@@ -197,7 +238,7 @@ int fb_apply_wifi(const struct fb_apply_config *cfg, const struct fb_wifi_profil
     }
     struct fb_sta_values v = {p->ssid,     p->encryption, p->key,      p->bssid,
                               p->eap_type, p->identity,   p->password, ca_path};
-    if (apply_values(&c, (unsigned)pkgs, &v, reason) != 0) {
+    if (apply_values(&c, (unsigned)pkgs, &v, 1, reason) != 0) {
         /* the restored configuration points to its own CA file (if any), never to this one */
         if (ca_created)
             (void)fb_remove_file(cfg->state_dir, ca_name);
@@ -261,7 +302,7 @@ static int reset_to_prov_network(struct apply_ctx *c, unsigned backed_up, enum f
         return -1;
     }
     struct fb_sta_values v = {prov.ssid, prov.encryption, prov.key, "", "", "", "", ""};
-    int rc = apply_values(c, backed_up, &v, reason);
+    int rc = apply_values(c, backed_up, &v, 0, reason);
     OPENSSL_cleanse(&prov, sizeof prov);
     return rc;
 }

@@ -17,6 +17,8 @@
 #define MARKER_MAGIC "fleetbootstrap-applying 1\n"
 #define CHECK_NAME "uci-check"
 #define DELTA_NAME "uci-delta"
+#define VIEW_NAME "uci-view" /* private config dir: the committed packages, for comparison */
+#define VIEW_PKG "omega_agent_view"
 
 /* Package names by bit: k_pkgs[i] is the package of bit 1 << i (enum fb_pkg). */
 static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
@@ -24,11 +26,13 @@ static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
 
 static int pkg_in(unsigned pkgs, size_t i) { return (pkgs & (1u << i)) != 0; }
 
-int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir)
+int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir,
+                const char *uci_conf2dir)
 {
     memset(t, 0, sizeof *t);
     t->state_dir = state_dir;
     t->confdir = uci_confdir ? uci_confdir : "/etc/config";
+    t->conf2dir = uci_conf2dir ? uci_conf2dir : FB_UCI_CONF2DIR;
     if (fb_ensure_dir(state_dir) != 0 || fb_path_join(t->delta, sizeof t->delta, state_dir, DELTA_NAME) != 0 ||
         fb_ensure_dir(t->delta) != 0) {
         fb_err("apply: cannot prepare the state directory %s", state_dir);
@@ -210,13 +214,65 @@ unsigned fb_txn_saved(struct fb_txn *t, const char *dirname)
     return pkgs;
 }
 
-/* 0 when nobody has staged changes to pkgs (as seen through u), -1 otherwise (logged with `why`). */
-static int nothing_staged(const struct fb_uci *u, unsigned pkgs, const char *why)
+/*
+ * Do the changes staged for pkg (seen through u) change anything? Real uci keeps listing staged lines
+ * that no longer apply (`wireless.gone.ssid='x'` for a section deleted since), so `uci changes` alone
+ * would refuse every apply until a revert or reboot. The committed file is imported under a package
+ * name no delta file has, into a private config dir, and both are exported: the same text means the
+ * staged lines are stale. 1 when they change something, 0 when not, -1 on error.
+ */
+static int staged_effective(struct fb_txn *t, const struct fb_uci *u, const char *pkg)
+{
+    char viewdir[PATH_MAX], emptydir[PATH_MAX], src[PATH_MAX];
+    char *staged = NULL, *committed = NULL;
+    size_t staged_len = 0, committed_len = 0;
+    int rc = -1;
+    if (fb_path_join(viewdir, sizeof viewdir, t->state_dir, VIEW_NAME) != 0 || fb_ensure_dir(viewdir) != 0 ||
+        fb_path_join(emptydir, sizeof emptydir, viewdir, "delta") != 0 || fb_ensure_dir(emptydir) != 0 ||
+        fb_remove_file(emptydir, VIEW_PKG) != 0 || fb_remove_file(viewdir, VIEW_PKG) != 0 ||
+        fb_path_join(src, sizeof src, t->confdir, pkg) != 0)
+        return -1;
+    struct fb_uci view = {u->uci_path, viewdir, emptydir};
+    int have = fb_uci_export(u, pkg, &staged, &staged_len);
+    if (have == 1) {
+        rc = 1; /* staged lines but no package: they cannot apply, yet nothing to compare: refuse */
+        goto out;
+    }
+    if (have != 0 || fb_uci_import_file(&view, VIEW_PKG, src) != 0 ||
+        fb_uci_export(&view, VIEW_PKG, &committed, &committed_len) != 0)
+        goto out;
+    /* both start with their own `package <name>` line */
+    const char *a = memchr(staged, '\n', staged_len), *b = memchr(committed, '\n', committed_len);
+    if (!a || !b)
+        goto out;
+    size_t al = staged_len - (size_t)(a - staged), bl = committed_len - (size_t)(b - committed);
+    rc = !(al == bl && memcmp(a, b, al) == 0);
+out:
+    if (staged) {
+        OPENSSL_cleanse(staged, staged_len);
+        free(staged);
+    }
+    if (committed) {
+        OPENSSL_cleanse(committed, committed_len);
+        free(committed);
+    }
+    (void)fb_remove_file(viewdir, VIEW_PKG); /* it holds the Wi-Fi keys */
+    return rc;
+}
+
+/* 0 when nobody has staged changes to pkgs that change something (as seen through u), -1 otherwise. */
+static int nothing_staged(struct fb_txn *t, const struct fb_uci *u, unsigned pkgs, const char *why)
 {
     for (size_t i = 0; i < N_PKGS; i++) {
         if (!pkg_in(pkgs, i))
             continue;
         int rc = fb_uci_has_changes(u, k_pkgs[i]);
+        if (rc > 0) {
+            rc = staged_effective(t, u, k_pkgs[i]);
+            if (rc == 0)
+                fb_info("apply: the changes staged for %s by another uci caller change nothing (stale lines); "
+                        "going ahead", k_pkgs[i]);
+        }
         if (rc > 0)
             fb_warn("apply: %s: %s", why, k_pkgs[i]);
         else if (rc < 0)
@@ -227,11 +283,33 @@ static int nothing_staged(const struct fb_uci *u, unsigned pkgs, const char *why
     return 0;
 }
 
+/*
+ * uci since 2025-01 reads a package from its override dir when the file is there, and commits it
+ * there, but `uci import` (our restore) writes the config dir's file: a rollback could not undo a
+ * change. Such a package belongs to a configuration manager: 0 when none of ours is overridden.
+ */
+static int none_overridden(struct fb_txn *t)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    for (size_t i = 0; i < N_PKGS; i++) {
+        if (fb_path_join(path, sizeof path, t->conf2dir, k_pkgs[i]) != 0)
+            return -1;
+        if (stat(path, &sb) == 0) {
+            fb_err("apply: %s overrides the uci package %s at run time (a configuration manager owns it); a "
+                   "rollback could not restore it, so not applying",
+                   path, k_pkgs[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int fb_txn_begin(struct fb_txn *t)
 {
-    if (fb_txn_clear_delta(t) != 0)
+    if (none_overridden(t) != 0 || fb_txn_clear_delta(t) != 0)
         return -1;
-    if (nothing_staged(&t->u, FB_PKG_ALL, "another uci caller has staged changes; not applying") != 0)
+    if (nothing_staged(t, &t->u, FB_PKG_ALL, "another uci caller has staged changes; not applying") != 0)
         return -1;
     int pkgs = backup_to(t, FB_TXN_BACKUP);
     if (pkgs < 0 || !((unsigned)pkgs & FB_PKG_WIRELESS)) {
@@ -256,7 +334,7 @@ int fb_txn_others_staged(struct fb_txn *t, unsigned pkgs)
         if (fb_remove_file(dir, k_pkgs[i]) != 0)
             return -1;
     u2.savedir = dir;
-    return nothing_staged(&u2, pkgs, "another uci caller staged changes meanwhile; not committing");
+    return nothing_staged(t, &u2, pkgs, "another uci caller staged changes meanwhile; not committing");
 }
 
 int fb_txn_staged_equals_backup(struct fb_txn *t)

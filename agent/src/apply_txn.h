@@ -2,6 +2,9 @@
  * The apply transaction: everything that makes a uci change undoable across a crash. Lives in the
  * state directory (0700; backups hold Wi-Fi keys):
  *   uci-delta/          private `uci -t` delta directory (what we stage stays apart from other callers)
+ *   uci-check/          an empty delta directory: `uci changes` through it shows only other callers' lines
+ *   uci-view/           a private config dir for a moment: the committed package, to tell stale staged
+ *                       lines (they change nothing) from real ones
  *   backup/<pkg>        `uci export` of the packages, taken before an apply or reset
  *   applying            marker: present from before the first change until the outcome is settled
  *   prov-backup/<pkg>   the configuration from before the first successful premises apply
@@ -29,18 +32,21 @@ enum fb_pkg {
 struct fb_txn {
     const char *state_dir;
     const char *confdir; /* the uci config directory (for its fsync): uci -c DIR, or /etc/config */
+    const char *conf2dir; /* uci's run-time override directory (FB_UCI_CONF2DIR unless a test's) */
     struct fb_uci u;     /* uci with our private delta directory */
     char delta[PATH_MAX];
 };
 
 /* Prepares the state and delta directories. 0 or -1. */
-int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir);
+int fb_txn_open(struct fb_txn *t, const char *state_dir, const char *uci_path, const char *uci_confdir,
+                const char *uci_conf2dir);
 
 /* Drops everything staged in the private delta directory. 0 or -1. */
 int fb_txn_clear_delta(struct fb_txn *t);
 
 /*
- * Starts a change: nothing staged by anyone, backup of every package present, marker written.
+ * Starts a change: no package overridden at run time (uci_conf2dir), nothing staged by anyone, backup
+ * of every package present, marker written.
  * Returns the set of packages backed up (wireless always among them), or -1 with nothing changed.
  */
 int fb_txn_begin(struct fb_txn *t);

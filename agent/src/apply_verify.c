@@ -1,7 +1,9 @@
 /* Reload and join verification through ubus (see apply_verify.h). */
 #include "apply_verify.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -315,4 +317,125 @@ enum fb_reason fb_join_verify(struct fb_join *j, struct fb_station *st, const ch
     if (ssid_visible(j, st->ifname, ssid) == 0)
         return FB_REASON_NETWORK_NOT_FOUND;
     return FB_REASON_TIMEOUT;
+}
+
+/* ------------------------------------------------------------------ subnet conflict */
+
+#define OWN_NETS_MAX 8
+
+struct own_nets {
+    char name[OWN_NETS_MAX][32];
+    size_t n;
+    char sec[64];      /* the section whose options come now */
+    int is_ap;         /* it has mode 'ap' */
+    char pending[128]; /* its network option, when it came before the mode */
+};
+
+static void own_add(struct own_nets *o, const char *name, size_t len)
+{
+    if (len == 0 || len >= sizeof o->name[0] || o->n == OWN_NETS_MAX ||
+        (len == strlen(FB_STA_NETWORK) && strncmp(name, FB_STA_NETWORK, len) == 0))
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        if (strlen(o->name[i]) == len && strncmp(o->name[i], name, len) == 0)
+            return;
+    memcpy(o->name[o->n], name, len);
+    o->name[o->n][len] = '\0';
+    o->n++;
+}
+
+/* uci -X show wireless: the networks of every `mode 'ap'` wifi-iface (mode comes before or after network). */
+static int ap_nets_cb(void *ctx, const char *sec, const char *opt, char **vals, size_t nvals)
+{
+    struct own_nets *o = ctx;
+    if (strcmp(o->sec, sec) != 0) {
+        snprintf(o->sec, sizeof o->sec, "%s", sec);
+        o->is_ap = 0;
+        o->pending[0] = '\0';
+    }
+    if (!opt || nvals == 0)
+        return 0;
+    const char *nets = NULL;
+    if (strcmp(opt, "mode") == 0 && strcmp(vals[0], "ap") == 0) {
+        o->is_ap = 1;
+        nets = o->pending;
+    } else if (strcmp(opt, "network") == 0) {
+        if (!o->is_ap) {
+            snprintf(o->pending, sizeof o->pending, "%s", vals[0]);
+            return 0;
+        }
+        nets = vals[0];
+    }
+    for (const char *p = nets; p && *p;) { /* 'lan guest': space-separated */
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        own_add(o, p, (size_t)(e - p));
+        p = e;
+    }
+    return 0;
+}
+
+/* First IPv4 address and prefix of network.interface.NAME (host order): 0, or -1 when it has none. */
+static int iface_ipv4(struct fb_join *j, const char *name, uint32_t *addr, int *prefix)
+{
+    char obj[64];
+    json_object *o, *addrs, *m;
+    int rc = -1;
+    if (snprintf(obj, sizeof obj, "network.interface.%s", name) >= (int)sizeof obj || !(o = ubus_call(j, obj, "status", NULL)))
+        return -1;
+    if (json_object_object_get_ex(o, "ipv4-address", &addrs) && json_object_is_type(addrs, json_type_array) &&
+        json_object_array_length(addrs) > 0) {
+        json_object *e = json_object_array_get_idx(addrs, 0);
+        const char *a = jstr(e, "address");
+        struct in_addr in;
+        if (a && inet_pton(AF_INET, a, &in) == 1 && json_object_object_get_ex(e, "mask", &m) &&
+            json_object_is_type(m, json_type_int)) {
+            int p = json_object_get_int(m);
+            if (p >= 0 && p <= 32) {
+                *addr = ntohl(in.s_addr);
+                *prefix = p;
+                rc = 0;
+            }
+        }
+    }
+    json_object_put(o);
+    return rc;
+}
+
+static uint32_t prefix_mask(int p) { return p == 0 ? 0 : 0xffffffffu << (32 - p); }
+
+/* "a.b.c.d/p" of the subnet addr lies in. */
+static void subnet_str(char *out, size_t cap, uint32_t addr, int p)
+{
+    uint32_t n = addr & prefix_mask(p);
+    snprintf(out, cap, "%u.%u.%u.%u/%d", n >> 24, (n >> 16) & 255u, (n >> 8) & 255u, n & 255u, p);
+}
+
+enum fb_reason fb_subnet_check(struct fb_join *j, const struct fb_uci *u)
+{
+    struct own_nets own;
+    uint32_t wa, oa;
+    int wp, op;
+    memset(&own, 0, sizeof own);
+    own_add(&own, "lan", 3);
+    if (fb_uci_show(u, "wireless", ap_nets_cb, &own) < 0)
+        fb_warn("apply: cannot read the access points' networks; checking lan only");
+    if (iface_ipv4(j, FB_STA_NETWORK, &wa, &wp) != 0)
+        return FB_REASON_NONE; /* verified a moment ago; nothing to compare with */
+    for (size_t i = 0; i < own.n; i++) {
+        if (iface_ipv4(j, own.name[i], &oa, &op) != 0)
+            continue;
+        uint32_t m = prefix_mask(wp < op ? wp : op); /* two subnets overlap when the wider one holds the other */
+        if ((wa & m) == (oa & m)) {
+            char a[24], b[24];
+            subnet_str(a, sizeof a, wa, wp);
+            subnet_str(b, sizeof b, oa, op);
+            fb_warn("apply: the new network's subnet %s overlaps the device's own network %s (%s)", a, own.name[i], b);
+            return FB_REASON_SUBNET_CONFLICT;
+        }
+    }
+    return FB_REASON_NONE;
 }

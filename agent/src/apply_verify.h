@@ -38,4 +38,12 @@ int fb_net_reload(struct fb_join *j, unsigned changed);
  */
 enum fb_reason fb_join_verify(struct fb_join *j, struct fb_station *st, const char *ssid, long long since_ms);
 
+/*
+ * After a join: does the station's new lease (network.interface.wwan) overlap the device's own
+ * subnets, `lan` and the networks of its access points (uci wireless, mode 'ap')? Such a device could
+ * not route to both. FB_REASON_SUBNET_CONFLICT (logged with both subnets) or FB_REASON_NONE; an
+ * interface without an IPv4 address is not compared.
+ */
+enum fb_reason fb_subnet_check(struct fb_join *j, const struct fb_uci *u);
+
 #endif

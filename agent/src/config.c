@@ -24,6 +24,7 @@ static const struct str_option k_strings[] = {
     COPY(hello_username), COPY(hello_password), COPY(prefix), COPY(service_pubkey), COPY(key_file),
     COPY(state_dir),   COPY(prov_ssid),      COPY(prov_key),  COPY(prov_encryption), COPY(uci_path),
     COPY(wifi_path),   COPY(ubus_path),      COPY(uci_confdir), COPY(model),      COPY(mac),
+    COPY(uci_conf2dir),
 };
 
 struct int_option {
@@ -40,6 +41,7 @@ static const struct int_option k_ints[] = {
     {"backoff_min", offsetof(struct fb_config, backoff_min_ms), 10, 3600000},
     {"backoff_max", offsetof(struct fb_config, backoff_max_ms), 10, 3600000},
     {"use_syslog", offsetof(struct fb_config, use_syslog), 0, 1},
+    {"broker_timeout", offsetof(struct fb_config, broker_timeout), 1, 3600},
 };
 
 void fb_config_defaults(struct fb_config *c)
@@ -52,6 +54,7 @@ void fb_config_defaults(struct fb_config *c)
     snprintf(c->state_dir, sizeof c->state_dir, "/etc/omega-agent");
     snprintf(c->prov_encryption, sizeof c->prov_encryption, "psk2");
     c->verify_timeout = 60;
+    c->broker_timeout = 60;
     c->poll_interval = 1000;
     snprintf(c->uci_path, sizeof c->uci_path, "uci");
     snprintf(c->wifi_path, sizeof c->wifi_path, "wifi");
@@ -64,8 +67,66 @@ void fb_config_defaults(struct fb_config *c)
     c->backoff_max_ms = 60000;
 }
 
+int fb_endpoint_parse(const char *url, struct fb_endpoint *e, char *err, size_t errlen)
+{
+    const char *p;
+    memset(e, 0, sizeof *e);
+    if (strncmp(url, "mqtts://", 8) == 0) {
+        e->tls = 1;
+        p = url + 8;
+    } else if (strncmp(url, "mqtt://", 7) == 0) {
+        p = url + 7;
+    } else {
+        snprintf(err, errlen, "broker '%s': not mqtt://host[:port] or mqtts://host[:port]", url);
+        return -1;
+    }
+    const char *host = p, *host_end, *port = NULL;
+    if (*p == '[') { /* [v6 literal] */
+        host = p + 1;
+        host_end = strchr(host, ']');
+        if (!host_end || (host_end[1] != '\0' && host_end[1] != ':'))
+            goto bad;
+        if (host_end[1] == ':')
+            port = host_end + 2;
+    } else {
+        host_end = strchr(p, ':');
+        if (host_end)
+            port = host_end + 1;
+        else
+            host_end = p + strlen(p);
+    }
+    size_t hl = (size_t)(host_end - host);
+    if (hl == 0 || hl >= sizeof e->host || memchr(host, '/', hl) || memchr(host, ' ', hl))
+        goto bad;
+    memcpy(e->host, host, hl);
+    e->host[hl] = '\0';
+    e->port = e->tls ? 8883 : 1883;
+    if (port) {
+        char *end;
+        errno = 0;
+        long v = strtol(port, &end, 10);
+        if (errno != 0 || end == port || *end != '\0' || v < 1 || v > 65535)
+            goto bad;
+        e->port = (int)v;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "broker '%s': not mqtt://host[:port] or mqtts://host[:port]", url);
+    return -1;
+}
+
 int fb_config_set(struct fb_config *c, const char *name, const char *value, char *err, size_t errlen)
 {
+    if (strcmp(name, "broker") == 0) {
+        if (c->n_brokers == FB_BROKERS_MAX) {
+            snprintf(err, errlen, "broker: more than %d endpoints", FB_BROKERS_MAX);
+            return -1;
+        }
+        if (fb_endpoint_parse(value, &c->brokers[c->n_brokers], err, errlen) != 0)
+            return -1;
+        c->n_brokers++;
+        return 0;
+    }
     for (size_t i = 0; i < sizeof k_strings / sizeof k_strings[0]; i++) {
         if (strcmp(name, k_strings[i].name) != 0)
             continue;
@@ -220,20 +281,25 @@ int fb_config_load(struct fb_config *c, const char *path, char *err, size_t errl
             } else {
                 in_agent = strcmp(name, "agent") == 0;
             }
-        } else if (strcmp(kw, "option") == 0) {
+        } else if (strcmp(kw, "option") == 0 || strcmp(kw, "list") == 0) {
+            /* the one list is `list broker` (the endpoints, in order) */
+            int is_list = kw[0] == 'l';
             if (next_token(&p, name, sizeof name) != 1 || next_token(&p, value, sizeof value) != 1 ||
                 next_token(&p, kw, sizeof kw) != 0) {
-                snprintf(err, errlen, "%s:%d: expected: option NAME 'VALUE'", path, lineno);
+                snprintf(err, errlen, "%s:%d: expected: %s NAME 'VALUE'", path, lineno, is_list ? "list" : "option");
                 rc = -1;
             } else if (in_agent) {
                 char e[200];
-                if (fb_config_set(c, name, value, e, sizeof e) != 0) {
+                if (is_list && strcmp(name, "broker") != 0) {
+                    snprintf(err, errlen, "%s:%d: unknown list '%s'", path, lineno, name);
+                    rc = -1;
+                } else if (fb_config_set(c, name, value, e, sizeof e) != 0) {
                     snprintf(err, errlen, "%s:%d: %s", path, lineno, e);
                     rc = -1;
                 }
             }
             OPENSSL_cleanse(value, sizeof value);
-        } else if (strcmp(kw, "list") == 0 || strcmp(kw, "package") == 0) {
+        } else if (strcmp(kw, "package") == 0) {
             continue;
         } else {
             snprintf(err, errlen, "%s:%d: unknown keyword '%s'", path, lineno, kw);
@@ -279,6 +345,20 @@ int fb_config_finish(struct fb_config *c, char *err, size_t errlen)
     }
     if (c->backoff_max_ms < c->backoff_min_ms)
         c->backoff_max_ms = c->backoff_min_ms;
+    if (c->n_brokers == 0) {
+        if (snprintf(c->brokers[0].host, sizeof c->brokers[0].host, "%s", c->broker_host) >= (int)sizeof c->brokers[0].host)
+            return -1;
+        c->brokers[0].port = c->broker_port;
+        c->brokers[0].tls = c->tls_ca[0] != '\0';
+        c->n_brokers = 1;
+    }
+    for (int i = 0; i < c->n_brokers; i++) {
+        if (c->brokers[i].tls && c->tls_ca[0] == '\0') {
+            snprintf(err, errlen, "broker mqtts://%s:%d: TLS needs tls_ca (the CA file)", c->brokers[i].host,
+                     c->brokers[i].port);
+            return -1;
+        }
+    }
     if (c->auth_mode == FB_AUTH_CONFIG && c->username[0] == '\0') {
         snprintf(err, errlen, "auth_mode config needs username and password");
         return -1;
@@ -300,6 +380,7 @@ void fb_config_apply_view(const struct fb_config *c, struct fb_apply_config *a)
     a->wifi_path = c->wifi_path;
     a->ubus_path = c->ubus_path;
     a->uci_confdir = c->uci_confdir[0] ? c->uci_confdir : NULL;
+    a->uci_conf2dir = c->uci_conf2dir[0] ? c->uci_conf2dir : NULL;
     a->state_dir = c->state_dir;
     a->layout = c->layout;
     a->verify_timeout_s = c->verify_timeout;
@@ -307,4 +388,5 @@ void fb_config_apply_view(const struct fb_config *c, struct fb_apply_config *a)
     a->prov_ssid = c->prov_ssid[0] ? c->prov_ssid : NULL;
     a->prov_key = c->prov_key[0] ? c->prov_key : NULL;
     a->prov_encryption = c->prov_ssid[0] ? c->prov_encryption : NULL;
+    a->broker_timeout_s = c->broker_timeout;
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "broker_password.h"
 #include "config.h"
 #include "envelope.h"
+#include "fsutil.h"
 #include "keys.h"
 #include "log.h"
 #include "mqtt.h"
@@ -54,6 +57,13 @@ struct runtime {
     size_t outcome_len;
     uint64_t outcome_seq;
     int outcome_mid; /* 0: none in flight on this connection */
+    const char *user, *pass; /* broker credentials (pass points into run()'s stack) */
+    long long clock_floor;   /* TLS checks certificates at no earlier time (see clock_floor()) */
+    /* A connection the post-apply broker probe opened over the new network: the next session's. */
+    struct fb_mqtt *handoff;
+    int handoff_ep;
+    int last_ep; /* the endpoint of the current (or last) session: the next round starts there */
+    int reconnect; /* an apply or reset switched the network under the current connection */
 };
 
 /* Called from inside mosquitto_loop: only copies the message; it is handled outside the callback. */
@@ -126,6 +136,24 @@ static int status_sink(void *ctx, const char *topic, const char *payload, size_t
     return -1;
 }
 
+/* Did handling a config (with this outcome) reload Wi-Fi, so that the connection may be dead silently? */
+static int switched_network(enum fb_reason r)
+{
+    switch (r) {
+    case FB_REASON_NONE: /* applied or reset */
+    case FB_REASON_AUTH_FAILED:
+    case FB_REASON_NETWORK_NOT_FOUND:
+    case FB_REASON_NO_ADDRESS:
+    case FB_REASON_TIMEOUT:
+    case FB_REASON_APPLY_ERROR:
+    case FB_REASON_SUBNET_CONFLICT:
+    case FB_REASON_BROKER_UNREACHABLE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void drain_queue(struct runtime *rt)
 {
     while (rt->queued > 0 && !g_stop) {
@@ -137,7 +165,9 @@ static void drain_queue(struct runtime *rt)
         static const char oversized = 0;
         if (payload == NULL && q.len > 0)
             payload = &oversized; /* only the length is looked at: it is over the limit */
-        (void)fb_agent_handle_config(&rt->agent, q.topic, payload, q.len, q.retained, &ignored);
+        enum fb_reason r = fb_agent_handle_config(&rt->agent, q.topic, payload, q.len, q.retained, &ignored);
+        if (!ignored && switched_network(r))
+            rt->reconnect = 1;
         if (q.payload) {
             OPENSSL_cleanse(q.payload, q.len);
             free(q.payload);
@@ -155,18 +185,134 @@ static void sleep_ms(int ms)
     }
 }
 
-/* Not enrolled yet: announce ourselves through the hello-only account, then go away. */
-static void hello_via_hello_account(struct runtime *rt)
+#define CLOCK_FILE "clock"
+#define CLOCK_SAVE_EVERY_S 3600
+
+/*
+ * The earliest the time can be: the newest of the config file's mtime (baked into the image: about
+ * the image build time, as OpenWRT's sysfixtime reasons) and of state_dir/clock, which the agent
+ * touches after connecting while its clock is past that (at most once an hour: flash wear). Unix s.
+ */
+static long long clock_floor(const struct fb_config *c, const char *config_path)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    long long floor = 0;
+    if (stat(config_path, &sb) == 0)
+        floor = (long long)sb.st_mtime;
+    if (fb_path_join(path, sizeof path, c->state_dir, CLOCK_FILE) == 0 && stat(path, &sb) == 0 &&
+        (long long)sb.st_mtime > floor)
+        floor = (long long)sb.st_mtime;
+    return floor;
+}
+
+/* Connected: remember that the time is at least now, if now is news (see clock_floor). */
+static void note_time(struct runtime *rt)
+{
+    char path[PATH_MAX];
+    long long now = (long long)time(NULL);
+    if (now < rt->clock_floor + CLOCK_SAVE_EVERY_S ||
+        fb_path_join(path, sizeof path, rt->agent.cfg->state_dir, CLOCK_FILE) != 0)
+        return;
+    if (fb_write_file_atomic(path, "", 0, 0600) == 0)
+        rt->clock_floor = now;
+}
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Connects as the device to the broker endpoints in their configured order, starting at endpoint
+ * `first` and wrapping around, each attempt bounded by CONNECT_TIMEOUT_MS and by deadline (mono_ms;
+ * 0 = none). Returns the first connection a broker accepted (*ep its endpoint), or NULL with *last
+ * the last attempt's result; a refusal of the credentials stops the round (*ep the endpoint that
+ * refused): a broker answered.
+ */
+static struct fb_mqtt *connect_any(struct runtime *rt, int first, long long deadline, int *ep,
+                                   enum fb_mqtt_result *last)
 {
     const struct fb_config *c = rt->agent.cfg;
+    char offline[FB_STATUS_MAX];
+    size_t offline_len = fb_agent_status_json(&rt->agent, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
+    *last = FB_MQTT_ERROR;
+    if (offline_len == 0)
+        return NULL;
+    for (int k = 0; k < c->n_brokers && !g_stop; k++) {
+        int i = (first + k) % c->n_brokers;
+        const struct fb_endpoint *e = &c->brokers[i];
+        long long left = deadline ? deadline - mono_ms() : CONNECT_TIMEOUT_MS;
+        if (left <= 0)
+            break;
+        struct fb_mqtt *m = fb_mqtt_new(c->device_id, on_message, rt);
+        if (m == NULL) {
+            fb_err("out of memory");
+            return NULL;
+        }
+        struct fb_mqtt_options o = {e->host,  e->port,  c->keepalive, e->tls ? c->tls_ca : NULL, rt->user, rt->pass,
+                                    rt->agent.topic_status, offline, rt->clock_floor};
+        *last = fb_mqtt_connect(m, &o, left < CONNECT_TIMEOUT_MS ? (int)left : CONNECT_TIMEOUT_MS);
+        if (*last == FB_MQTT_OK) {
+            note_time(rt);
+            fb_info("connected to %s://%s:%d as %s", e->tls ? "mqtts" : "mqtt", e->host, e->port, c->device_id);
+            *ep = i;
+            return m;
+        }
+        fb_mqtt_free(m);
+        fb_info("broker %s:%d: %s", e->host, e->port, *last == FB_MQTT_REFUSED_AUTH ? "refused the credentials" : "no connection");
+        if (*last == FB_MQTT_REFUSED_AUTH) {
+            *ep = i;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The apply module's post-join check: some broker endpoint must accept the device over the new
+ * network within timeout_s. The connection it opens becomes the next session (the old one went
+ * with the old network). 0 reached, -1 not.
+ */
+static int reach_broker(void *ctx, int timeout_s)
+{
+    struct runtime *rt = ctx;
+    long long deadline = mono_ms() + (long long)timeout_s * 1000;
+    while (!g_stop && mono_ms() < deadline) {
+        int ep = 0;
+        enum fb_mqtt_result r;
+        /* the endpoint of the old network is the least likely to answer on the new one: last */
+        struct fb_mqtt *m = connect_any(rt, (rt->last_ep + 1) % rt->agent.cfg->n_brokers, deadline, &ep, &r);
+        if (m) {
+            fb_mqtt_free(rt->handoff);
+            rt->handoff = m;
+            rt->handoff_ep = ep;
+            return 0;
+        }
+        if (r == FB_MQTT_REFUSED_AUTH)
+            return 0; /* a broker answered over the new network; the credentials are the session's business */
+        sleep_ms(1000);
+    }
+    return -1;
+}
+
+/* Not enrolled yet: announce ourselves through the hello-only account at endpoint ep, then go away. */
+static void hello_via_hello_account(struct runtime *rt, int ep)
+{
+    const struct fb_config *c = rt->agent.cfg;
+    const struct fb_endpoint *e = &c->brokers[ep];
     /* Not our device id: connecting with it would take over (and disconnect) an enrolled session. */
     char client_id[sizeof "hello:" + 64]; /* ":" is not in the device id charset: never an enrolled id */
     snprintf(client_id, sizeof client_id, "hello:%s", c->device_id);
     struct fb_mqtt *m = fb_mqtt_new(client_id, on_message, rt);
     if (m == NULL)
         return;
-    struct fb_mqtt_options o = {c->broker_host, c->broker_port, c->keepalive, c->tls_ca,
-                                c->hello_username, c->hello_password, NULL, NULL};
+    struct fb_mqtt_options o = {e->host,           e->port,           c->keepalive, e->tls ? c->tls_ca : NULL,
+                                c->hello_username, c->hello_password, NULL,         NULL,
+                                rt->clock_floor};
     if (fb_mqtt_connect(m, &o, CONNECT_TIMEOUT_MS) == FB_MQTT_OK) {
         char hello[1024];
         size_t n = fb_agent_hello_json(&rt->agent, hello, sizeof hello);
@@ -181,94 +327,113 @@ static void hello_via_hello_account(struct runtime *rt)
     fb_mqtt_free(m);
 }
 
+/* One session on a connected m: online, hello, what is pending, subscribe, then messages until it ends. */
+static void session(struct runtime *rt, struct fb_mqtt *m, int *rolled_back)
+{
+    struct fb_agent *a = &rt->agent;
+    rt->mqtt = m;
+    rt->reconnect = 0;
+    char pending[FB_STATUS_MAX];
+    size_t pending_len = rt->pending_len;
+    memcpy(pending, rt->pending, pending_len);
+    char hello[1024];
+    size_t hello_len = fb_agent_hello_json(a, hello, sizeof hello);
+    int ok = fb_agent_report(a, "online", 0, *rolled_back ? FB_REASON_ROLLED_BACK : FB_REASON_NONE,
+                             *rolled_back ? "restored the previous Wi-Fi settings after an interrupted apply" : NULL) ==
+                 0 &&
+             hello_len > 0 && fb_mqtt_publish(m, a->topic_hello, hello, hello_len, 0, 0) == 0;
+    if (ok && pending_len > 0) /* a status from before the connection dropped */
+        ok = fb_mqtt_publish(m, a->topic_status, pending, pending_len, 1, 0) == 0;
+    char outcome[FB_STATUS_MAX];
+    size_t outcome_len = fb_agent_outcome_json(a, outcome, sizeof outcome);
+    rt->outcome_mid = 0;
+    if (ok && outcome_len > 0) { /* an outcome the broker has not acknowledged yet */
+        fb_info("publishing the unacknowledged outcome of seq %llu", (unsigned long long)a->state.outcome.seq);
+        ok = publish_outcome(rt, a->topic_status, outcome, outcome_len) == 0;
+    }
+    if (ok)
+        ok = fb_mqtt_subscribe(m, a->topic_config, ACK_TIMEOUT_MS) == 0;
+    if (ok) {
+        *rolled_back = 0;
+        fb_info("subscribed to %s", a->topic_config);
+        while (!g_stop) {
+            if (fb_mqtt_loop(m, 200) != 0) {
+                fb_warn("connection lost");
+                break;
+            }
+            check_outcome_ack(rt);
+            drain_queue(rt);
+            if (rt->handoff || rt->reconnect) {
+                fb_info("the network changed under this connection; connecting again");
+                break;
+            }
+        }
+    }
+    if (g_stop) {
+        /* A clean DISCONNECT suppresses the will, so say offline ourselves first. */
+        char offline[FB_STATUS_MAX];
+        size_t offline_len =
+            fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
+        if (fb_mqtt_publish(m, a->topic_status, offline, offline_len, 1, ACK_TIMEOUT_MS) != 0)
+            fb_warn("offline status not acknowledged");
+        check_outcome_ack(rt); /* its PUBACK may have come in while waiting for this one */
+        fb_mqtt_disconnect(m);
+    }
+    rt->mqtt = NULL;
+    rt->outcome_mid = 0;
+}
+
 static int run(struct runtime *rt, int rolled_back)
 {
     struct fb_agent *a = &rt->agent;
     const struct fb_config *c = a->cfg;
     char password[FB_PASSWORD_LEN + 1] = "";
-    const char *user = NULL, *pass = NULL;
+    rt->user = rt->pass = NULL;
     if (c->auth_mode == FB_AUTH_DERIVED) {
         if (fb_broker_password(a->sk, a->service_pk, c->device_id, password) != 0) {
             fb_err("cannot derive the broker password");
             return 1;
         }
-        user = c->device_id;
-        pass = password;
+        rt->user = c->device_id;
+        rt->pass = password;
     } else if (c->auth_mode == FB_AUTH_CONFIG) {
-        user = c->username;
-        pass = c->password;
+        rt->user = c->username;
+        rt->pass = c->password;
     }
-    char offline[FB_STATUS_MAX];
     int backoff = c->backoff_min_ms;
     a->sink = status_sink;
     a->sink_ctx = rt;
+    a->apply.reach_broker = reach_broker;
+    a->apply.reach_ctx = rt;
     while (!g_stop) {
-        size_t offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
-        struct fb_mqtt *m = fb_mqtt_new(c->device_id, on_message, rt);
-        if (m == NULL || offline_len == 0) {
-            fb_err("out of memory");
-            fb_mqtt_free(m);
-            break;
-        }
-        struct fb_mqtt_options o = {c->broker_host, c->broker_port, c->keepalive, c->tls_ca, user, pass,
-                                    a->topic_status, offline};
-        enum fb_mqtt_result r = fb_mqtt_connect(m, &o, CONNECT_TIMEOUT_MS);
-        if (r == FB_MQTT_OK) {
-            fb_info("connected to %s:%d as %s", c->broker_host, c->broker_port, c->device_id);
+        int ep = 0;
+        enum fb_mqtt_result r = FB_MQTT_OK;
+        struct fb_mqtt *m = rt->handoff;
+        rt->handoff = NULL;
+        if (m)
+            ep = rt->handoff_ep;
+        else
+            m = connect_any(rt, rt->last_ep, 0, &ep, &r);
+        if (m) {
             backoff = c->backoff_min_ms;
-            rt->mqtt = m;
-            char pending[FB_STATUS_MAX];
-            size_t pending_len = rt->pending_len;
-            memcpy(pending, rt->pending, pending_len);
-            char hello[1024];
-            size_t hello_len = fb_agent_hello_json(a, hello, sizeof hello);
-            int ok = fb_agent_report(a, "online", 0, rolled_back ? FB_REASON_ROLLED_BACK : FB_REASON_NONE,
-                                     rolled_back ? "restored the previous Wi-Fi settings after an interrupted apply"
-                                                 : NULL) == 0 &&
-                     hello_len > 0 && fb_mqtt_publish(m, a->topic_hello, hello, hello_len, 0, 0) == 0;
-            if (ok && pending_len > 0) /* a status from before the connection dropped */
-                ok = fb_mqtt_publish(m, a->topic_status, pending, pending_len, 1, 0) == 0;
-            char outcome[FB_STATUS_MAX];
-            size_t outcome_len = fb_agent_outcome_json(a, outcome, sizeof outcome);
-            rt->outcome_mid = 0;
-            if (ok && outcome_len > 0) { /* an outcome the broker has not acknowledged yet */
-                fb_info("publishing the unacknowledged outcome of seq %llu", (unsigned long long)a->state.outcome.seq);
-                ok = publish_outcome(rt, a->topic_status, outcome, outcome_len) == 0;
-            }
-            if (ok)
-                ok = fb_mqtt_subscribe(m, a->topic_config, ACK_TIMEOUT_MS) == 0;
-            if (ok) {
-                rolled_back = 0;
-                fb_info("subscribed to %s", a->topic_config);
-                while (!g_stop) {
-                    if (fb_mqtt_loop(m, 200) != 0) {
-                        fb_warn("connection lost");
-                        break;
-                    }
-                    check_outcome_ack(rt);
-                    drain_queue(rt);
-                }
-            }
-            if (g_stop) {
-                /* A clean DISCONNECT suppresses the will, so say offline ourselves first. */
-                offline_len = fb_agent_status_json(a, "offline", 0, FB_REASON_NONE, NULL, offline, sizeof offline);
-                if (fb_mqtt_publish(m, a->topic_status, offline, offline_len, 1, ACK_TIMEOUT_MS) != 0)
-                    fb_warn("offline status not acknowledged");
-                check_outcome_ack(rt); /* its PUBACK may have come in while waiting for this one */
-                fb_mqtt_disconnect(m);
-            }
-            rt->mqtt = NULL;
-            rt->outcome_mid = 0;
+            rt->last_ep = ep;
+            session(rt, m, &rolled_back);
         } else if (r == FB_MQTT_REFUSED_AUTH && c->auth_mode == FB_AUTH_DERIVED && c->hello_username[0]) {
-            hello_via_hello_account(rt);
+            hello_via_hello_account(rt, ep);
         }
+        int again_now = m && (rt->handoff || rt->reconnect);
         fb_mqtt_free(m);
         if (g_stop)
             break;
+        if (again_now)
+            continue; /* over the new network, at once */
         fb_info("reconnecting in %d ms", backoff);
         sleep_ms(backoff);
         backoff = backoff > c->backoff_max_ms / 2 ? c->backoff_max_ms : backoff * 2;
     }
+    fb_mqtt_free(rt->handoff);
+    rt->handoff = NULL;
+    a->apply.reach_broker = NULL;
     OPENSSL_cleanse(password, sizeof password);
     return 0;
 }
@@ -465,6 +630,14 @@ int main(int argc, char **argv)
      */
     struct fb_apply_config early_apply;
     fb_config_apply_view(&cfg, &early_apply);
+    if (fb_apply_check_uci(&early_apply) < 0) {
+        if (!to_stderr) /* else the log line above said it */
+            fprintf(stderr, "omega-agent: %s has no option -t (uci before 2021-04-12); this firmware is not supported "
+                        "(see the README: OpenWRT 21.02 with a newer uci, 22.03 or later)\n",
+                    early_apply.uci_path);
+        fb_config_wipe(&cfg);
+        return 2;
+    }
     int recovered = fb_apply_recover(&early_apply);
     if (recovered < 0)
         fb_err("recovery of an interrupted apply failed");
@@ -489,6 +662,7 @@ int main(int argc, char **argv)
         fb_err("libmosquitto init failed");
         return 1;
     }
+    rt.clock_floor = clock_floor(&cfg, config_path);
     int rc = run(&rt, recovered == 1);
     for (int k = 0; k < rt.queued; k++)
         free(rt.queue[k].payload);

@@ -4,7 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include <mosquitto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "envelope.h"
 #include "log.h"
@@ -18,6 +23,7 @@ struct fb_mqtt {
     int suback_mid, suback_done;
     int puback_mid, puback_done;
     int tracked_mid, tracked_done; /* fb_mqtt_publish_tracked */
+    SSL_CTX *ssl_ctx;              /* ours (libmosquitto only borrows it) */
 };
 
 static long now_ms(void)
@@ -99,7 +105,39 @@ void fb_mqtt_free(struct fb_mqtt *m)
     if (m == NULL)
         return;
     mosquitto_destroy(m->mosq);
+    SSL_CTX_free(m->ssl_ctx);
     free(m);
+}
+
+/* Accepts "certificate is not yet valid" within the leeway after the verification time (mqtt.h). */
+static int verify_cb(int ok, X509_STORE_CTX *store)
+{
+    if (ok || X509_STORE_CTX_get_error(store) != X509_V_ERR_CERT_NOT_YET_VALID)
+        return ok;
+    X509 *cert = X509_STORE_CTX_get_current_cert(store);
+    time_t limit = (time_t)(X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(store)) + FB_TLS_NOT_BEFORE_LEEWAY_S);
+    if (cert && X509_cmp_time(X509_get0_notBefore(cert), &limit) < 0) {
+        fb_info("TLS: certificate valid from later than this device's clock; accepted within the first-boot leeway");
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+        return 1;
+    }
+    return 0;
+}
+
+int fb_tls_configure(struct ssl_ctx_st *ctx, const char *ca_file, const char *host, long long now,
+                     long long clock_floor)
+{
+    unsigned char ip[16];
+    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 || param == NULL)
+        return -1;
+    int literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    if ((literal ? X509_VERIFY_PARAM_set1_ip_asc(param, host) : X509_VERIFY_PARAM_set1_host(param, host, 0)) != 1)
+        return -1;
+    X509_VERIFY_PARAM_set_time(param, (time_t)(now > clock_floor ? now : clock_floor));
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    return 0;
 }
 
 enum fb_mqtt_result fb_mqtt_connect(struct fb_mqtt *m, const struct fb_mqtt_options *o, int timeout_ms)
@@ -117,9 +155,13 @@ enum fb_mqtt_result fb_mqtt_connect(struct fb_mqtt *m, const struct fb_mqtt_opti
             return FB_MQTT_ERROR;
     }
     if (o->tls_ca && o->tls_ca[0]) {
-        rc = mosquitto_tls_set(m->mosq, o->tls_ca, NULL, NULL, NULL, NULL);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            fb_err("TLS setup with CA %s failed: %s", o->tls_ca, mosquitto_strerror(rc));
+        /* our own context, so that the verification time and its leeway are ours (mqtt.h) */
+        SSL_CTX_free(m->ssl_ctx);
+        m->ssl_ctx = SSL_CTX_new(TLS_client_method());
+        if (m->ssl_ctx == NULL || fb_tls_configure(m->ssl_ctx, o->tls_ca, o->host, (long long)time(NULL), o->clock_floor) != 0 ||
+            mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != MOSQ_ERR_SUCCESS ||
+            mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->ssl_ctx) != MOSQ_ERR_SUCCESS) {
+            fb_err("TLS setup with CA %s failed", o->tls_ca);
             return FB_MQTT_ERROR;
         }
     }

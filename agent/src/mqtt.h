@@ -24,7 +24,25 @@ struct fb_mqtt_options {
     const char *password;
     const char *will_topic; /* NULL = no will */
     const char *will_payload;
+    long long clock_floor;  /* Unix s: the certificate is checked at no earlier time than this (0 = the clock) */
 };
+
+/*
+ * TLS at first boot. The Omega2 has no RTC: until NTP syncs its clock is at 1970 or the image build
+ * time (OpenWRT's sysfixtime), while the broker's certificate was issued later. The certificate is
+ * therefore checked at T = max(clock, clock_floor), and a "not yet valid" certificate is accepted
+ * when its notBefore lies at most FB_TLS_NOT_BEFORE_LEEWAY_S after T. Expiry is checked at T: a
+ * certificate that expired before T is refused.
+ */
+#define FB_TLS_NOT_BEFORE_LEEWAY_S (730LL * 24 * 3600)
+
+/*
+ * Configures ctx (TLS 1.2+) to verify the broker against the CA file and host (name or IP literal)
+ * at the time T above, given the clock's reading now. 0 or -1. Exposed for tests.
+ */
+struct ssl_ctx_st;
+int fb_tls_configure(struct ssl_ctx_st *ctx, const char *ca_file, const char *host, long long now,
+                     long long clock_floor);
 
 int fb_mqtt_lib_init(void);
 void fb_mqtt_lib_cleanup(void);

@@ -17,6 +17,8 @@ const char *fb_reason_name(enum fb_reason r)
     case FB_REASON_TOO_LARGE: return "too_large";
     case FB_REASON_APPLY_ERROR: return "apply_error";
     case FB_REASON_ROLLED_BACK: return "rolled_back";
+    case FB_REASON_BROKER_UNREACHABLE: return "broker_unreachable";
+    case FB_REASON_SUBNET_CONFLICT: return "subnet_conflict";
     case FB_REASON__COUNT: break;
     }
     return "apply_error";

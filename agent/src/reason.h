@@ -15,6 +15,8 @@ enum fb_reason {
     FB_REASON_TOO_LARGE,       /* payload over the size limit */
     FB_REASON_APPLY_ERROR,     /* uci/wifi tool failed; rolled back */
     FB_REASON_ROLLED_BACK,     /* a crash or power loss interrupted an apply; restored at boot */
+    FB_REASON_BROKER_UNREACHABLE, /* joined, but no broker endpoint answered over the new network in time */
+    FB_REASON_SUBNET_CONFLICT, /* the lease's subnet overlaps the device's own AP/lan subnet */
     FB_REASON__COUNT
 };
 

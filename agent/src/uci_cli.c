@@ -73,6 +73,20 @@ static int absent_or_error(int rc, int not_found)
     return (rc == 1 && not_found) ? 1 : -1;
 }
 
+int fb_uci_supports_savedir(const struct fb_uci *u)
+{
+    char out[64];
+    size_t len = 0;
+    int nf = 0;
+    const char *args[] = {"get", "omega_agent_probe.nonexistent"};
+    int rc = run_uci(u, args, 2, NULL, 0, out, sizeof out, &len, &nf);
+    if (rc == 1 && nf)
+        return 1;
+    if (rc == 0 && len == 0)
+        return 0;
+    return -1;
+}
+
 /* "pkg.sec[.opt][=value]" into buf; -1 when it does not fit. */
 static int tuple(char *buf, size_t cap, const char *pkg, const char *sec, const char *opt, const char *value)
 {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #define FB_UCI_TIMEOUT_MS 30000
+#define FB_UCI_CONF2DIR "/var/run/uci" /* uci since 2025-01 reads (and commits) a package here when it exists */
 #define FB_UCI_EXPORT_MAX (128 * 1024) /* bound on one package's `uci export` / `uci show` output */
 #define FB_UCI_MAX_VALUES 32           /* list items handed to a show callback */
 
@@ -18,6 +19,13 @@ struct fb_uci {
 /* Runs `uci [-c confdir] -t savedir ARGS...`; out may be NULL. Returns the exit code, -1 if it could not run. */
 int fb_uci_run(const struct fb_uci *u, const char *const *args, size_t nargs, const char *in, size_t in_len,
                char *out, size_t out_cap, size_t *out_len);
+
+/*
+ * Does this uci know `-t` (uci since 2021-04-12)? An older one prints its usage and exits 0 with no
+ * output for every call with `-t`, which would make every call look successful and empty. Asks for a
+ * package that does not exist: a uci with -t says "Entry not found". 1 supported, 0 not, -1 could not run.
+ */
+int fb_uci_supports_savedir(const struct fb_uci *u);
 
 /* `uci set pkg.sec[.opt]=value`; opt may be NULL (section type). 0 on exit code 0, else -1. Not for secrets. */
 int fb_uci_set(const struct fb_uci *u, const char *pkg, const char *sec, const char *opt, const char *value);

@@ -10,7 +10,14 @@ import os
 import sys
 
 CONFDIR = "/etc/config"
-SAVEDIR = "/tmp/.uci"
+# The shared save dir other uci callers stage in. A test points it at a private directory
+# (FB_STANDIN_UCI_SAVEDIR) to play such a caller without touching the host's /tmp/.uci.
+SAVEDIR = os.environ.get("FB_STANDIN_UCI_SAVEDIR") or "/tmp/.uci"
+# FB_STANDIN_UCI_NO_T=1: behave as uci before 2021-04-12 (OpenWRT 19.07, Onion legacy), which has no -t.
+NO_T = os.environ.get("FB_STANDIN_UCI_NO_T") == "1"
+# uci since 2025-01 reads a package from this override dir when the file exists there, and commits it
+# there (libuci.c UCI_CONF2DIR); FB_STANDIN_UCI_CONF2DIR stands for it in tests.
+CONF2DIR = os.environ.get("FB_STANDIN_UCI_CONF2DIR") or "/var/run/uci"
 MAX_ARGS = 4  # cli.c: arguments of one batch line
 
 # libuci.c uci_errstr
@@ -95,6 +102,8 @@ class Package:
         self.sections = []
         self.n_section = 0
         self.delta = []  # changes made by this call: (cmd, section, option, value)
+        self.path = None  # the file it was loaded from
+        self.uses_conf2 = False  # ... in the override dir
         self.saved_delta = []  # changes read from the delta files (`uci changes`)
 
     def find(self, name):
@@ -541,6 +550,7 @@ def read_stream(path):
 class Ctx:
     def __init__(self):
         self.confdir = CONFDIR
+        self.conf2dir = CONF2DIR
         self.savedir = SAVEDIR
         self.delta_path = [SAVEDIR]
         self.show_ext = True
@@ -561,12 +571,19 @@ class Ctx:
         self.error_info += "\n"
         sys.stderr.buffer.write(enc("uci: %s%s" % (err.msg, self.error_info)))
 
-    def config_path(self, name):
-        return os.path.join(self.confdir, name)
+    def config_path(self, name, conf2=False):
+        return os.path.join(self.conf2dir if conf2 else self.confdir, name)
 
     def load(self, name):
-        """uci_file_load: the file, then every delta file of the delta path replayed onto it."""
-        p = import_package(self, read_stream(self.config_path(name)), name)
+        """uci_file_load: the file (the override dir's when it has one), then every delta file replayed."""
+        conf2 = True
+        try:
+            os.stat(self.config_path(name, True))
+        except OSError:
+            conf2 = False
+        path = self.config_path(name, conf2)
+        p = import_package(self, read_stream(path), name)
+        p.path, p.uses_conf2 = path, conf2
         self.load_delta(p, False)
         return p
 
@@ -637,22 +654,22 @@ class Ctx:
         p.delta = []
         try:
             fd = os.open(os.path.join(self.savedir, p.name), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                         self.new_file_mode(p.name))
+                         self.new_file_mode(self.config_path(p.name)))  # the config dir's file, even with an override
             with os.fdopen(fd, "wb") as f:
                 f.write(enc("".join(lines)))
         except OSError:
             raise UciError(ERR_IO)
 
-    def new_file_mode(self, name):
-        """uci_open_stream(create): a new file gets the mode of the config file of that name, else 0600."""
+    def new_file_mode(self, path):
+        """uci_open_stream(create): a new file gets the mode of the package's config file, else 0600."""
         try:
-            return os.stat(self.config_path(name)).st_mode & 0o7777
+            return os.stat(path).st_mode & 0o7777
         except OSError:
             return 0o600
 
-    def write_file(self, p, path):
+    def write_file(self, p, path, conf2):
         """The end of uci_file_commit: temporary file in the config dir, fsync, chmod, rename over realpath."""
-        tmp = os.path.join(self.confdir, ".%s.uci-%s" % (p.name, os.urandom(3).hex()))
+        tmp = os.path.join(self.conf2dir if conf2 else self.confdir, ".%s.uci-%s" % (p.name, os.urandom(3).hex()))
         try:
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError:
@@ -672,28 +689,30 @@ class Ctx:
                 pass
             raise UciError(ERR_IO)
 
-    def open_for_commit(self, name):
+    def open_for_commit(self, path):
         """uci_open_stream(write, create) of the config file; its content as it is now."""
-        path = self.config_path(name)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, self.new_file_mode(name))
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, self.new_file_mode(path))
             with os.fdopen(fd, "rb") as f:
-                return path, f.read()
+                return f.read()
         except OSError:
             raise UciError(ERR_IO)
 
-    def commit(self, name):
-        """uci_file_commit without overwrite: re-read the file, replay the deltas, write only if one applied."""
-        path, data = self.open_for_commit(name)
-        p = import_package(self, data, name)
+    def commit(self, loaded):
+        """uci_file_commit without overwrite: re-read the loaded package's file (the override dir's when
+        it came from there), replay the deltas, write only if one applied."""
+        data = self.open_for_commit(loaded.path)
+        p = import_package(self, data, loaded.name)
         if self.load_delta(p, True) == 0:
             return
-        self.write_file(p, path)
+        self.write_file(p, loaded.path, loaded.uses_conf2)
 
     def import_overwrite(self, p):
-        """uci_file_commit with overwrite (uci import): the package replaces the file; deltas stay staged."""
-        path, _ = self.open_for_commit(p.name)
-        self.write_file(p, path)
+        """uci_file_commit with overwrite (uci import): the package replaces the file in the config dir
+        (an imported package was not loaded from the override dir); deltas stay staged."""
+        path = self.config_path(p.name)
+        self.open_for_commit(path)
+        self.write_file(p, path, False)
 
 
 def parse_delta_line(px):
@@ -781,7 +800,7 @@ def package_cmd(ctx, cmd, args):
     elif cmd == "export":
         write(export_text(p, True))
     else:
-        ctx.commit(p.name)
+        ctx.commit(p)
     return 0
 
 
@@ -872,6 +891,10 @@ def main(argv):
             if f == "X":
                 ctx.show_ext = False
                 continue
+            if f == "t" and NO_T:
+                # getopt rejects it, cli.c prints its usage and returns 0: exit 0, nothing on stdout
+                sys.stderr.write("uci: unrecognized option: t\nUsage: uci [<options>] <command> [<arguments>]\n")
+                return 0
             if f not in "ctf":
                 unsupported("option -%s" % f)
             val = flags[j + 1:] or (argv[i + 1] if i + 1 < len(argv) else None)

@@ -127,6 +127,38 @@ int main(void)
         fb_agent_wipe(&a2);
     }
     CHECK(fb_config_set(&cfg, "prefix", "bootstrap", err, sizeof err) == 0);
+    /* Broker endpoints: without a list, the one of broker_host/broker_port (TLS when tls_ca is set). */
+    CHECK(cfg.n_brokers == 1 && strcmp(cfg.brokers[0].host, "192.168.4.1") == 0 && cfg.brokers[0].port == 1884 &&
+          !cfg.brokers[0].tls);
+    {
+        struct fb_config eps;
+        struct fb_endpoint e;
+        fb_config_defaults(&eps);
+        FILE *ef = fopen(cfgpath, "w");
+        CHECK(ef && fprintf(ef, "config agent 'agent'\n\toption service_pubkey 'x'\n\toption tls_ca '/ca.crt'\n"
+                                "\tlist broker 'mqtts://broker.site.lan'\n\tlist broker 'mqtt://10.0.0.5:1884'\n"
+                                "\tlist broker 'mqtts://[fd00::1]:8884'\n") > 0 && fclose(ef) == 0);
+        CHECK(fb_config_load(&eps, cfgpath, err, sizeof err) == 0 && fb_config_finish(&eps, err, sizeof err) == 0);
+        CHECK(eps.n_brokers == 3);
+        CHECK(strcmp(eps.brokers[0].host, "broker.site.lan") == 0 && eps.brokers[0].port == 8883 && eps.brokers[0].tls);
+        CHECK(strcmp(eps.brokers[1].host, "10.0.0.5") == 0 && eps.brokers[1].port == 1884 && !eps.brokers[1].tls);
+        CHECK(strcmp(eps.brokers[2].host, "fd00::1") == 0 && eps.brokers[2].port == 8884 && eps.brokers[2].tls);
+        CHECK(fb_config_set(&eps, "broker", "mqtt://added:1", err, sizeof err) == 0 && eps.n_brokers == 4);
+        CHECK(fb_config_set(&eps, "broker_timeout", "0", err, sizeof err) != 0);
+        CHECK(eps.broker_timeout == 60);
+        const char *bad[] = {"tcp://h:1", "mqtt://", "mqtt://h:0", "mqtt://h:65536", "mqtt://h:1x", "mqtt://[::1",
+                             "mqtt://a/b:1", "mqtts://[::1]x"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            CHECK(fb_endpoint_parse(bad[i], &e, err, sizeof err) != 0 && strstr(err, "mqtts://host"));
+        fb_config_defaults(&eps);
+        CHECK(fb_config_set(&eps, "service_pubkey", "x", err, sizeof err) == 0 &&
+              fb_config_set(&eps, "broker", "mqtts://h", err, sizeof err) == 0 &&
+              fb_config_finish(&eps, err, sizeof err) != 0 && strstr(err, "tls_ca"));
+        ef = fopen(cfgpath, "w");
+        CHECK(ef && fputs("config agent 'agent'\n\tlist servers 'x'\n", ef) >= 0 && fclose(ef) == 0);
+        fb_config_defaults(&eps);
+        CHECK(fb_config_load(&eps, cfgpath, err, sizeof err) != 0 && strstr(err, "unknown list"));
+    }
     struct fb_config broken;
     fb_config_defaults(&broken);
     f = fopen(cfgpath, "w");

@@ -398,6 +398,8 @@ static const char *const k_pkgs[] = {"wireless", "network", "firewall"};
 
 /* Extra top-level scenario members (",\"reload_lag_s\":1.5" ...), "" for the defaults. */
 static const char *g_sc_extra = "";
+/* The address the premises AP leases (prefix 24). */
+static const char *g_prem_addr = "10.1.2.3";
 
 /* Writes the scenario: the provisioning AP always exists; the premises AP as given (NULL = absent). */
 static void write_scenario(struct env *e, const char *prem_ssid, const char *prem_key, int gives_lease, double delay_s)
@@ -410,8 +412,9 @@ static void write_scenario(struct env *e, const char *prem_ssid, const char *pre
                      "{\"ssid\":\"" PROV_SSID "\",\"encryption\":\"psk2\",\"key\":\"" PROV_KEY "\","
                      "\"gives_lease\":true,\"join_delay_s\":0,\"address\":\"192.168.4.20\",\"bssid\":\"02:00:00:00:00:01\"},"
                      "{\"ssid\":\"%s\",\"encryption\":\"psk2\",\"key\":\"%s\",\"gives_lease\":%s,"
-                     "\"join_delay_s\":%.2f,\"address\":\"10.1.2.3\",\"bssid\":\"02:00:00:00:00:02\"}]%s}",
-                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s, g_sc_extra);
+                     "\"join_delay_s\":%.2f,\"address\":\"%s\",\"bssid\":\"02:00:00:00:00:02\"}]%s}",
+                     e->conf, e->wstate, prem_ssid, prem_key, gives_lease ? "true" : "false", delay_s, g_prem_addr,
+                     g_sc_extra);
     else
         n = snprintf(buf, sizeof buf,
                      "{\"confdir\":\"%s\",\"state\":\"%s\",\"aps\":["
@@ -847,6 +850,191 @@ static void test_agent_recovers_first(void)
     env_teardown(&e);
 }
 
+static int g_probe_calls;
+static int probe(void *ctx, int timeout_s)
+{
+    int *answer = ctx;
+    g_probe_calls++;
+    return timeout_s > 0 ? *answer : -1;
+}
+
+/* The broker probe after a join decides: unreachable rolls back, reachable keeps the new network. */
+static void test_broker_unreachable(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    int answer = -1;
+    if (env_setup(&e, "omega2", FB_LAYOUT_AUTO) != 0) {
+        CHECK(0, "broker unreachable: setup");
+        env_teardown(&e);
+        return;
+    }
+    e.cfg.reach_broker = probe;
+    e.cfg.reach_ctx = &answer;
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && r == FB_REASON_BROKER_UNREACHABLE && g_probe_calls == 1,
+          "broker unreachable: rolled back with broker_unreachable (rc %d, %s, %d probes)", rc, fb_reason_name(r),
+          g_probe_calls);
+    CHECK(conf_matches(&e, e.before), "broker unreachable: files byte-identical to before");
+    CHECK(!marker_present(&e), "broker unreachable: marker cleared");
+    answer = 0;
+    rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE && g_probe_calls == 2, "broker reachable: applied (%s)", fb_reason_name(r));
+    CHECK(conf_matches(&e, e.after), "broker reachable: the golden result");
+    answer = -1;
+    CHECK(fb_apply_reset(&e.cfg, &r) == 0 && g_probe_calls == 2, "reset does not ask the probe (%s)",
+          fb_reason_name(r));
+    env_teardown(&e);
+}
+
+/*
+ * uci since 2025-01 reads a package from /var/run/uci when the file is there and commits it there;
+ * `import` writes the config dir's file; a new delta file takes the config dir file's mode. What the
+ * stand-in does with FB_STANDIN_UCI_CONF2DIR, checked against the real uci with -C.
+ */
+static void test_uci_conf2_override(void)
+{
+    char root[] = "/tmp/fb-conf2-XXXXXX", c[PATH_MAX], d[PATH_MAX], t[PATH_MAX], f[PATH_MAX], out[64];
+    struct stat st;
+    if (mkdtemp(root) == NULL) {
+        CHECK(0, "conf2: temp dir");
+        return;
+    }
+    path_fmt(c, sizeof c, "%s/c", root);
+    path_fmt(d, sizeof d, "%s/d", root);
+    path_fmt(t, sizeof t, "%s/t", root);
+    CHECK(mkdir(c, 0755) == 0 && mkdir(d, 0755) == 0 && mkdir(t, 0700) == 0, "conf2: dirs");
+    const char etc[] = "config wifi-iface 'sta'\n\toption ssid 'etc'\n";
+    const char ovr[] = "config wifi-iface 'sta'\n\toption ssid 'override'\n";
+    path_fmt(f, sizeof f, "%s/wireless", c);
+    CHECK(write_all(f, etc, sizeof etc - 1) == 0 && chmod(f, 0640) == 0, "conf2: config file");
+    path_fmt(f, sizeof f, "%s/wireless", d);
+    CHECK(write_all(f, ovr, sizeof ovr - 1) == 0 && chmod(f, 0600) == 0, "conf2: override file");
+    setenv("FB_STANDIN_UCI_CONF2DIR", d, 1);
+    struct fb_uci u = {g_uci, c, t};
+    CHECK(fb_uci_get(&u, "wireless", "sta", "ssid", out, sizeof out) == 0 && strcmp(out, "override") == 0,
+          "conf2: get reads the override (%s)", out);
+    CHECK(fb_uci_set(&u, "wireless", "sta", "ssid", "new") == 0, "conf2: set");
+    path_fmt(f, sizeof f, "%s/wireless", t);
+    CHECK(stat(f, &st) == 0 && (st.st_mode & 0777) == 0640, "conf2: the delta file has the config dir file's mode");
+    CHECK(fb_uci_commit(&u, "wireless") == 0, "conf2: commit");
+    path_fmt(f, sizeof f, "%s/wireless", d);
+    char *now = read_all(f, NULL);
+    CHECK(now && strstr(now, "option ssid 'new'"), "conf2: commit writes the override");
+    free(now);
+    path_fmt(f, sizeof f, "%s/wireless", c);
+    now = read_all(f, NULL);
+    CHECK(now && strcmp(now, etc) == 0, "conf2: the config dir's file is untouched by commit");
+    free(now);
+    unsetenv("FB_STANDIN_UCI_CONF2DIR");
+    rm_tree(root);
+}
+
+/* A package in uci's run-time override dir: an apply could not be rolled back, so it is refused. */
+static void test_overridden_package(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    char d[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "overridden: setup");
+        env_teardown(&e);
+        return;
+    }
+    path_fmt(d, sizeof d, "%s/run-uci", e.root);
+    path_fmt(from, sizeof from, "%s/wireless", e.before);
+    path_fmt(to, sizeof to, "%s/wireless", d);
+    CHECK(mkdir(d, 0755) == 0 && copy_file(from, to) == 0, "overridden: override file");
+    setenv("FB_STANDIN_UCI_CONF2DIR", d, 1);
+    e.cfg.uci_conf2dir = d;
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    CHECK(fb_apply_wifi(&e.cfg, &p, &r) == -1 && r == FB_REASON_APPLY_ERROR, "overridden: refused (%s)",
+          fb_reason_name(r));
+    CHECK(conf_matches(&e, e.before) && files_equal(from, to), "overridden: nothing changed");
+    CHECK(!marker_present(&e), "overridden: no marker");
+    unsetenv("FB_STANDIN_UCI_CONF2DIR");
+    env_teardown(&e);
+}
+
+/* uci before 2021-04-12 has no -t: usage, exit 0, no output. The agent must notice, not apply blind. */
+static void test_uci_without_t(void)
+{
+    const char *bin = getenv("FB_AGENT_BIN");
+    struct env e;
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "uci without -t: setup");
+        env_teardown(&e);
+        return;
+    }
+    CHECK(fb_apply_check_uci(&e.cfg) == 0, "uci without -t: the current uci is accepted");
+    setenv("FB_STANDIN_UCI_NO_T", "1", 1);
+    CHECK(fb_apply_check_uci(&e.cfg) == -1, "uci without -t: an old uci is detected");
+    if (bin && *bin) {
+        char key[PATH_MAX], s_uci[PATH_MAX + 16];
+        path_fmt(key, sizeof key, "%s/device.key", e.root);
+        path_fmt(s_uci, sizeof s_uci, "uci_path=%s", g_uci);
+        char *argv[] = {(char *)bin, (char *)"run", (char *)"--device-id", (char *)"dev1", (char *)"--broker-host",
+                        (char *)"127.0.0.1", (char *)"--broker-port", (char *)"1", (char *)"--state-dir", e.state,
+                        (char *)"--key-file", key, (char *)"--uci-confdir", e.conf, (char *)"--set",
+                        (char *)"service_pubkey=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", (char *)"--set", s_uci,
+                        (char *)"--set", (char *)"use_syslog=0", NULL};
+        struct fb_proc_out res;
+        memset(&res, 0, sizeof res);
+        CHECK(fb_proc_run(argv, NULL, 0, 60000, &res) == 0 && res.exit_code == 2 &&
+                  strstr(res.err, "does not know the option -t") != NULL && strstr(res.err, "needs OpenWRT") != NULL,
+              "uci without -t: the agent refuses to start and says why (exit %d, %s)", res.exit_code, res.err);
+    } else {
+        CHECK(0, "uci without -t: FB_AGENT_BIN must name the omega-agent binary to test");
+    }
+    unsetenv("FB_STANDIN_UCI_NO_T");
+    CHECK(conf_matches(&e, e.before), "uci without -t: nothing changed");
+    env_teardown(&e);
+}
+
+/* Lines another uci caller staged in the shared save dir: stale ones must not block, real ones must. */
+static void test_staged_by_others(void)
+{
+    struct env e;
+    struct fb_wifi_profile p;
+    enum fb_reason r = FB_REASON_NONE;
+    char shared[PATH_MAX], delta[PATH_MAX];
+    if (env_setup(&e, "omega2", FB_LAYOUT_OMEGA2) != 0) {
+        CHECK(0, "staged by others: setup");
+        env_teardown(&e);
+        return;
+    }
+    path_fmt(shared, sizeof shared, "%s/shared-uci", e.root);
+    path_fmt(delta, sizeof delta, "%s/wireless", shared);
+    CHECK(mkdir(shared, 0700) == 0 && setenv("FB_STANDIN_UCI_SAVEDIR", shared, 1) == 0, "staged by others: shared dir");
+
+    /* a change to a section that no longer exists: `uci changes` lists it forever, it changes nothing */
+    const char stale[] = "wireless.gone.ssid='x'\n-wireless.gone2\nwireless.client.ssid='FleetProvisioning'\n";
+    CHECK(write_all(delta, stale, sizeof stale - 1) == 0, "staged by others: stale lines written");
+    premises_profile(&p, PREM_SSID, PREM_KEY);
+    int rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == 0 && r == FB_REASON_NONE, "staged by others: stale lines do not block an apply (rc %d, %s)", rc,
+          fb_reason_name(r));
+    CHECK(conf_matches(&e, e.after), "staged by others: the apply's result is the golden one");
+    char *left = read_all(delta, NULL);
+    CHECK(left && strcmp(left, stale) == 0, "staged by others: their lines stay staged, untouched");
+    free(left);
+
+    /* a line that changes something: not ours to commit, so the apply is refused and nothing changes */
+    const char real[] = "wireless.ap.ssid='Renamed by someone else'\n";
+    CHECK(write_all(delta, real, sizeof real - 1) == 0, "staged by others: a real change written");
+    premises_profile(&p, "Another Net", PREM_KEY);
+    rc = fb_apply_wifi(&e.cfg, &p, &r);
+    CHECK(rc == -1 && r == FB_REASON_APPLY_ERROR, "staged by others: a real staged change refuses the apply (%s)",
+          fb_reason_name(r));
+    CHECK(conf_matches(&e, e.after), "staged by others: nothing committed");
+    CHECK(!marker_present(&e), "staged by others: no marker");
+    unsetenv("FB_STANDIN_UCI_SAVEDIR");
+    env_teardown(&e);
+}
+
 /* 1 when pid is gone or a zombie (waits up to 5 s for it to get there). */
 static int pid_dead(long pid)
 {
@@ -1060,6 +1248,10 @@ int main(int argc, char **argv)
     RUN("uci_error_is_not_absent", test_uci_error_is_not_absent());
     RUN("proc_background_child", test_proc_background_child());
     RUN("agent_recovers_first", test_agent_recovers_first());
+    RUN("uci_without_t", test_uci_without_t());
+    RUN("uci_conf2_override", test_uci_conf2_override());
+    RUN("overridden_package", test_overridden_package());
+    RUN("staged_by_others", test_staged_by_others());
     RUN("success_omega2", test_apply_success("omega2", FB_LAYOUT_AUTO));
     RUN("success_generic_anon", test_apply_success("generic-anon", FB_LAYOUT_AUTO));
     RUN("success_generic_new", test_apply_success("generic-new", FB_LAYOUT_GENERIC));
@@ -1074,6 +1266,13 @@ int main(int argc, char **argv)
     RUN("fail_wrong_key_new_section", test_apply_failure("generic-new", FB_LAYOUT_AUTO, "wrong key, new section",
                                                          PREM_SSID, "another key entirely", 1, 0,
                                                          FB_REASON_AUTH_FAILED));
+    RUN("fail_subnet_conflict_omega2", (g_prem_addr = "192.168.3.77",
+                                        test_apply_failure("omega2", FB_LAYOUT_AUTO, "subnet conflict (wlan)", PREM_SSID,
+                                                           PREM_KEY, 1, 0, FB_REASON_SUBNET_CONFLICT)));
+    RUN("fail_subnet_conflict_lan", (g_prem_addr = "192.168.1.200",
+                                     test_apply_failure("generic-anon", FB_LAYOUT_AUTO, "subnet conflict (lan)",
+                                                        PREM_SSID, PREM_KEY, 1, 0, FB_REASON_SUBNET_CONFLICT)));
+    RUN("fail_broker_unreachable", test_broker_unreachable());
     RUN("invalid_and_tool_errors", test_invalid_and_tool_errors());
     RUN("special_values", test_special_values());
     RUN("kill_and_recover", test_kill_and_recover());

@@ -30,6 +30,8 @@ public enum ReasonCode: String, WireEnum {
     case tooLarge = "too_large"
     case applyError = "apply_error"
     case rolledBack = "rolled_back"
+    case brokerUnreachable = "broker_unreachable"
+    case subnetConflict = "subnet_conflict"
 }
 
 /// The service's own state in its retained status.

@@ -8,6 +8,27 @@ public struct NoArguments: Codable, Sendable, Hashable {
     public init() {}
 }
 
+/// Which page of a list that grows with the fleet to return (`status`, `pending`, a group `push`):
+/// the entries after device id `after` (from the start when absent), ordered by device id, at most
+/// `limit` of them (``maxLimit`` when absent or larger). A result with `next` has more: ask again
+/// with `after` set to it.
+public struct PageArgs: Codable, Sendable, Hashable {
+    public var after: DeviceID?
+    public var limit: Int?
+
+    /// The most entries of one page: 500 rows of the largest kind (a status row with 64-character
+    /// names, ~400 bytes) stay well within the 262,144-byte reply limit.
+    public static let maxLimit = 500
+
+    public init(after: DeviceID? = nil, limit: Int? = nil) {
+        self.after = after
+        self.limit = limit
+    }
+
+    /// `limit` within 1...``maxLimit``.
+    public var pageLimit: Int { Swift.min(Swift.max(limit ?? Self.maxLimit, 1), Self.maxLimit) }
+}
+
 // MARK: - enroll
 
 public struct EnrollEntry: Codable, Sendable, Hashable {
@@ -74,7 +95,12 @@ public struct PendingEntry: Codable, Sendable, Hashable {
 
 public struct PendingResult: Codable, Sendable, Hashable {
     public var pending: [PendingEntry]
-    public init(pending: [PendingEntry]) { self.pending = pending }
+    /// Set when more entries follow: the `after` of the next page.
+    public var next: DeviceID?
+    public init(pending: [PendingEntry], next: DeviceID? = nil) {
+        self.pending = pending
+        self.next = next
+    }
 }
 
 /// The result of `pending.reject`: the pending entry that was removed.
@@ -220,13 +246,22 @@ public struct AssignResult: Codable, Sendable, Hashable {
 }
 
 /// Targets: a list of devices or one group (exactly one of the two).
+///
+/// A group is pushed a page at a time (``PageArgs``): `after` and `limit` pick the devices of the
+/// group, by id, that this request seals for.
 public struct PushArgs: Codable, Sendable, Hashable {
     public var devices: [DeviceID]?
     public var group: String?
-    public init(devices: [DeviceID]?, group: String?) {
+    public var after: DeviceID?
+    public var limit: Int?
+    public init(devices: [DeviceID]?, group: String?, after: DeviceID? = nil, limit: Int? = nil) {
         self.devices = devices
         self.group = group
+        self.after = after
+        self.limit = limit
     }
+
+    public var page: PageArgs { PageArgs(after: after, limit: limit) }
 }
 
 public struct PushedDevice: Codable, Sendable, Hashable {
@@ -242,7 +277,12 @@ public struct PushedDevice: Codable, Sendable, Hashable {
 
 public struct PushResult: Codable, Sendable, Hashable {
     public var pushed: [PushedDevice]
-    public init(pushed: [PushedDevice]) { self.pushed = pushed }
+    /// Set when the group has more devices: the `after` of the next page.
+    public var next: DeviceID?
+    public init(pushed: [PushedDevice], next: DeviceID? = nil) {
+        self.pushed = pushed
+        self.next = next
+    }
 }
 
 public struct DeviceArgs: Codable, Sendable, Hashable {
@@ -306,9 +346,11 @@ public struct StatusResult: Codable, Sendable, Hashable {
     public var pendingRefused: Int64?
     /// The requesting operator's role.
     public var role: OperatorRole?
+    /// Set when more devices follow: the `after` of the next page.
+    public var next: DeviceID?
 
     enum CodingKeys: String, CodingKey {
-        case devices, pending, role
+        case devices, pending, role, next
         case pendingCap = "pending_cap"
         case pendingMaxAge = "pending_max_age"
         case pendingRefused = "pending_refused"
@@ -316,7 +358,7 @@ public struct StatusResult: Codable, Sendable, Hashable {
 
     public init(
         devices: [DeviceStatusRow], pending: Int, pendingCap: Int? = nil, pendingMaxAge: Int64? = nil,
-        pendingRefused: Int64? = nil, role: OperatorRole? = nil
+        pendingRefused: Int64? = nil, role: OperatorRole? = nil, next: DeviceID? = nil
     ) {
         self.devices = devices
         self.pending = pending
@@ -324,5 +366,6 @@ public struct StatusResult: Codable, Sendable, Hashable {
         self.pendingMaxAge = pendingMaxAge
         self.pendingRefused = pendingRefused
         self.role = role
+        self.next = next
     }
 }

@@ -4,39 +4,59 @@ import FleetProtocol
 import Foundation
 import MQTT
 
-/// The benchmark's devices: simulated ones (timeline indices 0..<simulated.count) followed by real
-/// omega-agent processes.
+/// The benchmark's devices: simulated ones (timeline indices 0..<simulatedCount), in this process
+/// or spread over worker processes, followed by real omega-agent processes.
 final class Fleet: Sendable {
-    let simulated: [SimulatedDevice]
+    let hosts: [any DeviceHost]
     let agents: [RealAgent]
     /// Timeline index of every device id.
     let index: [String: Int]
+    let simulatedCount: Int
+    let uris: [String]
 
-    var count: Int { simulated.count + agents.count }
-    var uris: [String] { simulated.map(\.uri) + agents.map(\.uri) }
-    var dropped: Int { simulated.reduce(0) { $0 + $1.droppedMessages } }
+    var count: Int { simulatedCount + agents.count }
+    var dropped: Int {
+        get async {
+            var total = 0
+            for host in hosts { total += await host.dropped }
+            return total
+        }
+    }
 
-    private init(simulated: [SimulatedDevice], agents: [RealAgent]) {
-        self.simulated = simulated
+    private init(hosts: [any DeviceHost], agents: [RealAgent]) {
+        self.hosts = hosts
         self.agents = agents
+        simulatedCount = hosts.reduce(0) { $0 + $1.ids.count }
+        uris = hosts.flatMap(\.uris) + agents.map(\.uri)
         var index: [String: Int] = [:]
-        for (i, id) in (simulated.map(\.id) + agents.map(\.id)).enumerated() { index[id] = i }
+        for (i, id) in (hosts.flatMap(\.ids) + agents.map(\.id)).enumerated() { index[id] = i }
         self.index = index
     }
 
-    /// Creates the simulated devices (fresh X25519 keys) and the real agents' identities.
-    static func make(simulated: Int, agents: Int, site: FleetSite, timeline: Timeline) async throws -> Fleet {
-        let servicePublicKey = try KeyFile.loadPublicKey(from: site.servicePublicKeyPath)
+    /// Creates the simulated devices (fresh X25519 keys) and the real agents' identities. Up to
+    /// `perProcess` simulated devices live in this process; more are spread evenly over worker
+    /// processes (`workerExecutable worker …`), none holding more than `perProcess`.
+    static func make(
+        simulated: Int, agents: Int, perProcess: Int, workerExecutable: URL?, site: FleetSite, timeline: Timeline
+    ) async throws -> Fleet {
         let port = site.broker.port
-        let devices = try (0..<simulated).map { i in
-            try SimulatedDevice(
-                id: String(format: "sim-%05d", i), port: port, servicePublicKey: servicePublicKey
-            ) { event in
-                switch event {
-                case .configReceived(let seq): timeline.mark(.config, device: i, seq: seq)
-                case .applied(let seq): timeline.mark(.applied, device: i, seq: seq)
-                case .failed, .reset: break
-                }
+        var hosts: [any DeviceHost] = []
+        if simulated <= perProcess || workerExecutable == nil {
+            let servicePublicKey = try KeyFile.loadPublicKey(from: site.servicePublicKeyPath)
+            hosts.append(
+                try LocalHost(
+                    first: 0, count: simulated, port: port, servicePublicKey: servicePublicKey, timeline: timeline
+                ) { kind, device, seq in timeline.mark(kind, device: device, seq: seq) })
+        } else if let workerExecutable {
+            let workers = (simulated + perProcess - 1) / perProcess
+            var first = 0
+            for w in 0..<workers {
+                let count = simulated / workers + (w < simulated % workers ? 1 : 0)
+                hosts.append(
+                    try await RemoteHost.start(
+                        executable: workerExecutable, first: first, count: count, port: port,
+                        servicePublicKeyPath: site.servicePublicKeyPath, timeline: timeline))
+                first += count
             }
         }
         var real: [RealAgent] = []
@@ -46,23 +66,14 @@ final class Fleet: Sendable {
                 try await RealAgent(
                     id: id, site: site, accessPoint: (ssid: FleetBenchmark.ssid, key: FleetBenchmark.premisesKey)))
         }
-        return Fleet(simulated: devices, agents: real)
+        return Fleet(hosts: hosts, agents: real)
     }
 
-    /// Connects every simulated device (subscribe to config, status online), `concurrency` at a time.
+    /// Connects every simulated device (subscribe to config, status online), `concurrency` at a
+    /// time in each host.
     func connectSimulated(concurrency: Int) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var next = 0
-            while next < min(concurrency, simulated.count) {
-                let device = simulated[next]
-                group.addTask { try await device.connect() }
-                next += 1
-            }
-            while try await group.next() != nil, next < simulated.count {
-                let device = simulated[next]
-                group.addTask { try await device.connect() }
-                next += 1
-            }
+            for host in hosts { group.addTask { try await host.connect(concurrency: concurrency) } }
             try await group.waitForAll()
         }
     }
@@ -75,27 +86,24 @@ final class Fleet: Sendable {
     /// The simulated devices at `indices` say hello: all at once, or paced at `rate` per second.
     func sayHello(_ indices: [Int], timeline: Timeline, rate: Double? = nil) async {
         let started = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            var sent = 0
-            while sent < indices.count {
-                let due = rate.map { min(indices.count, Int(seconds(ContinuousClock.now - started) * $0) + 1) }
-                while sent < (due ?? indices.count) {
-                    let i = indices[sent]
-                    let device = simulated[i]
-                    group.addTask {
-                        timeline.mark(.hello, device: i)
-                        try? await device.sayHello()
-                    }
-                    sent += 1
+        var sent = 0
+        while sent < indices.count {
+            let due = rate.map { min(indices.count, Int(seconds(ContinuousClock.now - started) * $0) + 1) }
+            let batch = indices[sent..<(due ?? indices.count)]
+            await withTaskGroup(of: Void.self) { group in
+                for host in hosts {
+                    let own = batch.filter { $0 >= host.first && $0 < host.first + host.ids.count }
+                    if !own.isEmpty { group.addTask { await host.sayHello(own) } }
                 }
-                if sent < indices.count { try? await Task.sleep(for: .milliseconds(2)) }
             }
+            sent += batch.count
+            if sent < indices.count { try? await Task.sleep(for: .milliseconds(2)) }
         }
     }
 
     func stop() async {
         await withTaskGroup(of: Void.self) { group in
-            for device in simulated { group.addTask { await device.stop() } }
+            for host in hosts { group.addTask { await host.stop() } }
             for agent in agents { group.addTask { await agent.stop() } }
         }
     }

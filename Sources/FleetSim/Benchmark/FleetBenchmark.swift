@@ -25,6 +25,11 @@ public struct BenchmarkOptions: Sendable {
     public var binDirectory: URL?
     public var provisiondLogLevel = "info"
     public var connectConcurrency = 256
+    /// The most simulated devices in one process; more go to worker processes (3 file descriptors
+    /// per MQTT client against the per-process limit).
+    public var devicesPerProcess = 3_000
+    /// The `fleet-bench` executable, re-run as `fleet-bench worker` for the worker processes.
+    public var workerExecutable: URL?
 
     public init(devices: Int) { self.devices = devices }
 }
@@ -67,12 +72,13 @@ public final class FleetBenchmark: Sendable {
             benchDropped: 0, totalSeconds: 0, failures: [], phases: [], series: [])
         // Each simulated device's client holds its socket and libmosquitto's internal socket pair.
         let limit = ProcessStats.raiseOpenFileLimit()
-        let needed = 3 * (n - agentCount) + 256
+        let inProcess =
+            options.workerExecutable == nil ? n - agentCount : min(n - agentCount, options.devicesPerProcess)
+        let needed = 3 * inProcess + 256
         guard limit >= needed else {
             throw FleetSimError(
-                "\(n - agentCount) simulated devices need about \(needed) open files (3 per MQTT client), and this "
-                    + "process may open \(limit) (the hard limit, `ulimit -Hn`): raise it or run at most "
-                    + "\((limit - 256) / 3 + agentCount) devices")
+                "\(inProcess) simulated devices in one process need about \(needed) open files (3 per MQTT client), "
+                    + "and a process may open \(limit) (the hard limit, `ulimit -Hn`): lower --devices-per-process")
         }
         let site = try await FleetSite.start(binDirectory: options.binDirectory, logLevel: options.provisiondLogLevel)
         phase.withLock { $0.pid = site.provisiond.pid }
@@ -87,7 +93,8 @@ public final class FleetBenchmark: Sendable {
 
             enter("keys")
             let built = try await Fleet.make(
-                simulated: n - agentCount, agents: agentCount, site: site, timeline: timeline)
+                simulated: n - agentCount, agents: agentCount, perProcess: options.devicesPerProcess,
+                workerExecutable: options.workerExecutable, site: site, timeline: timeline)
             fleet = built
             monitor = try await FleetMonitor(
                 port: site.broker.port, prefix: site.prefix, timeline: timeline, index: built.index,
@@ -103,7 +110,7 @@ public final class FleetBenchmark: Sendable {
             report.failures.append("provisiond exited: \(site.provisiond.output().suffix(400))")
         }
         enter("stop")
-        report.benchDropped = (monitor?.dropped ?? 0) + (fleet?.dropped ?? 0)
+        report.benchDropped = (monitor?.dropped ?? 0) + (await fleet?.dropped ?? 0)
         if report.benchDropped > 0 {
             report.failures.append("the benchmark's own clients dropped \(report.benchDropped) messages")
         }
@@ -236,7 +243,7 @@ public final class FleetBenchmark: Sendable {
         let start = timeline.now()
         let ingestedBefore = timeline.count(.ingested)
         fleet.startAgents()
-        await fleet.sayHello(Array(0..<fleet.simulated.count), timeline: timeline)
+        await fleet.sayHello(Array(0..<fleet.simulatedCount), timeline: timeline)
         await waitUntil { self.timeline.count(.ingested) - ingestedBefore >= fleet.count }
         return analyse("hello storm", from: from, start: start, devices: Set(0..<fleet.count), latencyFromHello: true)
     }
@@ -260,7 +267,7 @@ public final class FleetBenchmark: Sendable {
     /// A new profile revision, one unloaded round trip, then hellos at `rate` per second.
     private func steadyRate(site: FleetSite, fleet: Fleet) async throws -> SteadyFigures {
         try await addProfile(site: site, key: "bench-premises-key-2")  // a new revision
-        let sims = fleet.simulated.count
+        let sims = fleet.simulatedCount
         var roundTrip: Double?
         if sims > 0 {
             let from = timeline.markCount

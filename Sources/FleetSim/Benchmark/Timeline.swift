@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Everything the benchmark saw, in order, with times in seconds since the run began.
@@ -28,14 +29,24 @@ final class Timeline: Sendable {
         var counts = [Int](repeating: 0, count: Kind.allCases.count)
     }
 
-    let origin = ContinuousClock.now
+    /// `CLOCK_MONOTONIC` when the run began: one clock for the whole machine, so worker processes
+    /// report their marks in it.
+    let origin = Timeline.monotonic()
     private let state = Mutex(State())
 
     /// Seconds since the run began.
-    func now() -> Double { seconds(ContinuousClock.now - origin) }
+    func now() -> Double { Self.monotonic() - origin }
 
-    func mark(_ kind: Kind, device: Int, seq: UInt64 = 0) {
-        let mark = Mark(kind: kind, device: device, seq: seq, time: now())
+    /// Seconds of `CLOCK_MONOTONIC`, the same in every process of the machine.
+    static func monotonic() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    /// A mark taken at `monotonic` (``monotonic()``, possibly in another process).
+    func mark(_ kind: Kind, device: Int, seq: UInt64 = 0, monotonic: Double? = nil) {
+        let mark = Mark(kind: kind, device: device, seq: seq, time: monotonic.map { $0 - origin } ?? now())
         state.withLock {
             $0.marks.append(mark)
             $0.counts[kind.rawValue] += 1

@@ -84,6 +84,23 @@ public struct FleetState: Sendable, Hashable {
                 if let profile = effectiveProfile(for: device) { slice.profiles[profile.name] = profile }
             }
             return slice
+        case .devices(let ids):
+            return FleetState(
+                devices: devices.filter { ids.contains($0.key) }, pending: pending.filter { ids.contains($0.key) },
+                pendingCount: pendingCount, pendingRefused: pendingRefused)
+        case .devicePage(let after, let limit, let group):
+            let page = sortedDevices.filter { device in
+                (after.map { device.id > $0 } ?? true) && (group == nil || device.groupName == group)
+            }.prefix(limit)
+            return FleetState(
+                devices: Dictionary(uniqueKeysWithValues: page.map { ($0.id, $0) }), profiles: profiles,
+                groupProfiles: groupProfiles, pendingCount: pendingCount, pendingRefused: pendingRefused)
+        case .pendingPage(let after, let limit):
+            let page = pending.values.sorted { $0.id < $1.id }.filter { entry in after.map { entry.id > $0 } ?? true }
+                .prefix(limit)
+            return FleetState(
+                pending: Dictionary(uniqueKeysWithValues: page.map { ($0.id, $0) }), pendingCount: pendingCount,
+                pendingRefused: pendingRefused)
         }
     }
 
@@ -107,6 +124,13 @@ public enum StateScope: Sendable, Hashable {
 
     /// How many stale pending entries one expiry transaction removes at most.
     public static let staleBatch = 1000
+    /// These enrolled devices and pending entries, by id (no profiles): what an enrollment needs.
+    case devices(Set<String>)
+    /// At most `limit` enrolled devices with ids after `after` (of `group` when set), by id, with
+    /// every profile and group assignment: one page of `status` or of a group push.
+    case devicePage(after: String?, limit: Int, group: String?)
+    /// At most `limit` pending devices with ids after `after`, by id: one page of `pending`.
+    case pendingPage(after: String?, limit: Int)
 }
 
 /// One write a decision asks for; the shell applies them in order, in the transaction it loaded the
@@ -174,7 +198,7 @@ public enum EngineEvent: Sendable, Hashable {
         switch self {
         case .hello(let device, _): .device(device)
         case .status(let report), .retainedStatus(let report): .device(report.device)
-        case .operatorRequest: .fleet
+        case .operatorRequest(let payload, _): ProvisioningCore.scope(ofRequest: payload)
         case .connected: .unacknowledged
         case .expirePending(let before): .stalePending(before: before)
         }

@@ -42,6 +42,49 @@ extension ProvisioningCore {
         return "\(context.operatorName)\n\(context.id)\n\(digest)"
     }
 
+    /// The registry state a request needs: one page for the ops whose answer grows with the fleet,
+    /// the listed devices for an enrollment, everything for the rest (and for a request that does
+    /// not decode: its error reply needs no state).
+    public static func scope(ofRequest payload: [UInt8]) -> StateScope {
+        guard let header = OperatorRequest.Header(payload), let op = OperatorOp(rawValue: header.op),
+            [.status, .pending, .push, .enroll].contains(op),
+            let request = try? MessageCodec.decode(OperatorRequest.self, from: payload)
+        else { return .fleet }
+        // One row more than the page, to tell whether another page follows.
+        switch op {
+        case .status:
+            guard let page = try? request.arguments(PageArgs.self) else { return .fleet }
+            return .devicePage(after: page.after?.rawValue, limit: page.pageLimit + 1, group: nil)
+        case .pending:
+            guard let page = try? request.arguments(PageArgs.self) else { return .fleet }
+            return .pendingPage(after: page.after?.rawValue, limit: page.pageLimit + 1)
+        case .push:
+            guard let args = try? request.arguments(PushArgs.self), args.devices == nil, let group = args.group else {
+                return .fleet
+            }
+            return .devicePage(after: args.after?.rawValue, limit: args.page.pageLimit + 1, group: group)
+        case .enroll:
+            guard let args = try? request.arguments(EnrollArgs.self) else { return .fleet }
+            var ids: Set<String> = []
+            for entry in args.devices {
+                guard let uri = try? BootstrapURI(parsing: entry.uri) else { return .fleet }
+                ids.insert(uri.deviceID.rawValue)
+            }
+            return .devices(ids)
+        default:
+            return .fleet
+        }
+    }
+
+    /// The entries of `sorted` (ordered by id) after `page.after`, at most `page.pageLimit`, and
+    /// the `next` of the result when more follow.
+    static func page<Entry>(_ sorted: [Entry], _ page: PageArgs, id: (Entry) -> String) -> ([Entry], DeviceID?) {
+        let rest = sorted.drop { entry in page.after.map { id(entry) <= $0.rawValue } ?? false }
+        let taken = Array(rest.prefix(page.pageLimit))
+        guard rest.count > taken.count, let last = taken.last else { return (taken, nil) }
+        return (taken, try? DeviceID(id(last)))
+    }
+
     /// The reply to a request the shell could not decide on (the registry failed), if it has a usable id.
     public func failureReply(to payload: [UInt8], from operatorName: String, _ error: any Error) -> [EngineAction] {
         guard let context = RequestContext(payload, from: operatorName, topics: topics) else { return [] }
@@ -145,16 +188,17 @@ extension ProvisioningCore {
         }
     }
 
-    private func listPending(_: NoArguments, _: RequestContext, _ draft: inout Draft) -> PendingResult {
+    private func listPending(_ args: PageArgs, _: RequestContext, _ draft: inout Draft) -> PendingResult {
+        // Paged over every row, then the stale ones left out: a page may list fewer than its limit.
         let staleBefore = pendingLimits.staleBefore(draft.now)
-        let live = draft.state.pending.values.filter { $0.lastSeen >= staleBefore }
-        let entries = live.sorted { $0.id < $1.id }.compactMap { entry -> PendingEntry? in
-            guard let id = try? DeviceID(entry.id) else { return nil }
+        let (page, next) = Self.page(draft.state.pending.values.sorted { $0.id < $1.id }, args, id: \.id)
+        let entries = page.compactMap { entry -> PendingEntry? in
+            guard entry.lastSeen >= staleBefore, let id = try? DeviceID(entry.id) else { return nil }
             return PendingEntry(
                 device: id, fingerprint: entry.fingerprint, firstSeen: entry.firstSeen, lastSeen: entry.lastSeen,
                 hellos: entry.helloCount, keysSeen: entry.seenFingerprintList)
         }
-        return PendingResult(pending: entries)
+        return PendingResult(pending: entries, next: next)
     }
 
     private func approve(_ args: ApproveArgs, _ context: RequestContext, _ draft: inout Draft) throws -> DeviceSummary {
@@ -243,9 +287,15 @@ extension ProvisioningCore {
     }
 
     private func push(_ args: PushArgs, _ context: RequestContext, _ draft: inout Draft) throws -> PushResult {
-        let devices = try targets(devices: args.devices, group: args.group, in: draft)
-        if devices.isEmpty, let group = args.group {
-            throw OperatorError(.unknownDevice, "no enrolled device in group '\(group)'")
+        var devices = try targets(devices: args.devices, group: args.group, in: draft)
+        var next: DeviceID?
+        if let group = args.group {
+            // A group goes a page at a time, so each request seals a bounded number of envelopes and
+            // its reply stays within the size limit.
+            (devices, next) = Self.page(devices, args.page, id: \.1.id)
+            if devices.isEmpty, args.after == nil {
+                throw OperatorError(.unknownDevice, "no enrolled device in group '\(group)'")
+            }
         }
         // Check every target before sealing anything.
         var plan: [(DeviceID, StoredProfile)] = []
@@ -264,11 +314,12 @@ extension ProvisioningCore {
             let seq = try draft.requireDevice(id.rawValue).lastSeq
             pushed.append(PushedDevice(device: id, seq: seq, profile: profile.name))
         }
-        return PushResult(pushed: pushed)
+        return PushResult(pushed: pushed, next: next)
     }
 
-    private func statusTable(_: NoArguments, _ context: RequestContext, _ draft: inout Draft) throws -> StatusResult {
-        let rows = try draft.state.sortedDevices.map { device in
+    private func statusTable(_ args: PageArgs, _ context: RequestContext, _ draft: inout Draft) throws -> StatusResult {
+        let (page, next) = Self.page(draft.state.sortedDevices, args, id: \.id)
+        let rows = try page.map { device in
             DeviceStatusRow(
                 device: try DeviceID(device.id), fingerprint: device.fingerprint, group: device.groupName,
                 profile: draft.state.effectiveProfile(for: device)?.name, state: device.state, seq: device.lastSeq,
@@ -277,7 +328,7 @@ extension ProvisioningCore {
         return StatusResult(
             devices: rows, pending: draft.state.pendingCount, pendingCap: pendingLimits.cap,
             pendingMaxAge: pendingLimits.maxAge, pendingRefused: draft.state.pendingRefused,
-            role: roles.role(of: context.operatorName))
+            role: roles.role(of: context.operatorName), next: next)
     }
 
     private func rejectPending(_ args: DeviceArgs, _ context: RequestContext, _ draft: inout Draft) throws

@@ -8,6 +8,32 @@ public protocol EngineStore: Sendable {
     /// transaction. Nothing is written when `decide` throws; its error is rethrown as it is.
     func transact(_ scope: StateScope, _ decide: @escaping @Sendable (FleetState) throws -> Decision) async throws
         -> Decision
+
+    /// Loads each of `scopes`, runs `decide(index, state)` on it and applies the changes of every
+    /// decision that did not throw, all in one transaction (a group commit). Decisions on the same
+    /// scope run in order, each on the state its predecessors left. The result of each index is its
+    /// decision or `decide`'s error for it.
+    /// - Throws: a store failure, after which nothing of the batch is written.
+    func transact(
+        batch scopes: [StateScope], _ decide: @escaping @Sendable (Int, FleetState) throws -> Decision
+    ) async throws -> [Result<Decision, any Error>]
+}
+
+extension EngineStore {
+    /// One transaction per scope, each failing on its own: for stores without group commits.
+    public func transact(
+        batch scopes: [StateScope], _ decide: @escaping @Sendable (Int, FleetState) throws -> Decision
+    ) async throws -> [Result<Decision, any Error>] {
+        var results: [Result<Decision, any Error>] = []
+        for (index, scope) in scopes.enumerated() {
+            do {
+                results.append(.success(try await transact(scope) { try decide(index, $0) }))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
 }
 
 /// The engine's thin shell: for each event, the state it needs from the store, the pure
@@ -35,6 +61,37 @@ public struct ProvisioningEngine: Sendable {
         self.core = ProvisioningCore(
             identity: identity, topics: topics, reservedIDs: reservedIDs, roles: roles, pendingLimits: pendingLimits)
         self.now = now
+    }
+
+    /// Decides on several events and persists the decisions in one group commit; returns what to
+    /// send for each event, in order, or why it could not be decided.
+    ///
+    /// Meant for device events (hellos, statuses), which touch one device each: decisions for
+    /// different devices are independent, so the store may run them on several cores. An operator
+    /// request in a batch is answered as ``handle(_:)`` answers it.
+    /// - Throws: a store failure, after which nothing of the batch is written.
+    public func handle(batch events: [EngineEvent]) async throws -> [Result<[EngineAction], any Error>] {
+        let t = now()
+        let results: [Result<Decision, any Error>]
+        do {
+            results = try await store.transact(batch: events.map(\.scope)) { [core] index, state in
+                try core.decide(events[index], in: state, now: t)
+            }
+        } catch {
+            // The whole group failed: requests still get their error reply.
+            return events.map { event in
+                guard case .operatorRequest(let payload, let operatorName) = event else { return .failure(error) }
+                return .success(core.failureReply(to: payload, from: operatorName, error))
+            }
+        }
+        return zip(events, results).map { event, result in
+            switch result {
+            case .success(let decision): return .success(decision.actions)
+            case .failure(let error):
+                guard case .operatorRequest(let payload, let operatorName) = event else { return .failure(error) }
+                return .success(core.failureReply(to: payload, from: operatorName, error))
+            }
+        }
     }
 
     /// Forgets pending entries past the age limit, at most ``StateScope/staleBatch`` per call.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Encrypts profile secrets before they reach the registry file.
 ///
@@ -9,6 +10,11 @@ import Foundation
 /// from one profile row to another.
 public struct AtRestCipher: Sendable {
     private let key: SymmetricKey
+    /// The last secrets opened per profile name, with the sealed bytes they came from: every hello
+    /// loads its device's profile, and opening it each time cost a ChaCha20-Poly1305 open and a JSON
+    /// decode. Keyed by the exact sealed bytes, so a changed profile (here or by another process
+    /// sharing the registry) is opened afresh.
+    private let opened = OpenedSecrets()
 
     /// - Parameter servicePrivateKey: the raw 32 bytes of the service's X25519 private key.
     public init(servicePrivateKey: some DataProtocol) {
@@ -31,6 +37,16 @@ public struct AtRestCipher: Sendable {
     }
 
     func open(_ combined: Data, context: String) throws(ProvisioningError) -> ProfileSecrets {
+        if let cached = opened.entries.withLock({ $0[context] }), cached.sealed == combined { return cached.secrets }
+        let secrets = try openUncached(combined, context: context)
+        opened.entries.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[context] = (combined, secrets)
+        }
+        return secrets
+    }
+
+    private func openUncached(_ combined: Data, context: String) throws(ProvisioningError) -> ProfileSecrets {
         let plaintext: Data
         do {
             let box = try ChaChaPoly.SealedBox(combined: combined)
@@ -46,4 +62,9 @@ public struct AtRestCipher: Sendable {
             throw ProvisioningError(.secretsUnreadable, "secrets of profile '\(context)' are corrupt")
         }
     }
+}
+
+/// The cache of ``AtRestCipher``: a class, so the cipher stays a copyable value sharing one cache.
+private final class OpenedSecrets: Sendable {
+    let entries = Mutex<[String: (sealed: Data, secrets: ProfileSecrets)]>([:])
 }

@@ -42,6 +42,10 @@ public struct ProvisioningService: Service {
     private let topics: TopicTree
     private let logger: Logger
     private let removals = AccountRemovals()
+    /// Unacknowledged publishes at most; beyond it provisiond stops taking new work.
+    private let window = PublishWindow(limit: 1024)
+    /// The most device messages decided on in one group commit.
+    static let batchLimit = 512
 
     public init(configuration: Configuration, engine: ProvisioningEngine, identity: ServiceIdentity, logger: Logger)
         throws
@@ -169,10 +173,22 @@ public struct ProvisioningService: Service {
                     }
                 }
                 group.addTask { await expirePendingPeriodically() }
+                // Broker account answers (and anything else that is not a hello or status) have
+                // their own task; operator requests come on their own connection.
+                let (others, otherQueue) = AsyncStream.makeStream(of: MQTTMessage.self)
                 group.addTask {
-                    for await message in messages.cancelOnGracefulShutdown() {
+                    for await message in others {
                         await handle(message, client: client)
                     }
+                }
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        var iterator = messages.makeAsyncIterator()
+                        while let batch = await iterator.next(upTo: Self.batchLimit) {
+                            await handleDeviceMessages(batch, otherwise: otherQueue, client: client)
+                        }
+                    }
+                    otherQueue.finish()
                 }
                 group.addTask {
                     for await message in requests.cancelOnGracefulShutdown() {
@@ -188,9 +204,11 @@ public struct ProvisioningService: Service {
         // Bounded: with the broker gone the publish would wait for a reconnect that never comes.
         let offline = try identity.statusPayload(online: false, version: configuration.version)
         let published = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { [topics] in
-                (try? await client.publish(topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true))
-                    != nil
+            group.addTask { [topics, window] in
+                await window.drain()
+                return
+                    (try? await client.publish(
+                        topics.serviceStatus, payload: offline, qos: .atLeastOnce, retain: true)) != nil
             }
             group.addTask {
                 try? await Task.sleep(for: .seconds(3))
@@ -272,6 +290,63 @@ public struct ProvisioningService: Service {
         await perform(actions, client: client)
     }
 
+    /// Decides on the hellos and statuses of `batch` in one group commit and publishes what they
+    /// ask for; every other message goes to `others`, in order.
+    private func handleDeviceMessages(
+        _ batch: [MQTTMessage], otherwise others: AsyncStream<MQTTMessage>.Continuation, client: MQTTClient
+    ) async {
+        var events: [EngineEvent] = []
+        var sources: [String] = []
+        for message in batch {
+            guard message.topic != DynSecCommands.responseTopic, let route = topics.route(message.topic) else {
+                others.yield(message)
+                continue
+            }
+            switch route {
+            case .hello(let id):
+                guard !message.payload.isEmpty else { continue }
+                if message.retain {
+                    await clearRetained(message.topic, client: client)
+                    continue
+                }
+                guard let event = WireDecoding.hello(message.payload, topicDevice: id, logger: logger) else { continue }
+                events.append(event)
+                sources.append(message.topic)
+            case .status(let id):
+                guard
+                    let event = WireDecoding.status(
+                        message.payload, topicDevice: id, retained: message.retain, logger: logger)
+                else { continue }
+                events.append(event)
+                sources.append(message.topic)
+            default:
+                others.yield(message)
+            }
+        }
+        guard !events.isEmpty else { return }
+        let results: [Result<[EngineAction], any Error>]
+        let started = ContinuousClock.now
+        defer {
+            logger.debug(
+                "device messages handled",
+                metadata: ["count": "\(events.count)", "elapsed": "\(ContinuousClock.now - started)"])
+        }
+        do {
+            results = try await engine.handle(batch: events)
+        } catch {
+            logger.error(
+                "failed to handle device messages", metadata: ["count": "\(events.count)", "error": "\(error)"])
+            return
+        }
+        for (topic, result) in zip(sources, results) {
+            switch result {
+            case .success(let actions): await perform(actions, client: client)
+            case .failure(let error):
+                logger.error("failed to handle message", metadata: ["topic": "\(topic)", "error": "\(error)"])
+            }
+        }
+    }
+
     private func handle(_ message: MQTTMessage, client: MQTTClient) async {
         if message.topic == DynSecCommands.responseTopic {
             await handleBrokerAccountResponses(message.payload, client: client)
@@ -327,15 +402,30 @@ public struct ProvisioningService: Service {
         }
     }
 
+    /// Queues a QoS 1 publish within the window and returns without waiting for its PUBACK; a
+    /// failure (refused by the broker, connection lost) is logged, never retried here. Configs that
+    /// were not acknowledged are published again by the reconciliation after a reconnect.
+    private func send(_ topic: String, _ payload: [UInt8], retain: Bool, kind: String, client: MQTTClient) async {
+        await window.acquire()
+        client.publish(topic, payload: payload, qos: .atLeastOnce, retain: retain) {
+            [window, logger] result in
+            window.release()
+            if case .failure(let error) = result {
+                logger.error(
+                    "publish failed", metadata: ["action": "\(kind)", "topic": "\(topic)", "error": "\(error)"])
+            }
+        }
+    }
+
     private func perform(_ actions: [EngineAction], client: MQTTClient) async {
         for action in actions {
             do {
                 switch action {
                 case .publishConfig(let device, let payload):
-                    try await client.publish(topics.config(device), payload: payload, qos: .atLeastOnce, retain: true)
-                    logger.info("config published", metadata: ["device": "\(device)"])
+                    await send(topics.config(device), payload, retain: true, kind: action.kind, client: client)
+                    logger.info("config queued", metadata: ["device": "\(device)"])
                 case .clearConfig(let device):
-                    try await client.publish(topics.config(device), payload: [], qos: .atLeastOnce, retain: true)
+                    await send(topics.config(device), [], retain: true, kind: action.kind, client: client)
                 case .publishEvent(let record):
                     logger.info(
                         "\(record.type.rawValue)",
@@ -343,10 +433,10 @@ public struct ProvisioningService: Service {
                             "device": "\(record.device ?? "-")", "seq": "\(record.seq.map(String.init) ?? "-")",
                             "detail": "\(record.detail ?? "")",
                         ])
-                    try await client.publish(
-                        topics.events, payload: try record.eventPayload(), qos: .atLeastOnce, retain: false)
+                    await send(
+                        topics.events, try record.eventPayload(), retain: false, kind: action.kind, client: client)
                 case .reply(let topic, let payload):
-                    try await client.publish(topic, payload: payload, qos: .atLeastOnce, retain: false)
+                    await send(topic, payload, retain: false, kind: action.kind, client: client)
                 case .registerBrokerAccount(let device, let publicKey):
                     guard configuration.manageBrokerAccounts else { continue }
                     let password = try BrokerCredentials.password(
