@@ -334,7 +334,9 @@ final class FaultRun {
         try await waitUntil("agent C applying", timeout: .seconds(120)) {
             monitor.sawStatus(of: c.id, state: "applying")
         }
-        agentProxy.set(.freezeDownstream)
+        // After the join the agent reconnects over the new network and reports there: that
+        // connection gets its CONNACK, then nothing more.
+        agentProxy.set(.freezeDownstreamAfterConnack)
         try await waitUntil("agent C's applied reached the broker", timeout: .seconds(120)) {
             monitor.sawStatus(of: c.id, state: "applied")
         }

@@ -11,6 +11,10 @@ public enum ProxyMode: Sendable, Hashable {
     case freeze
     /// Forwards client → server only: the server's answers (PUBACK, deliveries) are held back.
     case freezeDownstream
+    /// Like `freezeDownstream`, but a connection opened from now on still gets the server's first
+    /// MQTT packet (its CONNACK): a client that reconnects (an agent after a Wi-Fi switch) gets in,
+    /// publishes, and waits for the PUBACK that never comes.
+    case freezeDownstreamAfterConnack
     /// Closes every connection and refuses new ones (accepts and closes them at once).
     case drop
 }
@@ -82,6 +86,8 @@ public final class TCPProxy: Sendable {
     private struct Pair {
         var client: Int32
         var server: Int32
+        /// Whether anything came from the server yet (the first packet of MQTT's server is CONNACK).
+        var answered = false
     }
 
     private func loop() {
@@ -98,8 +104,8 @@ public final class TCPProxy: Sendable {
             }
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
             for pair in pairs {
-                let up = current == .pass || current == .freezeDownstream
-                let down = current == .pass
+                let up = current == .pass || current == .freezeDownstream || current == .freezeDownstreamAfterConnack
+                let down = current == .pass || (current == .freezeDownstreamAfterConnack && !pair.answered)
                 fds.append(pollfd(fd: pair.client, events: up ? Int16(POLLIN) : 0, revents: 0))
                 fds.append(pollfd(fd: pair.server, events: down ? Int16(POLLIN) : 0, revents: 0))
             }
@@ -125,7 +131,13 @@ public final class TCPProxy: Sendable {
                 let clientEvents = fds[1 + 2 * i].revents
                 let serverEvents = fds[2 + 2 * i].revents
                 if clientEvents != 0, !forward(from: pair.client, to: pair.server, &buffer) { closed.insert(i) }
-                if serverEvents != 0, !forward(from: pair.server, to: pair.client, &buffer) { closed.insert(i) }
+                if serverEvents != 0 {
+                    let ok =
+                        current == .pass
+                        ? forward(from: pair.server, to: pair.client, &buffer)
+                        : forwardOnePacket(from: pair.server, to: pair.client)
+                    if ok { pairs[i].answered = true } else { closed.insert(i) }
+                }
             }
             if !closed.isEmpty {
                 for i in closed.sorted(by: >) {
@@ -153,6 +165,43 @@ public final class TCPProxy: Sendable {
         var offset = 0
         while offset < count {
             let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress! + offset, count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    /// Forwards exactly one MQTT control packet (fixed header, remaining length, body), reading no
+    /// further. False when either side closed or the packet is malformed.
+    private func forwardOnePacket(from source: Int32, to destination: Int32) -> Bool {
+        var packet: [UInt8] = []
+        func readExactly(_ n: Int) -> Bool {
+            var chunk = [UInt8](repeating: 0, count: n)
+            var got = 0
+            while got < n {
+                let r = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress! + got, n - got) }
+                if r < 0 && errno == EINTR { continue }
+                if r <= 0 { return false }
+                got += r
+            }
+            packet += chunk
+            return true
+        }
+        guard readExactly(1) else { return false }
+        var remaining = 0
+        var shift = 0
+        repeat {
+            guard shift <= 21, readExactly(1) else { return false }
+            remaining |= Int(packet.last! & 0x7F) << shift
+            shift += 7
+        } while packet.last! & 0x80 != 0
+        guard remaining == 0 || readExactly(remaining) else { return false }
+        var offset = 0
+        while offset < packet.count {
+            let written = packet.withUnsafeBytes { write(destination, $0.baseAddress! + offset, packet.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
                 return false
