@@ -13,7 +13,7 @@
 #     c-musl        make -C agent musl musl-dynamic test-musl test-musl-dynamic  (the Omega2 builds:
 #                   mipsel musl soft-float, static and dynamic for OpenWRT >= 23.05; toolchain, musl
 #                   and libraries by scripts/build-musl.sh, cached in agent/build/musl; unit and apply
-#                   tests under qemu-mipsel, the unit tests again on the dynamic build under
+#                   tests under qemu-mipsel, unit and apply tests again on the dynamic build under
 #                   qemu-mipsel -L with its sysroot; file/readelf checks of both binaries)
 #   swift-test    swift test (needs swift-build and the static musl agent from c-musl)
 #   swift-test-dynamic  the mipsel end-to-end agent tests again, on the dynamic build

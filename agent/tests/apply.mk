@@ -7,7 +7,7 @@ APPLY_TEST_SRCS := tests/test_apply.c $(FB_APPLY_SRCS) $(FB_APPLY_USES)
 # Cases run as separate processes, APPLY_JOBS at a time (they wait on stand-ins and timeouts, not CPU).
 APPLY_JOBS ?= 8
 
-.PHONY: test-apply test-apply-musl
+.PHONY: test-apply test-apply-musl test-apply-musl-dynamic
 
 $(BUILD)/apply-native/test_apply: $(APPLY_TEST_SRCS) $(FB_HDRS) sources.mk
 	@mkdir -p $(@D)
@@ -37,3 +37,20 @@ $(MUSL_AGENT_RUNNER): $(BUILD)/musl-static/omega-agent
 test-apply-musl: $(BUILD)/apply-musl/test_apply $(MUSL_AGENT_RUNNER)
 	@FB_AGENT_BIN=$(abspath $(MUSL_AGENT_RUNNER)) tests/run-cases.sh $(APPLY_JOBS) \
 		$(QEMU) $(BUILD)/apply-musl/test_apply standins tests/golden
+
+# The same cases on the dynamic build for OpenWRT >= 23.05: test_apply linked like the dynamic agent,
+# under qemu-mipsel -L with the device-like sysroot; the start-up order case runs the dynamic agent.
+MUSL_DYNAMIC_AGENT_RUNNER := $(BUILD)/apply-musl-dynamic/omega-agent-qemu
+
+$(BUILD)/apply-musl-dynamic/test_apply: $(APPLY_TEST_SRCS) $(FB_HDRS) sources.mk | musl-shared-libs
+	@mkdir -p $(@D)
+	$(MUSL_SHARED_CC) $(FB_CFLAGS) $(FB_WARN) -O2 -g $(MUSL_DYNAMIC_FLAGS) -o $@ $(APPLY_TEST_SRCS) $(FB_APPLY_LIBS)
+
+$(MUSL_DYNAMIC_AGENT_RUNNER): $(BUILD)/musl-dynamic/omega-agent
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\nexec %s -L %s %s "$$@"\n' "$(QEMU)" "$(abspath $(MUSL_SYSROOT))" "$(abspath $<)" >$@
+	@chmod +x $@
+
+test-apply-musl-dynamic: $(BUILD)/apply-musl-dynamic/test_apply $(MUSL_DYNAMIC_AGENT_RUNNER)
+	@FB_AGENT_BIN=$(abspath $(MUSL_DYNAMIC_AGENT_RUNNER)) tests/run-cases.sh $(APPLY_JOBS) \
+		$(QEMU) -L $(abspath $(MUSL_SYSROOT)) $(BUILD)/apply-musl-dynamic/test_apply standins tests/golden
