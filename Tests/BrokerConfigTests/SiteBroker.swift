@@ -20,8 +20,20 @@ final class SiteBroker: @unchecked Sendable {
             .deletingLastPathComponent()
     }
 
-    /// Runs site-setup.sh and starts mosquitto; waits until it listens.
+    /// Runs site-setup.sh and starts mosquitto; waits until it listens. A free port that another
+    /// test took between the check and mosquitto's bind is retried with new ports.
     static func start(prefix: String = "bootstrap", operatorName: String = "operator") async throws -> SiteBroker {
+        var attempt = 1
+        while true {
+            do {
+                return try await startOnce(prefix: prefix, operatorName: operatorName)
+            } catch let error as SiteError where error.message.contains("Address already in use") && attempt < 5 {
+                attempt += 1
+            }
+        }
+    }
+
+    private static func startOnce(prefix: String, operatorName: String) async throws -> SiteBroker {
         let base = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("fleet-broker-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)

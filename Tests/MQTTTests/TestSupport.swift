@@ -24,7 +24,7 @@ func withTimeout<T: Sendable>(
 }
 
 /// The next `count` messages from `client`.
-func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(20)) async throws -> [MQTTMessage] {
+func receive(_ count: Int, from client: MQTTClient, timeout: Duration = .seconds(60)) async throws -> [MQTTMessage] {
     try await withTimeout(timeout, "\(count) message(s)") {
         var received: [MQTTMessage] = []
         for await message in client.messages {
