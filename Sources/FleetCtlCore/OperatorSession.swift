@@ -12,14 +12,21 @@ public struct ConnectionOptions: Sendable {
     /// The site CA (`DIR/certs/ca.crt`): connect with TLS and check the broker's certificate against
     /// it, host name included. Nil: plain MQTT (the loopback listener only).
     public var caFile: String?
+    /// The site every request is addressed to (`--site`): a provisiond serving another site refuses
+    /// it with `wrong_site` instead of acting on the wrong fleet. Nil: whichever site answers.
+    public var site: String?
 
-    public init(host: String, port: Int, username: String, password: String?, prefix: String, caFile: String? = nil) {
+    public init(
+        host: String, port: Int, username: String, password: String?, prefix: String, caFile: String? = nil,
+        site: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.prefix = prefix
         self.caFile = caFile
+        self.site = site
     }
 }
 
@@ -28,12 +35,15 @@ public struct ConnectionOptions: Sendable {
 public final class OperatorSession: Sendable {
     public let topics: TopicTree
     public let operatorName: String
+    /// The site requests are addressed to, if any.
+    public let site: String?
     private let client: MQTTClient
     private let router: ReplyRouter
     private let pump: Task<Void, Never>
 
-    private init(client: MQTTClient, topics: TopicTree, operatorName: String, router: ReplyRouter) {
+    private init(client: MQTTClient, topics: TopicTree, operatorName: String, site: String?, router: ReplyRouter) {
         self.client = client
+        self.site = site
         self.topics = topics
         self.operatorName = operatorName
         self.router = router
@@ -69,7 +79,8 @@ public final class OperatorSession: Sendable {
                 .invalidInput, "invalid --username '\(options.username)' (it is the operator name): \(error.message)")
         }
         let session = OperatorSession(
-            client: client, topics: topics, operatorName: options.username, router: ReplyRouter(topics: topics))
+            client: client, topics: topics, operatorName: options.username, site: options.site,
+            router: ReplyRouter(topics: topics))
         do {
             try await client.connect()
             _ = try await client.subscribe(replies)
@@ -95,7 +106,7 @@ public final class OperatorSession: Sendable {
     ) async throws -> Result {
         let replyTo = try topics.opsReply(operator: operatorName, correlation: correlation)
         let payload = try MessageCodec.encode(
-            OperatorRequest(id: correlation, op: op, replyTo: replyTo, arguments: args))
+            OperatorRequest(id: correlation, op: op, replyTo: replyTo, arguments: args, site: site))
         let waiter = await router.expect(topic: replyTo)
         do {
             // Our own request topic: the broker lets only this operator publish there, which is how

@@ -34,6 +34,7 @@ public enum TextTable {
                 text += "; \(refused) hello(s) of new ids refused while full"
             }
         }
+        if let site = result.site { text += "\nsite: \(site)" }
         if let role = result.role { text += "\nyour role: \(role.rawValue)" }
         return text
     }

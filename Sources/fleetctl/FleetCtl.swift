@@ -24,32 +24,59 @@ struct FleetCtl: AsyncParsableCommand {
 }
 
 /// Broker connection flags shared by every networked command.
+///
+/// With `--site`, what the sites file says about that site fills in every flag not given; then the
+/// environment (FLEETCTL_USERNAME, FLEETCTL_PASSWORD, FLEETCTL_CA_FILE), then the defaults.
 struct ConnectionFlags: ParsableArguments {
-    @Option(help: "Broker host.") var host: String = "127.0.0.1"
-    @Option(help: "Broker port.") var port: Int = 1883
-    @Option(help: "Broker username; also the operator name in reply topics.")
-    var username: String = ProcessInfo.processInfo.environment["FLEETCTL_USERNAME"] ?? "operator"
+    @Option(help: "Broker host (default 127.0.0.1).") var host: String?
+    @Option(help: "Broker port (default 1883).") var port: Int?
+    @Option(help: "Broker username; also the operator name in reply topics (else FLEETCTL_USERNAME, else operator).")
+    var username: String?
     @Option(help: "File whose first line is the broker password (else FLEETCTL_PASSWORD).")
     var passwordFile: String?
-    @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
+    @Option(help: "Topic prefix (default bootstrap).") var prefix: String?
     @Option(
         help: """
             CA certificate file (the site's certs/ca.crt): connect with TLS, checking the broker's certificate \
             and host name. Needed for any broker not on this machine (else FLEETCTL_CA_FILE).
             """)
     var caFile: String?
+    @Option(
+        help: """
+            The site to operate (else FLEETCTL_SITE): its broker comes from the sites file, and provisiond \
+            refuses the request if it serves another site.
+            """)
+    var site: String?
+    @Option(
+        help: """
+            The sites file (else FLEETCTL_SITES_FILE, else ~/.config/fleetctl/sites.conf): one [SITE] section \
+            per site with host, port, ca-file, username, password-file and prefix.
+            """)
+    var sitesFile: String?
 
-    func options() throws -> ConnectionOptions {
-        var password = ProcessInfo.processInfo.environment["FLEETCTL_PASSWORD"]
-        if let passwordFile {
+    func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ConnectionOptions {
+        var entry = SitesFile.Site()
+        let site = site ?? environment["FLEETCTL_SITE"].flatMap { $0.isEmpty ? nil : $0 }
+        if let site {
+            if let problem = Identifier.siteProblem(site) {
+                throw FleetCtlError(.invalidInput, "--site \(problem)")
+            }
+            let path =
+                sitesFile ?? environment["FLEETCTL_SITES_FILE"] ?? SitesFile.defaultPath(environment: environment)
+            entry = try SitesFile.load(path).site(site)
+        }
+        var password = environment["FLEETCTL_PASSWORD"]
+        if let passwordFile = passwordFile ?? entry.passwordFile {
             password = try SecretInput.fromFile(passwordFile)
         }
-        let caFile = caFile ?? ProcessInfo.processInfo.environment["FLEETCTL_CA_FILE"]
+        let caFile = caFile ?? entry.caFile ?? environment["FLEETCTL_CA_FILE"]
         if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw FleetCtlError(.invalidInput, "cannot read --ca-file \(caFile)")
         }
         return ConnectionOptions(
-            host: host, port: port, username: username, password: password, prefix: prefix, caFile: caFile)
+            host: host ?? entry.host ?? "127.0.0.1", port: port ?? entry.port ?? 1883,
+            username: username ?? entry.username ?? environment["FLEETCTL_USERNAME"] ?? "operator",
+            password: password, prefix: prefix ?? entry.prefix ?? "bootstrap", caFile: caFile, site: site)
     }
 }
 

@@ -31,6 +31,12 @@ struct Provisiond: AsyncParsableCommand {
     @Option(help: "Topic prefix.") var prefix: String = "bootstrap"
     @Option(help: "Registry database file (created with mode 0600).") var database: String
     @Option(help: "Service private key file (x25519-private, mode 0600).") var serviceKey: String
+    @Option(
+        help: """
+            The site this provisiond serves (1-32 of a-z 0-9 _, starting with a letter): fixed in the registry \
+            by its first start; operator requests for another site (fleetctl --site) are refused.
+            """)
+    var site: String?
     @Option(help: "Share the work with other instances through $share/<group>/ subscriptions.")
     var sharedGroup: String?
     @Option(help: "One of: \(Self.logLevels).") var logLevel: String = "info"
@@ -72,6 +78,7 @@ struct Provisiond: AsyncParsableCommand {
         _ = try roles()
         guard pendingCap >= 0 else { throw ValidationError("--pending-cap must be 0 or more") }
         guard pendingMaxAge >= 1 else { throw ValidationError("--pending-max-age must be at least 1 second") }
+        if let site, let problem = Identifier.siteProblem(site) { throw ValidationError("--site \(problem)") }
     }
 
     /// The roles from `--operator-role` and `--default-operator-role`.
@@ -104,6 +111,7 @@ struct Provisiond: AsyncParsableCommand {
         do {
             let identity = try ServiceIdentity(privateKeyFile: serviceKey)
             let registry = try Registry(path: database, cipher: identity.atRestCipher)
+            try registry.bind(site: site)
             let topics = try TopicTree(prefix: prefix)
             let roles = try roles()
             // Operators named in --operator-role are site accounts too.
@@ -111,7 +119,7 @@ struct Provisiond: AsyncParsableCommand {
                 .union(username.map { [$0] } ?? []).union(roles.roles.keys)
             let engine = ProvisioningEngine(
                 store: registry, identity: identity, topics: topics, reservedIDs: reserved, roles: roles,
-                pendingLimits: PendingLimits(cap: pendingCap, maxAge: pendingMaxAge))
+                pendingLimits: PendingLimits(cap: pendingCap, maxAge: pendingMaxAge), site: site)
             var password = ProcessInfo.processInfo.environment["PROVISIOND_PASSWORD"]
             if let passwordFile {
                 guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {

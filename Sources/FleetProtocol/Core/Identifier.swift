@@ -36,6 +36,30 @@ public enum Identifier {
         if let p = problem(s) { throw ProtocolError(.invalidIdentifier, "operator name \(p)") }
     }
 
+    /// Longest site name in bytes.
+    public static let maxSiteLength = 32
+
+    /// Returns nil when `s` is a site name: 1–32 bytes of `[a-z0-9_]`, starting with a letter (safe
+    /// as a topic level, a file name and a PostgreSQL schema name), else what is wrong.
+    public static func siteProblem(_ s: String) -> String? {
+        let bytes = Array(s.utf8)
+        if bytes.isEmpty { return "is empty" }
+        if bytes.count > maxSiteLength { return "is \(bytes.count) bytes, at most \(maxSiteLength) allowed" }
+        if let bad = bytes.first(where: { b in
+            !((UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
+                || b == UInt8(ascii: "_"))
+        }) {
+            return "contains \(describe(byte: bad)); only a-z 0-9 _ are allowed"
+        }
+        if !(UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[0]) { return "must start with a letter a-z" }
+        return nil
+    }
+
+    /// Validates a site name (see ``siteProblem(_:)``).
+    public static func validateSite(_ s: String) throws(ProtocolError) {
+        if let p = siteProblem(s) { throw ProtocolError(.invalidIdentifier, "site name \(p)") }
+    }
+
     static func describe(byte b: UInt8) -> String {
         switch b {
         case 0: return "a NUL byte"

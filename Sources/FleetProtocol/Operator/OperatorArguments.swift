@@ -346,11 +346,13 @@ public struct StatusResult: Codable, Sendable, Hashable {
     public var pendingRefused: Int64?
     /// The requesting operator's role.
     public var role: OperatorRole?
+    /// The site this provisiond serves (`provisiond --site`), absent when it names none.
+    public var site: String?
     /// Set when more devices follow: the `after` of the next page.
     public var next: DeviceID?
 
     enum CodingKeys: String, CodingKey {
-        case devices, pending, role, next
+        case devices, pending, role, next, site
         case pendingCap = "pending_cap"
         case pendingMaxAge = "pending_max_age"
         case pendingRefused = "pending_refused"
@@ -358,7 +360,7 @@ public struct StatusResult: Codable, Sendable, Hashable {
 
     public init(
         devices: [DeviceStatusRow], pending: Int, pendingCap: Int? = nil, pendingMaxAge: Int64? = nil,
-        pendingRefused: Int64? = nil, role: OperatorRole? = nil, next: DeviceID? = nil
+        pendingRefused: Int64? = nil, role: OperatorRole? = nil, site: String? = nil, next: DeviceID? = nil
     ) {
         self.devices = devices
         self.pending = pending
@@ -366,6 +368,7 @@ public struct StatusResult: Codable, Sendable, Hashable {
         self.pendingMaxAge = pendingMaxAge
         self.pendingRefused = pendingRefused
         self.role = role
+        self.site = site
         self.next = next
     }
 }

@@ -12,23 +12,29 @@ public struct OperatorRequest: FleetMessage, Hashable {
     /// Operation arguments, a JSON object (`{}` when absent on the wire); decode them with
     /// ``arguments(_:)``.
     public var args: JSONValue
+    /// The site the operator means (`fleetctl --site`): a provisiond serving another site refuses the
+    /// request with `wrong_site`. Absent: whichever site this broker's provisiond serves.
+    public var site: String?
 
     enum CodingKeys: String, CodingKey {
-        case v, id, op, args
+        case v, id, op, args, site
         case replyTo = "reply_to"
     }
 
-    public init(id: String, op: OperatorOp, replyTo: String, args: JSONValue = .emptyObject) {
+    public init(id: String, op: OperatorOp, replyTo: String, args: JSONValue = .emptyObject, site: String? = nil) {
         self.v = protocolVersion
         self.id = id
         self.op = op
         self.replyTo = replyTo
         self.args = args
+        self.site = site
     }
 
     /// A request carrying typed arguments.
-    public init(id: String, op: OperatorOp, replyTo: String, arguments: some Encodable) throws(ProtocolError) {
-        self.init(id: id, op: op, replyTo: replyTo, args: try JSONValue(encoding: arguments))
+    public init(
+        id: String, op: OperatorOp, replyTo: String, arguments: some Encodable, site: String? = nil
+    ) throws(ProtocolError) {
+        self.init(id: id, op: op, replyTo: replyTo, args: try JSONValue(encoding: arguments), site: site)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +44,7 @@ public struct OperatorRequest: FleetMessage, Hashable {
         op = try c.decode(OperatorOp.self, forKey: .op)
         replyTo = try c.decode(String.self, forKey: .replyTo)
         args = try c.decodeIfPresent(JSONValue.self, forKey: .args) ?? .emptyObject
+        site = try c.decodeIfPresent(String.self, forKey: .site)
     }
 
     /// The arguments decoded as the operation's argument type, with its rules checked.
@@ -69,6 +76,7 @@ public struct OperatorRequest: FleetMessage, Hashable {
             l.add("reply_to", "must not contain '+', '#' or NUL")
         }
         if !args.isObject { l.add("args", "must be a JSON object") }
+        if let site, let p = Identifier.siteProblem(site) { l.add("site", p) }
         return l.issues
     }
 
@@ -79,10 +87,21 @@ public struct OperatorRequest: FleetMessage, Hashable {
         public var id: String
         public var op: String
         public var replyTo: String
+        /// The site the request is for, if it names one (a string or nothing when it is not one).
+        public var site: String?
 
         enum CodingKeys: String, CodingKey {
-            case v, id, op
+            case v, id, op, site
             case replyTo = "reply_to"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            v = try c.decode(Int.self, forKey: .v)
+            id = try c.decode(String.self, forKey: .id)
+            op = try c.decode(String.self, forKey: .op)
+            replyTo = try c.decode(String.self, forKey: .replyTo)
+            site = try? c.decodeIfPresent(String.self, forKey: .site)
         }
 
         /// The header of `payload`, or nil when it is too large, not JSON or lacks a field.

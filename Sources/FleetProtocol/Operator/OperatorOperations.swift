@@ -34,6 +34,8 @@ public enum OperatorErrorCode: String, WireEnum {
     case reservedID = "reserved_id"
     /// The requester's role does not allow the operation (``OperatorRole``).
     case forbidden = "forbidden"
+    /// The request names a site (`site`) that this provisiond does not serve.
+    case wrongSite = "wrong_site"
     case sealedSecret = "sealed_secret"
     case secretsUnreadable = "secrets_unreadable"
     case storage = "storage"

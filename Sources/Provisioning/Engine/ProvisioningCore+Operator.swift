@@ -98,6 +98,12 @@ extension ProvisioningCore {
         guard let op = OperatorOp(rawValue: context.header.op) else {
             throw OperatorError(.unknownOp, "unknown operation '\(context.header.op.prefix(80))'")
         }
+        // A request meant for another site (fleetctl --site pointed at the wrong broker) does nothing here.
+        if let wanted = context.header.site, wanted != site {
+            if let problem = Identifier.siteProblem(wanted) { throw OperatorError(.badRequest, "site name \(problem)") }
+            let served = site.map { "site '\($0)'" } ?? "no named site (provisiond without --site)"
+            throw OperatorError(.wrongSite, "request is for site '\(wanted)'; this provisiond serves \(served)")
+        }
         // Before the arguments are even read: a forbidden request learns nothing else.
         let role = roles.role(of: context.operatorName)
         guard role.permits(op) else {
@@ -328,7 +334,7 @@ extension ProvisioningCore {
         return StatusResult(
             devices: rows, pending: draft.state.pendingCount, pendingCap: pendingLimits.cap,
             pendingMaxAge: pendingLimits.maxAge, pendingRefused: draft.state.pendingRefused,
-            role: roles.role(of: context.operatorName), next: next)
+            role: roles.role(of: context.operatorName), site: site, next: next)
     }
 
     private func rejectPending(_ args: DeviceArgs, _ context: RequestContext, _ draft: inout Draft) throws

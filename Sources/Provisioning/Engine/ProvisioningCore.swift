@@ -20,6 +20,9 @@ public struct ProvisioningCore: Sendable {
     public let roles: OperatorRoles
     /// The pending table's cap and age limit.
     public let pendingLimits: PendingLimits
+    /// The site this service serves (`provisiond --site`), nil when it names none: a request for
+    /// another site is refused with `wrong_site`.
+    public let site: String?
 
     /// - Parameters:
     ///   - identity: the service key pair that seals envelopes and opens operator secrets.
@@ -27,15 +30,17 @@ public struct ProvisioningCore: Sendable {
     ///   - reservedIDs: the site's own broker account names (see ``reservedIDs``).
     ///   - roles: each operator's role; an operator not listed gets the default role.
     ///   - pendingLimits: the pending table's cap and age limit.
+    ///   - site: the site served, if named.
     public init(
         identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = [], roles: OperatorRoles = .init(),
-        pendingLimits: PendingLimits = .standard
+        pendingLimits: PendingLimits = .standard, site: String? = nil
     ) {
         self.identity = identity
         self.topics = topics
         self.reservedIDs = reservedIDs
         self.roles = roles
         self.pendingLimits = pendingLimits
+        self.site = site
     }
 
     /// Refuses `id` when it names one of the site's own broker accounts.

@@ -51,15 +51,17 @@ public struct ProvisioningEngine: Sendable {
     ///   - reservedIDs: the site's own broker account names, never treated as device ids.
     ///   - roles: each operator's role; an operator not listed gets the default role.
     ///   - pendingLimits: the pending table's cap and age limit.
+    ///   - site: the site served (`provisiond --site`), if named.
     ///   - now: the clock, Unix seconds; injected for tests.
     public init(
         store: any EngineStore, identity: ServiceIdentity, topics: TopicTree, reservedIDs: Set<String> = [],
-        roles: OperatorRoles = .init(), pendingLimits: PendingLimits = .standard,
+        roles: OperatorRoles = .init(), pendingLimits: PendingLimits = .standard, site: String? = nil,
         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
     ) {
         self.store = store
         self.core = ProvisioningCore(
-            identity: identity, topics: topics, reservedIDs: reservedIDs, roles: roles, pendingLimits: pendingLimits)
+            identity: identity, topics: topics, reservedIDs: reservedIDs, roles: roles, pendingLimits: pendingLimits,
+            site: site)
         self.now = now
     }
 

@@ -138,7 +138,44 @@ public final class Registry: Sendable {
                     """)
             try db.create(index: "pendingDeviceLastSeen", on: "pendingDevice", columns: ["lastSeen"])
         }
+        migrator.registerMigration("v4-site") { db in
+            // The site a registry belongs to (`provisiond --site`), fixed by the first start that
+            // names one: another site's provisiond must not hand out this site's profiles.
+            try db.create(table: "registryInfo") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
         return migrator
+    }
+
+    /// Binds the registry to `site`: the first start that names a site records it; a later start
+    /// with another site, or with none, is refused.
+    /// - Throws: ``ProvisioningError`` `storage` naming both sites when they differ.
+    public func bind(site: String?) throws(ProvisioningError) {
+        let recorded: String?
+        do {
+            recorded = try pool.write { db -> String? in
+                let current = try String.fetchOne(db, sql: "SELECT value FROM registryInfo WHERE key = 'site'")
+                if current == nil, let site {
+                    try db.execute(sql: "INSERT INTO registryInfo (key, value) VALUES ('site', ?)", arguments: [site])
+                    return site
+                }
+                return current
+            }
+        } catch {
+            throw ProvisioningError(.storage, "cannot read the registry's site: \(error)")
+        }
+        if let problem = Self.siteMismatch(recorded: recorded, wanted: site) {
+            throw ProvisioningError(.storage, problem)
+        }
+    }
+
+    /// Why a registry bound to `recorded` cannot serve `wanted`, or nil when it can.
+    public static func siteMismatch(recorded: String?, wanted: String?) -> String? {
+        guard let recorded, recorded != wanted else { return nil }
+        return wanted.map { "the registry belongs to site '\(recorded)', not '\($0)' (--site)" }
+            ?? "the registry belongs to site '\(recorded)': start provisiond with --site \(recorded)"
     }
 
     /// The journal mode SQLite reports, `wal` for a healthy registry.
