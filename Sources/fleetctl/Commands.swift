@@ -201,8 +201,8 @@ struct Assign: AsyncParsableCommand {
                 .assign, AssignArgs(profile: profile, devices: devices.isEmpty ? nil : devices, group: group),
                 as: AssignResult.self)
             let target =
-                result.group.map { "group \($0) (\(result.devices.count) device(s) now)" }
-                ?? result.devices.map(\.rawValue).joined(separator: ", ")
+                result.group.map { "group \($0) (\(result.count) device(s) now)" }
+                ?? (result.devices ?? []).map(\.rawValue).joined(separator: ", ")
             print("assigned \(result.profile) to \(target)")
         }
     }

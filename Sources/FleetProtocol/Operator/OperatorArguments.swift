@@ -236,12 +236,17 @@ public struct AssignArgs: Codable, Sendable, Hashable {
 
 public struct AssignResult: Codable, Sendable, Hashable {
     public var profile: String
-    public var devices: [DeviceID]
+    /// The devices assigned, for a device list (bounded by the request's size); absent for a group,
+    /// which may hold any number of devices (its reply must stay within the reply limit).
+    public var devices: [DeviceID]?
     public var group: String?
-    public init(profile: String, devices: [DeviceID], group: String?) {
+    /// How many devices the assignment covers now (for a group: its devices at this moment).
+    public var count: Int
+    public init(profile: String, devices: [DeviceID]?, group: String?, count: Int) {
         self.profile = profile
         self.devices = devices
         self.group = group
+        self.count = count
     }
 }
 

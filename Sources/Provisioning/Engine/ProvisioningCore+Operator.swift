@@ -289,7 +289,8 @@ extension ProvisioningCore {
         let target = args.group.map { "group \($0)" } ?? devices.map(\.rawValue).joined(separator: ",")
         draft.audit(
             .profileAssigned, detail: "profile \(args.profile) to \(target)", operatorName: context.operatorName)
-        return AssignResult(profile: args.profile, devices: devices, group: args.group)
+        return AssignResult(
+            profile: args.profile, devices: args.group == nil ? devices : nil, group: args.group, count: devices.count)
     }
 
     private func push(_ args: PushArgs, _ context: RequestContext, _ draft: inout Draft) throws -> PushResult {
